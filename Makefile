@@ -1,0 +1,29 @@
+# syncd — the two commands a new user runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/syncd demo --db syncd-demo.db
+
+test: $(STAMP)
+	$(BIN)/ruff check syncd tests migrations bench
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check syncd tests migrations bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --output BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) syncd-demo.db syncd-demo.db-* syncd-demo.toml .pytest_cache

@@ -1,0 +1,379 @@
+"""The `syncd` command line: parse, call the engine, print, exit with the documented code.
+
+Exit codes: 0 success, 1 some account or record failed (the summary says which and why),
+2 bad usage or bad settings (the message names the key).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select, update
+
+from syncd import logs
+from syncd.clock import SYSTEM_CLOCK
+from syncd.db.session import Database
+from syncd.db.tables import CANONICAL_TABLES, conflicts
+from syncd.engine.pull import Puller, PullResult
+from syncd.engine.push import Pusher, PushResult
+from syncd.engine.runtime import Runtime
+from syncd.engine.status import account_status, pipeline_report
+from syncd.errors import SettingsError, SyncdError
+from syncd.settings import Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Bidirectional sync between quoting SaaS vendors and one SQL mirror.")
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+conflicts_app = typer.Typer(help="Inspect and settle conflicts.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Vendor webhook subscriptions.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(conflicts_app, name="conflicts")
+app.add_typer(webhooks_app, name="webhooks")
+console = Console()
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Keep(StrEnum):
+    local = "local"
+    remote = "remote"
+
+
+class _State:
+    config: str | None = None
+    quiet: bool = False
+    log_format: str = "text"
+
+
+STATE = _State()
+AccountOpt = Annotated[list[str] | None, typer.Option("--account", "-a", help="Account name (repeatable).")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table or json")]
+
+
+@app.callback()
+def _main(
+    config: Annotated[str | None, typer.Option("--config", envvar="SYNCD_CONFIG",
+                                               help="Settings file (default ./settings.toml).")] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    STATE.config = config
+    STATE.quiet = quiet
+    if log_format not in ("text", "json"):
+        raise SettingsError("--log-format", "must be text or json")
+    STATE.log_format = log_format
+    logs.setup(log_format)
+
+
+def settings() -> Settings:
+    loaded = load_settings(STATE.config)
+    for account in loaded.accounts:
+        for value in account.auth.values():
+            logs.REDACT.add(value.get_secret_value())
+        if account.webhook_secret:
+            logs.REDACT.add(account.webhook_secret.get_secret_value())
+    return loaded
+
+
+def runtime(loaded: Settings) -> Runtime:
+    db = Database(loaded.database.url)
+    db.upgrade()
+    return Runtime(settings=loaded, db=db, clock=SYSTEM_CLOCK)
+
+
+def _names(loaded: Settings, accounts: list[str] | None) -> list[str]:
+    return [a.name for a in loaded.selected(accounts)]
+
+
+def _emit(data: Any, fmt: Format, table: Table | None) -> None:
+    if fmt == Format.json or table is None:
+        console.print_json(json.dumps(data, default=str))
+    else:
+        console.print(table)
+
+
+# ---- db ------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations to the configured database (idempotent)."""
+    loaded = settings()
+    Database(loaded.database.url).upgrade()
+    console.print("database is at the latest schema")
+
+
+# ---- pulls ---------------------------------------------------------------------------------
+def pull_with_progress(rt: Runtime, names: list[str], *, sweep: bool, kind: str) -> list[PullResult]:
+    """Pull accounts concurrently (each has its own budget), one progress line per account."""
+    interactive = console.is_terminal and not STATE.quiet
+    results: list[PullResult] = []
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                  console=console, disable=not interactive, transient=False) as progress:
+        tasks = {n: progress.add_task(n, total=None, info="starting") for n in names}
+        lock = threading.Lock()
+
+        def report(account: str, stream: str, records: int, requests: int) -> None:
+            acct = rt.account(account)
+            wait = acct.budget.seconds_until_available()
+            rate = acct.settings.requests_per_minute
+            info = (f"{stream}: {records} records · {requests} requests · budget {rate}/min"
+                    + (f" · next slot in {wait:.0f}s" if wait > 1 else ""))
+            with lock:
+                progress.update(tasks[account], info=info)
+            if not interactive:
+                print(f"{account} {info}", flush=True)
+
+        def one(name: str) -> PullResult:
+            result = Puller(rt, rt.account(name), report).run(sweep=sweep, kind=kind)
+            progress.update(tasks[name], info="done" if result.ok else "failed", total=1,
+                            completed=1)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, min(len(names), 32))) as pool:
+            results = list(pool.map(one, names))
+    return results
+
+
+def _pull_summary(results: list[PullResult]) -> bool:
+    ok = True
+    for r in results:
+        line = (f"{r.account}: {r.total('records')} records, {r.total('details')} detail calls, "
+                f"{r.total('quarantined')} quarantined, {r.total('deleted')} deleted")
+        if r.ok:
+            console.print(f"[green]✓[/] {line}")
+        else:
+            ok = False
+            console.print(f"[red]✗[/] {line}; errors: {'; '.join(r.errors)}")
+    return ok
+
+
+@app.command()
+def backfill(account: AccountOpt = None) -> None:
+    """Full pull of every stream; a re-run after a crash continues from the last page."""
+    loaded = settings()
+    rt = runtime(loaded)
+    results = pull_with_progress(rt, _names(loaded, account), sweep=True, kind="backfill")
+    raise typer.Exit(0 if _pull_summary(results) else 1)
+
+
+@app.command()
+def sync(account: AccountOpt = None) -> None:
+    """One cycle: incremental pull, reconcile, push; then exit (for cron)."""
+    loaded = settings()
+    rt = runtime(loaded)
+    names = _names(loaded, account)
+    pushes = [Pusher(rt, rt.account(n)).run() for n in names]
+    results = pull_with_progress(rt, names, sweep=False, kind="pull")
+    ok = _pull_summary(results)
+    pushes += [Pusher(rt, rt.account(n)).run() for n in names]
+    ok = _push_summary(pushes) and ok
+    raise typer.Exit(0 if ok else 1)
+
+
+# ---- push ----------------------------------------------------------------------------------
+def _push_summary(results: list[PushResult]) -> bool:
+    ok = True
+    for r in results:
+        console.print(f"{r.account}: {r.done} pushed, {r.retrying} to retry, "
+                      f"{len(r.refused)} refused")
+        for reason in r.refused:
+            ok = False
+            console.print(f"  [red]refused[/]: {reason}")
+    return ok
+
+
+@app.command()
+def push(
+    account: AccountOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print planned requests only.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Reconcile and push local changes."""
+    loaded = settings()
+    rt = runtime(loaded)
+    names = _names(loaded, account)
+    if dry_run:
+        plans = []
+        for name in names:
+            for p in Pusher(rt, rt.account(name)).plan_only():
+                plans.append({"account": name, "entity": p.entity, "row_id": p.row_id,
+                              "kind": p.kind, "method": p.method, "path": p.path,
+                              "body": p.body, "fields": p.fields, "status": p.status,
+                              "reason": p.reason})
+        table = Table("account", "entity", "row", "request", "fields", "status")
+        for p in plans:
+            table.add_row(p["account"], p["entity"], str(p["row_id"]),
+                          f"{p['method']} {p['path']}", ",".join(p["fields"]),
+                          p["status"] + (f" ({p['reason']})" if p["reason"] else ""))
+        _emit(plans, fmt, table)
+        return
+    results = [Pusher(rt, rt.account(n)).run() for n in names]
+    raise typer.Exit(0 if _push_summary(results) else 1)
+
+
+# ---- status / report -----------------------------------------------------------------------
+@app.command()
+def status(fmt: FormatOpt = Format.table) -> None:
+    """Per account: last pull/push, cursors, requests spent, outbox, conflicts, quarantine."""
+    loaded = settings()
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        data = account_status(conn, loaded, SYSTEM_CLOCK.time())
+    table = Table("account", "vendor", "last pull", "last push", "req/min", "req/h", "429s",
+                  "outbox", "conflicts", "quarantined", "proposals")
+    for a in data:
+        table.add_row(a["account"], a["vendor"], str(a["last_pull"] or "-"),
+                      str(a["last_push"] or "-"),
+                      f"{a['requests_last_minute']}/{a['budget_per_minute']}",
+                      str(a["requests_last_hour"]), str(a["responses_429"]),
+                      str(a["outbox_pending"]), str(a["open_conflicts"]), str(a["quarantined"]),
+                      str(a["rows"]["proposals"]))
+    _emit(data, fmt, table)
+    if fmt == Format.table:
+        for a in data:
+            for problem in a["push_problems"]:
+                console.print(f"{a['account']}: {problem['kind']} {problem['entity']} "
+                              f"{problem['status']}: {problem['reason']}")
+
+
+@app.command()
+def report(fmt: FormatOpt = Format.table) -> None:
+    """The pipeline report: proposals by account, status and month, with totals."""
+    loaded = settings()
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        data = pipeline_report(conn)
+    table = Table("account", "month", "status", "proposals", "total gross")
+    for r in data:
+        table.add_row(r["account"], str(r["month"] or "-"), str(r["status"]),
+                      str(r["proposals"]), str(r["total_gross"] or "0"))
+    _emit(data, fmt, table)
+
+
+# ---- conflicts -----------------------------------------------------------------------------
+@conflicts_app.command("list")
+def conflicts_list(fmt: FormatOpt = Format.table) -> None:
+    """Open conflicts with base, local and remote values."""
+    loaded = settings()
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        rows = [dict(r) for r in conn.execute(
+            select(conflicts).where(conflicts.c.status == "open").order_by(conflicts.c.id)
+        ).mappings()]
+    data = [{k: rows_v for k, rows_v in r.items() if k != "resolved_at"} for r in rows]
+    table = Table("id", "account", "entity", "row", "remote id", "field", "base", "local", "remote")
+    for r in data:
+        table.add_row(str(r["id"]), r["account"], r["entity"], str(r["row_id"]),
+                      str(r["remote_id"]), r["field"], str(r["base_value"]),
+                      str(r["local_value"]), str(r["remote_value"]))
+    _emit(data, fmt, table)
+
+
+@conflicts_app.command("resolve")
+def conflicts_resolve(
+    conflict_id: Annotated[int, typer.Argument(metavar="ID")],
+    keep: Annotated[Keep, typer.Option("--keep", help="local or remote")],
+) -> None:
+    """Settle a conflict: keep the local value (pushed next) or the remote one."""
+    loaded = settings()
+    rt = runtime(loaded)
+    resolve_conflict(rt, conflict_id, keep.value)
+    console.print(f"conflict {conflict_id} resolved, kept {keep.value}")
+
+
+def resolve_conflict(rt: Runtime, conflict_id: int, keep: str) -> None:
+    """Keeping local moves base to the remote value (so the local value is pushed);
+    keeping remote writes the remote value into the mirror and base."""
+    from syncd.db.tables import change_log
+    from syncd.engine.values import denorm
+
+    with rt.db.begin() as conn:
+        c = conn.execute(select(conflicts).where(conflicts.c.id == conflict_id)).mappings().first()
+        if c is None or c["status"] != "open":
+            raise SettingsError("ID", f"no open conflict with id {conflict_id}")
+        table = CANONICAL_TABLES[c["entity"]]
+        row = conn.execute(select(table).where(table.c.id == c["row_id"])).mappings().one()
+        base = dict(row["base"] or {})
+        base[c["field"]] = c["remote_value"]
+        values: dict[str, Any] = {"base": base, "sync_rev": row["sync_rev"] + 1}
+        if keep == "remote":
+            values[c["field"]] = denorm(c["field"], c["remote_value"])
+        conn.execute(update(table).where(table.c.id == row["id"]).values(**values))
+        if keep == "local":
+            conn.execute(change_log.insert().values(table_name=c["entity"], row_id=row["id"],
+                                                    op="update"))
+        conn.execute(update(conflicts).where(conflicts.c.id == conflict_id).values(
+            status="resolved", resolution=keep, resolved_at=SYSTEM_CLOCK.now()))
+
+
+# ---- sandbox / demo ------------------------------------------------------------------------
+@app.command()
+def sandbox(port: Annotated[int, typer.Option("--port", help="First port; one per vendor.")] = 8900,
+            proposals: int = 200) -> None:
+    """Serve the five vendor sandboxes on loopback with seeded data."""
+    from syncd.demo import serve_sandboxes
+
+    served = serve_sandboxes(port=port, proposals=proposals, rpm=30)
+    for vendor, (box, _app) in served.items():
+        console.print(f"{vendor}: {box.base_url()}  auth: {_auth_hint(box)}")
+    console.print("Ctrl-C to stop.")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def _auth_hint(box: Any) -> str:
+    entry = box.account_entry("x")
+    return ", ".join(f"{k}={v}" for k, v in entry.get("auth", {}).items())
+
+
+@app.command()
+def demo(
+    db_path: Annotated[str, typer.Option("--db", help="SQLite file to fill.")] = "syncd-demo.db",
+    proposals: int = 60,
+) -> None:
+    """What `make demo` runs: sandboxes, a real two-way sync into SQLite, a report."""
+    from syncd.demo import run_demo
+
+    raise typer.Exit(run_demo(console, db_path=db_path, proposals=proposals))
+
+
+def main() -> None:
+    """Console-script entry point: map errors to exit codes, never print secrets."""
+    try:
+        app(standalone_mode=False)
+    except SettingsError as exc:
+        err.print(f"[red]error:[/] {logs.REDACT(str(exc))}")
+        sys.exit(2)
+    except SyncdError as exc:
+        err.print(f"[red]error:[/] {logs.REDACT(str(exc))}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The mirror database: table definitions, engine set-up, migrations and bulk writes."""

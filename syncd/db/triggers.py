@@ -1,0 +1,61 @@
+"""Change-log triggers: how a plain-SQL edit of the mirror becomes work for the push.
+
+Every engine write bumps `sync_rev`; a user's `UPDATE` does not touch it. So the triggers
+record a row in `change_log` exactly when an UPDATE leaves `sync_rev` unchanged, or when an
+INSERT arrives with `remote_id` NULL (a local create). Reconcile then reads only the changed
+keys instead of scanning every row in Python on every cycle.
+"""
+
+from __future__ import annotations
+
+TRIGGER_TABLES = ("companies", "contacts", "proposals", "line_items")
+
+
+def create_sql(dialect: str) -> list[str]:
+    """DDL creating the triggers on `dialect` ("sqlite" or "postgresql")."""
+    statements: list[str] = []
+    if dialect == "postgresql":
+        statements.append(
+            """
+            CREATE OR REPLACE FUNCTION syncd_log_change() RETURNS trigger AS $$
+            BEGIN
+              IF TG_OP = 'INSERT' THEN
+                IF NEW.remote_id IS NULL THEN
+                  INSERT INTO change_log (table_name, row_id, op) VALUES (TG_TABLE_NAME, NEW.id, 'insert');
+                END IF;
+              ELSIF NEW.sync_rev IS NOT DISTINCT FROM OLD.sync_rev THEN
+                INSERT INTO change_log (table_name, row_id, op) VALUES (TG_TABLE_NAME, NEW.id, 'update');
+              END IF;
+              RETURN NULL;
+            END $$ LANGUAGE plpgsql
+            """
+        )
+        for table in TRIGGER_TABLES:
+            statements.append(
+                f"CREATE TRIGGER trg_{table}_change AFTER INSERT OR UPDATE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION syncd_log_change()"
+            )
+        return statements
+    for table in TRIGGER_TABLES:
+        statements.append(
+            f"CREATE TRIGGER trg_{table}_update AFTER UPDATE ON {table} "
+            f"WHEN NEW.sync_rev IS OLD.sync_rev BEGIN "
+            f"INSERT INTO change_log (table_name, row_id, op) VALUES ('{table}', NEW.id, 'update'); "
+            f"END"
+        )
+        statements.append(
+            f"CREATE TRIGGER trg_{table}_insert AFTER INSERT ON {table} "
+            f"WHEN NEW.remote_id IS NULL BEGIN "
+            f"INSERT INTO change_log (table_name, row_id, op) VALUES ('{table}', NEW.id, 'insert'); "
+            f"END"
+        )
+    return statements
+
+
+def drop_sql(dialect: str) -> list[str]:
+    """DDL removing the triggers (downgrade)."""
+    if dialect == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS trg_{t}_change ON {t}" for t in TRIGGER_TABLES] + [
+            "DROP FUNCTION IF EXISTS syncd_log_change()"
+        ]
+    return [f"DROP TRIGGER IF EXISTS trg_{t}_{k}" for t in TRIGGER_TABLES for k in ("update", "insert")]

@@ -1,0 +1,464 @@
+"""The generic pull: page through each stream, validate, map, merge, checkpoint.
+
+For every page the puller
+  1. asks the stream's paginator for the next request and spends one budget slot on it;
+  2. skips records whose list fingerprint is unchanged since the last pull (no detail
+     request, no write), fetches details only for the others;
+  3. validates each record with the stream's pydantic model — a record that fails is
+     quarantined with its raw payload and error, and the page goes on;
+  4. merges the canonical rows into the mirror and commits them together with the page
+     position, so a killed backfill resumes at the next page (records whose details were
+     committed before the kill are skipped by their fingerprints, so at most the page in
+     flight is fetched again).
+A record missing from a list is marked deleted only when a complete scan of the stream
+finished without error (never after a partial one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, and_, delete, exists, insert, select, update
+
+from syncd.canonical import Bundle, Entity
+from syncd.db.tables import (
+    CANONICAL_TABLES,
+    contacts,
+    fingerprints,
+    line_items,
+    quarantine,
+    runs,
+    scan_seen,
+    stream_state,
+)
+from syncd.engine.runtime import AccountRuntime, Runtime
+from syncd.engine.store import MirrorWriter, WriteStats, chunks, dialect_insert
+from syncd.errors import SyncdError, TransientVendorError, VendorError
+from syncd.http.budget import Priority
+from syncd.http.client import MalformedResponse, NotFound, priority
+from syncd.vendors.base import StreamSpec
+
+log = logging.getLogger("syncd.pull")
+Progress = Callable[[str, str, int, int], None]
+
+
+@dataclass
+class StreamResult:
+    """What one stream run did."""
+
+    stream: str
+    pages: int = 0
+    records: int = 0
+    details: int = 0
+    skipped_unchanged: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    complete: bool = False
+    error: str | None = None
+    writes: WriteStats = field(default_factory=WriteStats)
+
+
+@dataclass
+class PullResult:
+    """What one pull of an account did."""
+
+    account: str
+    streams: list[StreamResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.error is None for s in self.streams)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{s.stream}: {s.error}" for s in self.streams if s.error]
+
+    def total(self, attr: str) -> int:
+        return sum(int(getattr(s, attr)) for s in self.streams)
+
+
+def dig(body: Any, path: tuple[str, ...]) -> Any:
+    """Follow `path` keys into a decoded body."""
+    for key in path:
+        if not isinstance(body, dict):
+            raise TypeError(f"expected an object holding {key!r}, got {type(body).__name__}")
+        body = body.get(key)
+    return body
+
+
+class Puller:
+    """Runs the streams of one account."""
+
+    def __init__(self, runtime: Runtime, account: AccountRuntime,
+                 progress: Progress | None = None) -> None:
+        self.runtime = runtime
+        self.account = account
+        self.db = runtime.db
+        self.clock = runtime.clock
+        self.progress = progress
+        self.name = account.name
+
+    # ---- entry point ----------------------------------------------------------------------
+    def run(self, *, sweep: bool, kind: str = "pull") -> PullResult:
+        """Pull every active stream; `sweep` = full scan of everything (backfill, sweep)."""
+        result = PullResult(self.name)
+        run_id = uuid.uuid4().hex[:12]
+        with self.db.begin() as conn:
+            run_pk = conn.execute(
+                insert(runs).values(run_id=run_id, account=self.name, kind=kind,
+                                    started_at=self.clock.now(), status="running")
+            ).inserted_primary_key[0]
+        sent_before = self.account.client.transport.requests_sent
+        rank = Priority.SWEEP if sweep and kind == "sweep" else Priority.PULL
+        with priority(rank):
+            for stream in self.account.connector.active_streams(sweep):
+                if self.runtime.stop.is_set():
+                    break
+                result.streams.append(self.run_stream(stream, sweep=sweep))
+        with self.db.begin() as conn:
+            conn.execute(
+                update(runs).where(runs.c.id == run_pk).values(
+                    finished_at=self.clock.now(),
+                    status="ok" if result.ok and not self.runtime.stop.is_set() else (
+                        "interrupted" if result.ok else "failed"),
+                    records=result.total("records"),
+                    requests=self.account.client.transport.requests_sent - sent_before,
+                    error="; ".join(result.errors)[:2000] or None,
+                )
+            )
+        return result
+
+    # ---- one stream -----------------------------------------------------------------------
+    def run_stream(self, stream: StreamSpec, *, sweep: bool) -> StreamResult:
+        result = StreamResult(stream.name)
+        state = self._load_state(stream)
+        if not state.get("in_progress"):
+            state = self._fresh_state(stream, state, sweep)
+            with self.db.begin() as conn:
+                conn.execute(delete(scan_seen).where(scan_seen.c.account == self.name,
+                                                     scan_seen.c.stream == stream.name))
+                self._save_state(conn, stream, state)
+        page_size = self.account.settings.page_size or stream.page_size
+        partitions = stream.partitions or ("",)
+        try:
+            while state["partition"] < len(partitions):
+                part = partitions[state["partition"]]
+                paginator = stream.paginator(page_size, state.get("page"))
+                marks = state.setdefault("marks", {})
+                stop_at = marks.get(part) if (stream.high_water and not state["sweep"]) else None
+                while paginator.has_next:
+                    if self.runtime.stop.is_set():
+                        return result
+                    params = {**stream.params, **paginator.request_params()}
+                    path = self.account.settings.path(stream.name, stream.path)
+                    body = self.account.client.get_json(path.format(partition=part), params=params)
+                    records = dig(body, stream.records_path)
+                    if not isinstance(records, list):
+                        raise TransientVendorError(
+                            f"{stream.name}: expected a list of records, got {type(records).__name__}")
+                    paginator.update(body, records)
+                    result.pages += 1
+                    reached_mark = self._page(stream, records, result, state, part, stop_at)
+                    if reached_mark:
+                        paginator.has_next = False
+                        state["early_stop"] = True
+                    state["page"] = paginator.state if paginator.has_next else None
+                    if not paginator.has_next:
+                        state["partition"] += 1
+                        if stream.keep_cursor:
+                            state.setdefault("kept", {})[part] = paginator.state
+                    with self.db.begin() as conn:
+                        self._save_state(conn, stream, state)
+                    if self.progress:
+                        self.progress(self.name, stream.name, result.records,
+                                      self.account.client.transport.requests_sent)
+            self._finish(stream, state, result)
+        except (SyncdError, TypeError) as exc:
+            result.error = str(exc)
+            log.warning("account=%s stream=%s failed: %s", self.name, stream.name, exc)
+        return result
+
+    def _page(
+        self, stream: StreamSpec, records: list[Any], result: StreamResult,
+        state: dict[str, Any], part: str, stop_at: Any,
+    ) -> bool:
+        """Process one page; returns True when an incremental high-water mark was reached."""
+        connector = self.account.connector
+        ids: list[str | None] = []
+        for rec in records:
+            try:
+                ids.append(stream.id_of(rec))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                ids.append(None)
+        known = self._fingerprints(stream, [i for i in ids if i])
+        page_bundle = Bundle()
+        new_fps: dict[str, str] = {}
+        seen: list[str] = []
+        gone: list[str] = []
+        bad: list[tuple[str | None, Any, str]] = []
+        reached = False
+        for rid, rec in zip(ids, records, strict=True):
+            result.records += 1
+            if stream.high_water and isinstance(rec, dict):
+                try:
+                    mark = stream.high_water(rec)
+                except (KeyError, TypeError, ValueError):
+                    mark = None
+                if mark is not None:
+                    best = state.setdefault("new_marks", {}).get(part)
+                    if best is None or str(mark) > str(best):
+                        state["new_marks"][part] = mark
+                    if stop_at is not None and str(mark) <= str(stop_at):
+                        reached = True
+            if rid is None:
+                bad.append((None, rec, f"{stream.name}: record without a usable id"))
+                continue
+            seen.append(rid)
+            if stream.is_deleted is not None and stream.is_deleted(rec):
+                gone.append(rid)
+                continue
+            fp = stream.fingerprint(rec)
+            if known.get(rid) == fp:
+                result.skipped_unchanged += 1
+                continue
+            merged: Any = rec
+            if stream.detail is not None:
+                detail = stream.detail
+                try:
+                    body = self.account.client.get_json(
+                        self.account.settings.path(f"{stream.name}.{detail.name}", detail.path)
+                        .format(id=detail.id_of(rec))
+                    )
+                    result.details += 1
+                    merged = detail.merge(rec, dig(body, detail.records_path))
+                except NotFound:
+                    result.details += 1
+                    gone.append(rid)
+                    continue
+                except MalformedResponse as exc:
+                    result.details += 1
+                    self._single(stream, rid, None, fp, (rid, exc.body, str(exc)), result)
+                    continue
+            try:
+                model = stream.model.model_validate(merged)
+                bundle = stream.map(connector, model, merged)
+            except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                problem = (rid, merged, f"{type(exc).__name__}: {exc}")
+                if stream.detail is not None:
+                    self._single(stream, rid, None, fp, problem, result)
+                else:
+                    bad.append(problem)
+                    new_fps[rid] = fp
+                continue
+            if stream.detail is not None:
+                # committed at once: a kill loses at most this record's detail call
+                self._single(stream, rid, bundle, fp, None, result)
+            else:
+                page_bundle.extend(bundle)
+                new_fps[rid] = fp
+        with self.db.begin() as conn:
+            writer = self._writer()
+            result.writes.add(writer.apply(conn, page_bundle, stream.name))
+            self._store_fingerprints(conn, stream, new_fps)
+            self._resolve_quarantine(conn, stream, [r for r in new_fps if r not in
+                                                    {b[0] for b in bad}])
+            for problem in bad:
+                self._quarantine(conn, stream, *problem)
+            result.quarantined += len(bad)
+            if stream.deletes_missing and stream.entity in CANONICAL_TABLES:
+                self._mark_seen(conn, stream, seen)
+            if gone:
+                result.deleted += self._delete_remote_ids(conn, str(stream.entity), gone)
+        return reached
+
+    def _single(
+        self, stream: StreamSpec, rid: str, bundle: Bundle | None, fp: str,
+        problem: tuple[str | None, Any, str] | None, result: StreamResult,
+    ) -> None:
+        """Commit one detailed record (or its quarantine) with its fingerprint."""
+        with self.db.begin() as conn:
+            if bundle is not None:
+                result.writes.add(self._writer().apply(conn, bundle, stream.name))
+                self._resolve_quarantine(conn, stream, [rid])
+            if problem is not None:
+                self._quarantine(conn, stream, *problem)
+                result.quarantined += 1
+            self._store_fingerprints(conn, stream, {rid: fp})
+
+    def _finish(self, stream: StreamSpec, state: dict[str, Any], result: StreamResult) -> None:
+        """End of a scan: deletions (complete scans only), marks, next start position."""
+        complete = not state.get("early_stop")
+        with self.db.begin() as conn:
+            if complete and stream.deletes_missing and stream.entity in CANONICAL_TABLES:
+                result.deleted += self._delete_unseen(conn, stream)
+            conn.execute(delete(scan_seen).where(scan_seen.c.account == self.name,
+                                                 scan_seen.c.stream == stream.name))
+            marks = dict(state.get("marks", {}))
+            marks.update(state.get("new_marks", {}))
+            next_state = {"in_progress": False, "marks": marks, "kept": state.get("kept", {})}
+            self._save_state(conn, stream, next_state, complete=True, sweep=state.get("sweep"))
+        result.complete = complete
+
+    # ---- state ----------------------------------------------------------------------------
+    def _fresh_state(self, stream: StreamSpec, old: dict[str, Any], sweep: bool) -> dict[str, Any]:
+        kept = old.get("kept", {}) if stream.keep_cursor else {}
+        first = (stream.partitions or ("",))[0]
+        return {
+            "in_progress": True, "partition": 0, "page": kept.get(first), "sweep": sweep,
+            "marks": old.get("marks", {}), "kept": kept, "scan": uuid.uuid4().hex[:12],
+        }
+
+    def _load_state(self, stream: StreamSpec) -> dict[str, Any]:
+        with self.db.begin() as conn:
+            value = conn.execute(
+                select(stream_state.c.state).where(stream_state.c.account == self.name,
+                                                   stream_state.c.stream == stream.name)
+            ).scalar()
+        return dict(value) if value else {}
+
+    def _save_state(
+        self, conn: Connection, stream: StreamSpec, state: dict[str, Any],
+        complete: bool = False, sweep: bool | None = None,
+    ) -> None:
+        # the next partition of a keep_cursor stream starts from its kept position
+        partitions = stream.partitions or ("",)
+        if state.get("in_progress") and state.get("page") is None and stream.keep_cursor:
+            idx = state.get("partition", 0)
+            if idx < len(partitions):
+                state["page"] = state.get("kept", {}).get(partitions[idx])
+        now = self.clock.now()
+        values: dict[str, Any] = {"state": json.loads(json.dumps(state, default=str)),
+                                  "updated_at": now}
+        if complete:
+            values["last_complete_at"] = now
+            if sweep:
+                values["last_sweep_at"] = now
+        stmt = dialect_insert(conn, stream_state).values(
+            account=self.name, stream=stream.name, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["account", "stream"], set_=values))
+
+    # ---- bookkeeping ----------------------------------------------------------------------
+    def _writer(self) -> MirrorWriter:
+        return MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
+                            self.clock.now())
+
+    def _fingerprints(self, stream: StreamSpec, rids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self.db.begin() as conn:
+            for part in chunks(rids):
+                for rid, fp in conn.execute(
+                    select(fingerprints.c.remote_id, fingerprints.c.fingerprint).where(
+                        fingerprints.c.account == self.name,
+                        fingerprints.c.stream == stream.name,
+                        fingerprints.c.remote_id.in_(part),
+                    )
+                ):
+                    found[rid] = fp
+        return found
+
+    def _store_fingerprints(self, conn: Connection, stream: StreamSpec, fps: dict[str, str]) -> None:
+        if not fps:
+            return
+        stmt = dialect_insert(conn, fingerprints)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account", "stream", "remote_id"],
+            set_={"fingerprint": stmt.excluded.fingerprint},
+        )
+        conn.execute(stmt, [{"account": self.name, "stream": stream.name, "remote_id": r,
+                             "fingerprint": f} for r, f in fps.items()])
+
+    def _mark_seen(self, conn: Connection, stream: StreamSpec, rids: list[str]) -> None:
+        if rids:
+            stmt = dialect_insert(conn, scan_seen).on_conflict_do_nothing()
+            conn.execute(stmt, [{"account": self.name, "stream": stream.name, "remote_id": r}
+                                for r in set(rids)])
+
+    def _quarantine(self, conn: Connection, stream: StreamSpec, rid: str | None, raw: Any,
+                    error: str) -> None:
+        text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+        log.warning("account=%s stream=%s quarantined %s: %s", self.name, stream.name, rid, error)
+        conn.execute(
+            update(quarantine)
+            .where(quarantine.c.account == self.name, quarantine.c.stream == stream.name,
+                   quarantine.c.remote_id == rid, quarantine.c.resolved_at.is_(None))
+            .values(resolved_at=self.clock.now())
+        )
+        conn.execute(insert(quarantine).values(
+            account=self.name, stream=stream.name, remote_id=rid, error=error[:4000], raw=text,
+            created_at=self.clock.now()))
+
+    def _resolve_quarantine(self, conn: Connection, stream: StreamSpec, rids: list[str]) -> None:
+        for part in chunks(rids):
+            conn.execute(
+                update(quarantine)
+                .where(quarantine.c.account == self.name, quarantine.c.stream == stream.name,
+                       quarantine.c.remote_id.in_(part), quarantine.c.resolved_at.is_(None))
+                .values(resolved_at=self.clock.now())
+            )
+
+    def _delete_unseen(self, conn: Connection, stream: StreamSpec) -> int:
+        table = CANONICAL_TABLES[str(stream.entity)]
+        unseen = ~exists().where(and_(
+            scan_seen.c.account == self.name, scan_seen.c.stream == stream.name,
+            scan_seen.c.remote_id == table.c.remote_id))
+        rows = conn.execute(
+            select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
+                table.c.account == self.name, table.c.remote_id.is_not(None),
+                table.c.deleted_at.is_(None), unseen)
+        ).all()
+        return self._delete_rows(conn, str(stream.entity), rows)
+
+    def _delete_remote_ids(self, conn: Connection, entity: str, rids: list[str]) -> int:
+        if entity not in CANONICAL_TABLES:
+            return 0
+        table = CANONICAL_TABLES[entity]
+        total = 0
+        for part in chunks(rids):
+            rows = conn.execute(
+                select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
+                    table.c.account == self.name, table.c.remote_id.in_(part),
+                    table.c.deleted_at.is_(None))
+            ).all()
+            total += self._delete_rows(conn, entity, rows)
+        return total
+
+    def _delete_rows(self, conn: Connection, entity: str, rows: list[Any]) -> int:
+        """Mark rows deleted, with the rows that exist only through them."""
+        if not rows:
+            return 0
+        writer = self._writer()
+        writer.mark_deleted(conn, CANONICAL_TABLES[entity], rows)
+        child = {Entity.PROPOSALS: (line_items, "proposal_id"),
+                 Entity.COMPANIES: (contacts, "company_id")}.get(Entity(entity))
+        if child is not None:
+            table, column = child
+            for part in chunks([r.id for r in rows]):
+                kids = conn.execute(
+                    select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
+                        table.c[column].in_(part), table.c.deleted_at.is_(None),
+                        table.c.remote_id.is_not(None))
+                ).all()
+                writer.mark_deleted(conn, table, kids)
+        return len(rows)
+
+
+def pull_accounts(
+    runtime: Runtime, names: list[str], *, sweep: bool, kind: str = "pull",
+    progress: Progress | None = None,
+) -> list[PullResult]:
+    """Pull several accounts one after the other (the daemon runs them concurrently)."""
+    results = []
+    for name in names:
+        account = runtime.account(name)
+        try:
+            results.append(Puller(runtime, account, progress).run(sweep=sweep, kind=kind))
+        except VendorError as exc:  # pragma: no cover - run() already catches per stream
+            failed = PullResult(name, [StreamResult("*", error=str(exc))])
+            results.append(failed)
+    return results

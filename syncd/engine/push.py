@@ -1,0 +1,240 @@
+"""Push: send outbox entries to the vendor, exactly once in effect.
+
+An entry is written (by reconcile) before it is sent, claimed before sending (`FOR UPDATE
+SKIP LOCKED` on PostgreSQL, so two workers never take the same entry), and settled after
+the answer in one transaction with the mirror's base update:
+
+* success: base := the values sent (so the pull sees no change — no echo); a create fills
+  `remote_id`;
+* 4xx: `refused` with the vendor's message, never retried;
+* 5xx / timeout / reset: retried later with backoff; after `MAX_ATTEMPTS` it is `failed`.
+
+A create whose answer was lost (the connection dropped after the vendor processed it, or a
+crash between request and commit) is looked up by its marker before it is sent again, so
+the vendor never gets a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select, update
+
+from syncd.canonical import FIELDS, Entity
+from syncd.db.tables import CANONICAL_TABLES, change_log, outbox
+from syncd.engine.reconcile import Planned, Reconciler
+from syncd.engine.runtime import AccountRuntime, Runtime
+from syncd.engine.values import norm
+from syncd.errors import TransientVendorError, VendorError, VendorRefused, VendorUnsupported
+from syncd.http.budget import Priority
+from syncd.http.client import priority
+
+log = logging.getLogger("syncd.push")
+MAX_ATTEMPTS = 8
+CLAIM_SECONDS = 300.0
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class PushResult:
+    """What one push of an account did."""
+
+    account: str
+    planned: list[Planned] = field(default_factory=list)
+    sent: int = 0
+    done: int = 0
+    refused: list[str] = field(default_factory=list)
+    retrying: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+
+class Pusher:
+    """Reconciles and pushes one account."""
+
+    def __init__(self, runtime: Runtime, account: AccountRuntime, worker: str = WORKER_ID):
+        self.runtime = runtime
+        self.account = account
+        self.db = runtime.db
+        self.clock = runtime.clock
+        self.name = account.name
+        self.worker = worker
+
+    def reconcile(self) -> list[Planned]:
+        with self.db.begin() as conn:
+            return Reconciler(self.account, self.clock.now()).run(conn)
+
+    def plan_only(self) -> list[Planned]:
+        """What a push would send, without writing or sending anything (`--dry-run`)."""
+        conn = self.db.engine.connect()
+        trans = conn.begin()
+        try:
+            new = Reconciler(self.account, self.clock.now()).run(conn)
+            pending = [
+                Planned(entity=r.entity, row_id=r.row_id or 0, kind=r.kind, method=r.method,
+                        path=r.path, body=r.body, fields=list(r.fields or []), status=r.status,
+                        key=r.idempotency_key)
+                for r in conn.execute(select(outbox).where(
+                    outbox.c.account == self.name, outbox.c.status == "pending",
+                    outbox.c.idempotency_key.not_in([p.key for p in new] or ["-"])))
+            ]
+        finally:
+            trans.rollback()
+            conn.close()
+        return pending + new
+
+    def run(self) -> PushResult:
+        result = PushResult(self.name)
+        result.planned = self.reconcile()
+        with priority(Priority.PUSH):
+            while not self.runtime.stop.is_set():
+                entry = self._claim()
+                if entry is None:
+                    break
+                self._send(entry, result)
+        return result
+
+    # ---- claiming -------------------------------------------------------------------------
+    def _claim(self) -> dict[str, Any] | None:
+        now = self.clock.time()
+        with self.db.begin() as conn:
+            stmt = (
+                select(outbox)
+                .where(
+                    outbox.c.account == self.name,
+                    or_(outbox.c.status == "pending",
+                        (outbox.c.status == "sending") & (outbox.c.claimed_until < now)),
+                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+                )
+                .order_by(outbox.c.id)
+                .limit(1)
+            )
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = conn.execute(stmt).mappings().first()
+            if row is None:
+                return None
+            entry = dict(row)
+            entry["uncertain"] = entry["status"] == "sending"  # a crash mid-send
+            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                status="sending", claimed_by=self.worker, claimed_until=now + CLAIM_SECONDS,
+                attempts=entry["attempts"] + 1, updated_at=self.clock.now()))
+        return entry
+
+    # ---- sending --------------------------------------------------------------------------
+    def _send(self, entry: dict[str, Any], result: PushResult) -> None:
+        connector = self.account.connector
+        client = self.account.client
+        entity = Entity(entry["entity"])
+        try:
+            if entry["kind"] == "create" and (entry["attempts"] > 0 or entry["uncertain"]):
+                found = connector.find_by_marker(client, entity, entry["idempotency_key"])
+                if found:
+                    self._settle_create(entry, str(found))
+                    result.done += 1
+                    return
+            result.sent += 1
+            response = client.request(
+                entry["method"], entry["path"], json=entry["body"], params=entry["params"],
+                retry=entry["method"] in ("GET", "PUT", "PATCH", "DELETE"),
+            )
+            body = client.decode(response) if response.content else None
+            if entry["kind"] == "create":
+                self._settle_create(entry, connector.created_id(entity, body))
+            else:
+                self._settle(entry)
+            result.done += 1
+        except VendorRefused as exc:
+            if entry["kind"] == "delete" and exc.status in (404, 410):
+                self._settle(entry)  # already gone at the vendor: the delete is done
+                result.done += 1
+                return
+            self._fail(entry, "refused", str(exc))
+            result.refused.append(str(exc))
+        except VendorUnsupported as exc:
+            self._fail(entry, "unsupported", str(exc))
+            result.refused.append(str(exc))
+        except TransientVendorError as exc:
+            self._retry_later(entry, str(exc))
+            result.retrying += 1
+        except VendorError as exc:
+            self._fail(entry, "failed", str(exc))
+            result.refused.append(str(exc))
+
+    def _settle(self, entry: dict[str, Any]) -> None:
+        """Success: base := values sent, so the next pull sees no change (no echo)."""
+        with self.db.begin() as conn:
+            self._base_update(conn, entry)
+            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                status="done", last_error=None, updated_at=self.clock.now()))
+
+    def _settle_create(self, entry: dict[str, Any], remote_id: str) -> None:
+        entity = entry["entity"]
+        table = CANONICAL_TABLES[entity]
+        with self.db.begin() as conn:
+            row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
+            if row is not None:
+                sent = dict(entry.get("values") or {})
+                base = {f: sent.get(f) for f in FIELDS[entity]}
+                base["deleted_at"] = None
+                conn.execute(update(table).where(table.c.id == row["id"]).values(
+                    remote_id=remote_id, base=base, sync_rev=row["sync_rev"] + 1,
+                    synced_at=self.clock.now()))
+                if any(norm(row.get(f)) != base.get(f) for f in FIELDS[entity]):
+                    # edited again while the create was in flight: push that as an update
+                    conn.execute(insert(change_log).values(table_name=entity, row_id=row["id"],
+                                                           op="update"))
+                if "line_items" in (entry.get("fields") or []) and entity == Entity.PROPOSALS:
+                    self._retire_placeholders(conn, row["id"])
+            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                status="done", result_remote_id=remote_id, last_error=None,
+                updated_at=self.clock.now()))
+
+    def _retire_placeholders(self, conn: Connection, proposal_id: int) -> None:
+        """Line items sent inside a create come back from the vendor with their own ids."""
+        items = CANONICAL_TABLES[Entity.LINE_ITEMS]
+        for item in conn.execute(select(items.c.id, items.c.sync_rev).where(
+                items.c.proposal_id == proposal_id, items.c.remote_id.is_(None),
+                items.c.deleted_at.is_(None))):
+            conn.execute(update(items).where(items.c.id == item.id).values(
+                deleted_at=self.clock.now(), sync_rev=item.sync_rev + 1))
+
+    def _base_update(self, conn: Connection, entry: dict[str, Any]) -> None:
+        table = CANONICAL_TABLES[entry["entity"]]
+        if entry["row_id"] is None:
+            return
+        row = conn.execute(select(table.c.id, table.c.base, table.c.sync_rev)
+                           .where(table.c.id == entry["row_id"])).first()
+        if row is None:
+            return
+        base = dict(row.base or {})
+        for name, value in (entry.get("values") or {}).items():
+            if name in FIELDS[entry["entity"]] or name == "deleted_at":
+                base[name] = value
+        conn.execute(update(table).where(table.c.id == row.id).values(
+            base=base, sync_rev=row.sync_rev + 1, synced_at=self.clock.now()))
+
+    def _fail(self, entry: dict[str, Any], status: str, reason: str) -> None:
+        log.warning("account=%s outbox=%s %s: %s", self.name, entry["id"], status, reason)
+        with self.db.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                status=status, last_error=reason[:2000], updated_at=self.clock.now()))
+
+    def _retry_later(self, entry: dict[str, Any], reason: str) -> None:
+        attempts = entry["attempts"] + 1
+        status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        delay = min(3600.0, 5.0 * 2 ** attempts)
+        with self.db.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                status=status, last_error=reason[:2000], next_attempt_at=self.clock.time() + delay,
+                claimed_until=None, updated_at=self.clock.now()))
+
+
+def push_accounts(runtime: Runtime, names: list[str]) -> list[PushResult]:
+    return [Pusher(runtime, runtime.account(n)).run() for n in names]

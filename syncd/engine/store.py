@@ -1,0 +1,413 @@
+"""Writing vendor data into the mirror: bulk upserts that are also the three-way merge.
+
+For each incoming canonical row the writer compares, field by field, the vendor's value
+(remote), the mirror's value (local) and the last synced value (base, in the `base` column):
+
+    remote == base            nothing changed remotely: keep local (maybe an unpushed edit)
+    local == base             only the vendor changed it: take remote
+    local == remote           both agree: just move base
+    otherwise                 conflict, settled by `conflict_policy`
+
+So a pull never overwrites an unpushed local change, and a pushed value (base == local ==
+remote after the push) never comes back as a change. Rows the writer touches get
+`sync_rev + 1`, which keeps the change-log triggers quiet. Unchanged rows are not written.
+Older data never overwrites newer: a row whose vendor `updated_at` is older than the one in
+base is skipped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
+from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, vendor_records
+from syncd.engine.values import denorm, norm
+
+MERGE_EXTRA = ("deleted_at",)
+CHUNK = 500
+
+
+@dataclass
+class WriteStats:
+    """What one bundle did to the mirror."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    deleted: int = 0
+    conflicts: int = 0
+    by_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: WriteStats) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.stale += other.stale
+        self.deleted += other.deleted
+        self.conflicts += other.conflicts
+        for key, value in other.by_table.items():
+            self.by_table[key] += value
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated + self.deleted
+
+
+def merge_fields(entity: str) -> tuple[str, ...]:
+    """Columns the merge compares: the canonical fields, deletion, and an item's parent."""
+    extra = ("proposal_id",) if entity == Entity.LINE_ITEMS else ()
+    return FIELDS[entity] + MERGE_EXTRA + extra
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class MirrorWriter:
+    """Applies bundles for one account inside the caller's transaction."""
+
+    def __init__(self, account: str, policy: str, now: datetime) -> None:
+        self.account = account
+        self.policy = policy
+        self.now = now
+
+    # ---- public ---------------------------------------------------------------------------
+    def apply(self, conn: Connection, bundle: Bundle, stream: str) -> WriteStats:
+        stats = WriteStats()
+        ids: dict[str, dict[str, int]] = {}
+        for entity in (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS):
+            rows = self._resolve(conn, entity, bundle.rows(entity), ids)
+            ids[entity] = self.upsert(conn, entity, rows, stream, stats)
+        items = self._resolve_items(conn, bundle.line_items, ids)
+        self.upsert(conn, Entity.LINE_ITEMS, items, stream, stats)
+        if bundle.complete_line_items:
+            self._delete_missing_children(
+                conn, Entity.LINE_ITEMS, "proposal_id", Entity.PROPOSALS,
+                bundle.complete_line_items, bundle.line_items, ids, stats,
+            )
+        if bundle.complete_contacts_of:
+            self._delete_missing_children(
+                conn, Entity.CONTACTS, "company_id", Entity.COMPANIES,
+                bundle.complete_contacts_of, bundle.contacts, ids, stats,
+            )
+        if bundle.extras:
+            self._extras(conn, bundle.extras)
+        return stats
+
+    def upsert(
+        self, conn: Connection, entity: str, rows: list[dict[str, Any]], stream: str,
+        stats: WriteStats,
+    ) -> dict[str, int]:
+        """Insert new rows, merge existing ones; returns remote_id -> local id."""
+        table = CANONICAL_TABLES[entity]
+        if not rows:
+            return {}
+        incoming: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            rid = row["remote_id"]
+            if rid in incoming:  # the same record twice in one bundle: merge the dicts
+                incoming[rid] = {**incoming[rid], **row}
+            else:
+                incoming[rid] = row
+        existing = self._existing(conn, table, list(incoming))
+        open_conflicts = self._open_conflicts(conn, entity, [r["id"] for r in existing.values()])
+        fields = merge_fields(entity)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for rid, row in incoming.items():
+            remote = {f: row[f] for f in fields if f in row}
+            remote.setdefault("deleted_at", None)
+            current = existing.get(rid)
+            if current is None:
+                inserts.append(self._new_row(entity, rid, remote, row.get("raw"), stream))
+                continue
+            change = self._merge(conn, entity, current, remote, row.get("raw"), stream,
+                                 open_conflicts, stats)
+            if change is None:
+                stats.unchanged += 1
+            elif change == "stale":
+                stats.stale += 1
+            else:
+                updates.append(change)
+        if inserts:
+            stmt = dialect_insert(conn, table).on_conflict_do_nothing(
+                index_elements=["account", "remote_id"]
+            )
+            conn.execute(stmt, inserts)
+            stats.inserted += len(inserts)
+            stats.by_table[entity] += len(inserts)
+        self._bulk_update(conn, table, updates)
+        stats.updated += len(updates)
+        stats.by_table[entity] += len(updates)
+        if entity == Entity.LINE_ITEMS:
+            return {}
+        return {r: i for r, i in self._ids(conn, table, list(incoming)).items()}
+
+    # ---- merge ----------------------------------------------------------------------------
+    def _new_row(
+        self, entity: str, rid: str, remote: dict[str, Any], raw: Any, stream: str
+    ) -> dict[str, Any]:
+        row = {f: None for f in merge_fields(entity)}
+        row.update(remote)
+        return {
+            **row,
+            "account": self.account,
+            "remote_id": rid,
+            "raw": {stream: raw} if raw is not None else {},
+            "base": {f: norm(v) for f, v in remote.items()},
+            "sync_rev": 1,
+            "synced_at": self.now,
+        }
+
+    def _merge(
+        self, conn: Connection, entity: str, current: dict[str, Any], remote: dict[str, Any],
+        raw: Any, stream: str, open_conflicts: set[tuple[int, str]], stats: WriteStats,
+    ) -> dict[str, Any] | str | None:
+        base = dict(current.get("base") or {})
+        if self._is_stale(remote, base):
+            return "stale"
+        values: dict[str, Any] = {}
+        base_changed = False
+        for name, value in remote.items():
+            r, l = norm(value), norm(current.get(name))
+            b = base.get(name, l) if name in base else l
+            if r == b:
+                continue
+            if l == b:
+                values[name] = value
+                base[name] = r
+                base_changed = True
+            elif l == r:
+                base[name] = r
+                base_changed = True
+            else:
+                winner = self._conflict(conn, entity, current, name, b, l, r, remote,
+                                        open_conflicts, stats)
+                if winner == "remote":
+                    values[name] = value
+                    base[name] = r
+                    base_changed = True
+                elif winner == "local":
+                    base[name] = r
+                    base_changed = True
+        new_raw = dict(current.get("raw") or {})
+        raw_changed = False
+        if raw is not None and new_raw.get(stream) != raw:
+            new_raw[stream] = raw
+            raw_changed = True
+        if not values and not base_changed and not raw_changed:
+            return None
+        return {
+            "_id": current["id"], **values, "base": base, "raw": new_raw,
+            "sync_rev": current["sync_rev"] + 1, "synced_at": self.now,
+        }
+
+    @staticmethod
+    def _is_stale(remote: dict[str, Any], base: dict[str, Any]) -> bool:
+        incoming, known = remote.get("updated_at"), base.get("updated_at")
+        if incoming is None or not known:
+            return False
+        return bool(norm(incoming) < known)
+
+    def _conflict(
+        self, conn: Connection, entity: str, current: dict[str, Any], name: str, b: Any, l: Any,
+        r: Any, remote: dict[str, Any], open_conflicts: set[tuple[int, str]], stats: WriteStats,
+    ) -> str:
+        """Settle a field changed on both sides; returns "remote", "local" or "manual"."""
+        policy = self.policy
+        if name in ("updated_at", "created_at"):
+            return "remote"
+        if policy == "newest_wins":
+            local_at = conn.execute(
+                select(func.max(change_log.c.changed_at)).where(
+                    change_log.c.table_name == entity, change_log.c.row_id == current["id"]
+                )
+            ).scalar()
+            remote_at = remote.get("updated_at")
+            if remote_at is None or local_at is None:
+                policy = "remote_wins"
+            else:
+                policy = "remote_wins" if norm(remote_at) >= norm(local_at) else "local_wins"
+        if policy == "remote_wins":
+            return "remote"
+        if policy == "local_wins":
+            return "local"
+        key = (current["id"], name)
+        if key in open_conflicts:
+            conn.execute(
+                update(conflicts)
+                .where(conflicts.c.entity == entity, conflicts.c.row_id == current["id"],
+                       conflicts.c.field == name, conflicts.c.status == "open")
+                .values(remote_value=r, local_value=l)
+            )
+        else:
+            conn.execute(
+                insert(conflicts).values(
+                    account=self.account, entity=entity, row_id=current["id"],
+                    remote_id=current.get("remote_id"), field=name, base_value=b,
+                    local_value=l, remote_value=r, status="open", created_at=self.now,
+                )
+            )
+            open_conflicts.add(key)
+            stats.conflicts += 1
+        return "manual"
+
+    # ---- references -----------------------------------------------------------------------
+    def _resolve(
+        self, conn: Connection, entity: str, rows: list[dict[str, Any]],
+        ids: dict[str, dict[str, int]],
+    ) -> list[dict[str, Any]]:
+        """Replace remote ids in reference fields by local ids (creating stubs if unknown)."""
+        refs = REFERENCES.get(entity, {})
+        if not refs or not rows:
+            return rows
+        resolved = [dict(r) for r in rows]
+        for column, target in refs.items():
+            wanted = {r[column] for r in resolved if r.get(column) is not None}
+            known = dict(ids.get(target, {}))
+            missing = [w for w in wanted if w not in known]
+            if missing:
+                known.update(self._ids(conn, CANONICAL_TABLES[target], missing))
+                stubs = [m for m in missing if m not in known]
+                if stubs:
+                    table = CANONICAL_TABLES[target]
+                    conn.execute(
+                        dialect_insert(conn, table).on_conflict_do_nothing(
+                            index_elements=["account", "remote_id"]
+                        ),
+                        [{"account": self.account, "remote_id": s, "raw": {}, "base": {},
+                          "sync_rev": 1, "synced_at": self.now} for s in stubs],
+                    )
+                    known.update(self._ids(conn, table, stubs))
+            ids.setdefault(target, {}).update(known)
+            for r in resolved:
+                if r.get(column) is not None:
+                    r[column] = known[r[column]]
+        return resolved
+
+    def _resolve_items(
+        self, conn: Connection, items: list[dict[str, Any]], ids: dict[str, dict[str, int]]
+    ) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        known = dict(ids.get(Entity.PROPOSALS, {}))
+        wanted = {i["proposal_remote_id"] for i in items} - set(known)
+        if wanted:
+            known.update(self._ids(conn, CANONICAL_TABLES[Entity.PROPOSALS], list(wanted)))
+        out = []
+        for item in items:
+            pid = known.get(item["proposal_remote_id"])
+            if pid is None:
+                continue
+            row = {k: v for k, v in item.items() if k != "proposal_remote_id"}
+            row["proposal_id"] = pid
+            out.append(row)
+        return out
+
+    def _delete_missing_children(
+        self, conn: Connection, entity: str, parent_column: str, parent_entity: str,
+        complete: set[str], present: list[dict[str, Any]], ids: dict[str, dict[str, int]],
+        stats: WriteStats,
+    ) -> None:
+        """Children of a complete parent that the vendor no longer lists are deleted."""
+        table = CANONICAL_TABLES[entity]
+        parent_ids = [ids.get(parent_entity, {}).get(p) for p in complete]
+        parent_ids = [p for p in parent_ids if p is not None]
+        if not parent_ids:
+            return
+        keep = {r["remote_id"] for r in present}
+        for part in chunks(parent_ids):
+            gone = conn.execute(
+                select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
+                    table.c.account == self.account,
+                    table.c[parent_column].in_(part),
+                    table.c.remote_id.is_not(None),
+                    table.c.deleted_at.is_(None),
+                )
+            ).all()
+            doomed = [g for g in gone if g.remote_id not in keep]
+            self.mark_deleted(conn, table, doomed)
+            stats.deleted += len(doomed)
+
+    def mark_deleted(self, conn: Connection, table: Table, rows: Sequence[Any]) -> None:
+        """Engine-side deletion: `deleted_at` set in the row and in its base."""
+        updates = []
+        for row in rows:
+            base = dict(row.base or {})
+            base["deleted_at"] = norm(self.now)
+            updates.append({"_id": row.id, "deleted_at": self.now, "base": base,
+                            "sync_rev": row.sync_rev + 1, "synced_at": self.now})
+        self._bulk_update(conn, table, updates)
+
+    def _extras(self, conn: Connection, extras: list[tuple[str, str, Any]]) -> None:
+        rows = {(k, r): raw for k, r, raw in extras}
+        stmt = dialect_insert(conn, vendor_records)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account", "kind", "remote_id"],
+            set_={"raw": stmt.excluded.raw, "updated_at": stmt.excluded.updated_at},
+        )
+        conn.execute(stmt, [{"account": self.account, "kind": k, "remote_id": r, "raw": raw,
+                             "updated_at": self.now} for (k, r), raw in rows.items()])
+
+    # ---- SQL helpers ----------------------------------------------------------------------
+    def _existing(self, conn: Connection, table: Table, rids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(rids):
+            stmt = select(table).where(table.c.account == self.account, table.c.remote_id.in_(part))
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            for row in conn.execute(stmt).mappings():
+                found[row["remote_id"]] = dict(row)
+        return found
+
+    def _ids(self, conn: Connection, table: Table, rids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for part in chunks(rids):
+            for rid, local in conn.execute(
+                select(table.c.remote_id, table.c.id).where(
+                    table.c.account == self.account, table.c.remote_id.in_(part)
+                )
+            ):
+                found[rid] = local
+        return found
+
+    @staticmethod
+    def _open_conflicts(conn: Connection, entity: str, row_ids: list[int]) -> set[tuple[int, str]]:
+        out: set[tuple[int, str]] = set()
+        for part in chunks(row_ids):
+            for row_id, name in conn.execute(
+                select(conflicts.c.row_id, conflicts.c.field).where(
+                    and_(conflicts.c.entity == entity, conflicts.c.status == "open",
+                         conflicts.c.row_id.in_(part))
+                )
+            ):
+                out.add((row_id, name))
+        return out
+
+    @staticmethod
+    def _bulk_update(conn: Connection, table: Table, updates: list[dict[str, Any]]) -> None:
+        """executemany UPDATE ... WHERE id = :_id, grouped by the set of columns changed."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for row in updates:
+            groups[tuple(sorted(k for k in row if k != "_id"))].append(row)
+        for columns, rows in groups.items():
+            del columns  # the SET clause takes the keys of the parameter dicts
+            conn.execute(update(table).where(table.c.id == bindparam("_id")), rows)
+
+
+def row_values(entity: str, row: dict[str, Any]) -> dict[str, Any]:
+    """Canonical field values of a mirror row, typed."""
+    return {f: denorm(f, norm(row.get(f))) for f in FIELDS[entity]}

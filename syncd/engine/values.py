@@ -1,0 +1,59 @@
+"""Normalised field values, so base, mirror and vendor compare equal when they mean the same.
+
+Decimal("999.990") and 999.99, a naive SQLite datetime and the same aware UTC one, "5" and 5
+as a reference: `norm` maps each to one JSON-able form, which is also what `base` stores.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from syncd.canonical import LINE_ITEM_FIELDS
+
+DATETIME_FIELDS = frozenset(
+    {"created_at", "updated_at", "sent_at", "decided_at", "expires_at", "deleted_at"}
+)
+DECIMAL_FIELDS = frozenset(
+    {"total_net", "total_tax", "total_gross", "quantity", "unit_price", "discount", "tax_rate"}
+)
+INT_FIELDS = frozenset({"company_id", "contact_id", "position", "proposal_id"})
+BOOL_FIELDS = frozenset({"optional"})
+_ = LINE_ITEM_FIELDS
+
+
+def norm(value: Any) -> Any:
+    """One comparable, JSON-able form per meaning."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(value, Decimal | int | float):
+        dec = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        text = format(dec.normalize(), "f")
+        return "0" if text in ("-0", "") else text
+    return str(value)
+
+
+def denorm(field: str, value: Any) -> Any:
+    """A normalised value back to the Python type the column takes."""
+    if value is None:
+        return None
+    if field in DATETIME_FIELDS:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+    if field in DECIMAL_FIELDS:
+        return Decimal(str(value))
+    if field in INT_FIELDS:
+        return int(value)
+    if field in BOOL_FIELDS:
+        return bool(value)
+    return value
+
+
+def to_json(value: Any) -> Any:
+    """Values for JSON payloads and the outbox (Decimals as strings, times ISO)."""
+    return norm(value)

@@ -1,0 +1,81 @@
+"""The one exception hierarchy of syncd, each branch named for what the caller does next.
+
+    SyncdError                      exit code 1 unless stated
+    ├── SettingsError               bad settings or usage: exit 2, message names the key
+    ├── VendorError                 something the vendor said
+    │   ├── VendorRefused           4xx: the vendor will not take this; report, never retry
+    │   ├── VendorUnsupported       the vendor has no way to do this (capability matrix)
+    │   ├── TransientVendorError    5xx, timeout, reset, 429: retried with backoff
+    │   └── AuthError               credentials rejected even after one refresh
+    ├── BadRecord                   one record failed validation: quarantine it, go on
+    └── LeaseError                  another worker / process holds what we need
+
+Errors carry context as attributes; none of them ever holds a secret (messages are built
+from redacted URLs and vendor messages only).
+"""
+
+from __future__ import annotations
+
+
+class SyncdError(Exception):
+    """Root of every error syncd raises on purpose."""
+
+    exit_code = 1
+
+
+class SettingsError(SyncdError):
+    """Settings or command-line usage are wrong; the message names the offending key."""
+
+    exit_code = 2
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"settings: {key}: {message}")
+        self.key = key
+
+
+class VendorError(SyncdError):
+    """A vendor answered with something other than success."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body[:2000]
+
+
+class VendorRefused(VendorError):
+    """The vendor refused the request (4xx other than 401/429): report it, do not retry."""
+
+
+class VendorUnsupported(VendorError):
+    """The vendor's API offers no way to perform this change."""
+
+
+class TransientVendorError(VendorError):
+    """A failure that may go away: 5xx, timeouts, connection resets, 429."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, body=body)
+        self.retry_after = retry_after
+
+
+class AuthError(VendorError):
+    """Credentials were rejected, even after a token refresh."""
+
+
+class BadRecord(SyncdError):
+    """One vendor record could not be validated or mapped; it is quarantined."""
+
+    def __init__(self, message: str, raw: object = None) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class LeaseError(SyncdError):
+    """Another process holds the lease this process needs."""

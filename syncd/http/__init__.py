@@ -1,0 +1,1 @@
+"""HTTP core shared by every vendor: budgeted transport, retries, auth, paginators."""

@@ -1,0 +1,135 @@
+"""The per-account rate budget: never more than N requests in any 60-second window.
+
+Vendors enforce "30 requests per minute" with sliding windows, so a classic token bucket
+(burst N, then refill N/60 per second) could send up to 2N in one minute and earn 429s. The
+budget therefore keeps the send times of the last minute — a token bucket whose tokens come
+back exactly 60 s after they were spent. The times live in `request_log` (which is also the
+request accounting), so a restarted process loads the last minute and does not burst.
+
+One budget per account, shared by every thread of the process that talks to the account
+(pull, push, webhook fetches). Waiters are served by priority: pushes, then webhook-triggered
+fetches, then pulls, then the full sweep. A 429 blocks the whole account until Retry-After.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections import deque
+from enum import IntEnum
+
+from sqlalchemy import select
+
+from syncd.clock import Clock
+from syncd.db.session import Database
+from syncd.db.tables import request_log
+
+WINDOW_SECONDS = 60.0
+
+
+class Priority(IntEnum):
+    """Lower value is served first."""
+
+    PUSH = 0
+    WEBHOOK = 1
+    PULL = 2
+    SWEEP = 3
+
+
+class RateBudget:
+    """Sliding-window budget of `per_minute` requests for one account."""
+
+    def __init__(self, account: str, per_minute: int, clock: Clock, db: Database | None = None):
+        self.account = account
+        self.per_minute = per_minute
+        self.clock = clock
+        self._sent: deque[float] = deque()
+        self._cond = threading.Condition()
+        self._waiting: list[tuple[int, int]] = []
+        self._seq = itertools.count()
+        self.blocked_until = 0.0
+        if db is not None:
+            self.load(db)
+
+    def load(self, db: Database) -> None:
+        """Take the last minute of spending from the request log (restart without burst)."""
+        since = self.clock.time() - WINDOW_SECONDS
+        with db.begin() as conn:
+            times = conn.execute(
+                select(request_log.c.sent_at)
+                .where(request_log.c.account == self.account, request_log.c.sent_at > since)
+                .order_by(request_log.c.sent_at)
+            ).scalars()
+            with self._cond:
+                self._sent = deque(times)
+
+    def _prune(self, now: float) -> None:
+        while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
+            self._sent.popleft()
+
+    def available(self) -> int:
+        """Requests that could be sent right now."""
+        with self._cond:
+            now = self.clock.time()
+            self._prune(now)
+            if now < self.blocked_until:
+                return 0
+            return max(0, self.per_minute - len(self._sent))
+
+    def used_last_minute(self) -> int:
+        with self._cond:
+            self._prune(self.clock.time())
+            return len(self._sent)
+
+    def acquire(self, priority: Priority = Priority.PULL, stop: threading.Event | None = None) -> float:
+        """Block until a request may be sent; returns the send time it was granted."""
+        ticket = (int(priority), next(self._seq))
+        with self._cond:
+            heapq.heappush(self._waiting, ticket)
+        try:
+            while True:
+                with self._cond:
+                    now = self.clock.time()
+                    self._prune(now)
+                    first = self._waiting[0] == ticket
+                    if first and now >= self.blocked_until and len(self._sent) < self.per_minute:
+                        self._sent.append(now)
+                        heapq.heappop(self._waiting)
+                        self._cond.notify_all()
+                        return now
+                    if now < self.blocked_until:
+                        wait = self.blocked_until - now
+                    elif len(self._sent) >= self.per_minute:
+                        wait = self._sent[0] + WINDOW_SECONDS - now
+                    else:
+                        wait = 0.05  # someone ahead of us is about to take the slot
+                if stop is not None and stop.is_set():
+                    raise InterruptedError("shutting down")
+                self._sleep(max(wait, 0.001))
+        except BaseException:
+            with self._cond:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                    heapq.heapify(self._waiting)
+                    self._cond.notify_all()
+            raise
+
+    def _sleep(self, seconds: float) -> None:
+        self.clock.sleep(min(seconds, WINDOW_SECONDS))
+
+    def block(self, seconds: float) -> None:
+        """After a 429: nobody on this account sends until `seconds` from now."""
+        with self._cond:
+            self.blocked_until = max(self.blocked_until, self.clock.time() + seconds)
+            self._cond.notify_all()
+
+    def seconds_until_available(self) -> float:
+        with self._cond:
+            now = self.clock.time()
+            self._prune(now)
+            if now < self.blocked_until:
+                return self.blocked_until - now
+            if len(self._sent) < self.per_minute:
+                return 0.0
+            return self._sent[0] + WINDOW_SECONDS - now

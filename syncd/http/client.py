@@ -1,0 +1,243 @@
+"""One budgeted, retrying, authenticated HTTP client per vendor account.
+
+Every request passes `BudgetTransport`, which takes a slot from the account's `RateBudget`
+and writes the request to `request_log` *before* sending (so a restart never bursts and
+`syncd status` / the benchmarks can count what was spent), then records the status. No code
+path can bypass it: auth refreshes and connector lookups use the same transport.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, update
+
+from syncd.clock import Clock
+from syncd.db.session import Database
+from syncd.db.tables import request_log
+from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
+from syncd.http.budget import Priority, RateBudget
+from syncd.http.redaction import endpoint_of, redact_url
+from syncd.http.retry import DEFAULT_429_WAIT, parse_retry_after, retrying
+
+log = logging.getLogger("syncd.http")
+_priority = threading.local()
+
+
+class NotFound(VendorRefused):
+    """404 or 410: the record is gone at the vendor (an explicit deletion signal)."""
+
+
+class MalformedResponse(TransientVendorError):
+    """The vendor answered 2xx with a body that is not JSON."""
+
+
+class BudgetTransport(httpx.BaseTransport):
+    """Spends the account budget and logs each request around the real transport."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        account: str,
+        budget: RateBudget,
+        db: Database | None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.inner = inner
+        self.account = account
+        self.budget = budget
+        self.db = db
+        self.stop = stop
+        self.counts: Counter[tuple[str, str, int]] = Counter()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        priority = getattr(_priority, "value", Priority.PULL)
+        sent_at = self.budget.acquire(priority, self.stop)
+        endpoint = endpoint_of(request.url.path)
+        row_id = self._log_start(sent_at, request.method, endpoint, priority)
+        started = time.perf_counter()
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.TransportError:
+            self._log_end(row_id, -1, started)
+            self.counts[(request.method, endpoint, -1)] += 1
+            raise
+        self._log_end(row_id, response.status_code, started)
+        self.counts[(request.method, endpoint, response.status_code)] += 1
+        return response
+
+    def _log_start(self, sent_at: float, method: str, endpoint: str, priority: Priority) -> int | None:
+        if self.db is None:
+            return None
+        with self.db.begin() as conn:
+            result = conn.execute(
+                insert(request_log).values(
+                    account=self.account, sent_at=sent_at, method=method, endpoint=endpoint,
+                    kind=priority.name.lower(),
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def _log_end(self, row_id: int | None, status: int, started: float) -> None:
+        if self.db is None or row_id is None:
+            return
+        with self.db.begin() as conn:
+            conn.execute(
+                update(request_log)
+                .where(request_log.c.id == row_id)
+                .values(status=status, duration_ms=int((time.perf_counter() - started) * 1000))
+            )
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @property
+    def requests_sent(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def too_many(self) -> int:
+        return sum(n for (_, _, status), n in self.counts.items() if status == 429)
+
+
+class priority:  # noqa: N801 - used as a context manager, reads like a keyword
+    """`with priority(Priority.PUSH): ...` — requests inside take the budget at that rank."""
+
+    def __init__(self, value: Priority) -> None:
+        self.value = value
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_priority, "value", Priority.PULL)
+        _priority.value = self.value
+
+    def __exit__(self, *exc: object) -> None:
+        _priority.value = self.previous
+
+
+class AccountClient:
+    """The HTTP client of one account: base URL, auth, headers, budget, retries, errors."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        base_url: str,
+        budget: RateBudget,
+        clock: Clock,
+        db: Database | None,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        refusal_message: Any = None,
+        stop: threading.Event | None = None,
+        inner_transport: httpx.BaseTransport | None = None,
+        attempts: int = 5,
+    ) -> None:
+        self.account = account
+        self.clock = clock
+        self.budget = budget
+        self.attempts = attempts
+        self.transport = BudgetTransport(
+            inner_transport or httpx.HTTPTransport(retries=0), account, budget, db, stop
+        )
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            auth=auth,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            transport=self.transport,
+            follow_redirects=False,
+        )
+        self._refusal_message = refusal_message or (lambda r: r.text[:300])
+
+    # ---- the one request path --------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        endpoint: str | None = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Send one request; transient failures are retried, refusals raised."""
+        if not retry:
+            return self._once(method, path, params, json)
+        for attempt in retrying(self.clock, self.attempts, self._log_retry):
+            with attempt:
+                return self._once(method, path, params, json)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_json(
+        self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None
+    ) -> Any:
+        """GET and decode JSON; a malformed body is retried, then raised."""
+        for attempt in retrying(self.clock, min(self.attempts, 2), self._log_retry):
+            with attempt:
+                response = self._once("GET", path, params, None)
+                return self.decode(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def decode(response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return jsonlib.loads(response.content)
+        except ValueError as exc:
+            raise MalformedResponse(
+                f"malformed JSON from {redact_url(str(response.request.url))}: {exc}",
+                status=response.status_code,
+                body=response.text,
+            ) from None
+
+    def _once(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json: Any
+    ) -> httpx.Response:
+        url = path.lstrip("/") if not path.startswith("http") else path
+        try:
+            response = self.http.request(method, url, params=params, json=json)
+        except httpx.TimeoutException as exc:
+            raise TransientVendorError(f"{method} {endpoint_of(path)}: timeout ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise TransientVendorError(f"{method} {endpoint_of(path)}: {type(exc).__name__}: {exc}") from None
+        self.raise_for(response)
+        return response
+
+    def raise_for(self, response: httpx.Response) -> None:
+        """Map a status to the error tree (meltano's `validate_response`)."""
+        status = response.status_code
+        if status < 300:
+            return
+        where = f"{response.request.method} {redact_url(str(response.request.url))}"
+        if status == 429:
+            wait = parse_retry_after(response.headers.get("Retry-After"), self.clock.time())
+            wait = DEFAULT_429_WAIT if wait is None else wait
+            self.budget.block(wait)
+            raise TransientVendorError(f"{where}: 429, retry after {wait:.0f}s", status=429,
+                                       retry_after=wait)
+        if status >= 500:
+            raise TransientVendorError(f"{where}: HTTP {status}", status=status, body=response.text)
+        message = self._refusal_message(response)
+        if status == 401:
+            raise AuthError(f"{where}: credentials rejected: {message}", status=status)
+        if status in (404, 410):
+            raise NotFound(f"{where}: HTTP {status}: {message}", status=status, body=response.text)
+        if 300 <= status < 400:
+            raise VendorError(f"{where}: unexpected redirect HTTP {status}", status=status)
+        raise VendorRefused(f"{where}: HTTP {status}: {message}", status=status, body=response.text)
+
+    def _log_retry(self, state: Any) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("account=%s retrying after: %s", self.account, exc)
+
+    def close(self) -> None:
+        self.http.close()

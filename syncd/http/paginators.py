@@ -1,0 +1,192 @@
+"""One paginator class per pagination style, each a few lines on a three-verb contract.
+
+A paginator's position is a small JSON-able dict (`state`), committed with the page's rows
+so a killed backfill resumes at the next page. Unlike dlt's page-number paginator, ours
+stops on a *short* page and never asks for an empty page unless the list length is an
+exact multiple of the page size.
+
+Contract:
+    params = paginator.request_params()        # query params for the next request
+    paginator.update(body, records)            # after a page: advance or finish
+    paginator.has_next                         # False once the list has ended
+    paginator.state / Paginator.from_state()   # checkpoint
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syncd.errors import TransientVendorError
+
+
+class Paginator:
+    """Base class: holds `state` and `has_next`; subclasses implement the three verbs."""
+
+    def __init__(self, page_size: int, state: dict[str, Any] | None = None) -> None:
+        self.page_size = page_size
+        self.state: dict[str, Any] = dict(state or self.initial_state())
+        self.has_next = True
+
+    def initial_state(self) -> dict[str, Any]:
+        return {}
+
+    def request_params(self) -> dict[str, Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def update(self, body: Any, records: list[Any]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.state = dict(state)
+        self.has_next = True
+
+
+class PageNumberPaginator(Paginator):
+    """`?page=N` over bare arrays; a page shorter than `page_size` is the last one.
+
+    Example (Offorte v1, 50 per page): `GET /companies?page=3` → `[{...}, ... 12 items]`
+    ends the list after page 3 without asking for page 4.
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        state: dict[str, Any] | None = None,
+        *,
+        page_param: str = "page",
+        size_param: str | None = None,
+        first_page: int = 1,
+    ) -> None:
+        self.page_param = page_param
+        self.size_param = size_param
+        self.first_page = first_page
+        super().__init__(page_size, state)
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"page": self.first_page}
+
+    def request_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {self.page_param: self.state["page"]}
+        if self.size_param:
+            params[self.size_param] = self.page_size
+        return params
+
+    def update(self, body: Any, records: list[Any]) -> None:
+        if len(records) < self.page_size:
+            self.has_next = False
+        else:
+            self.state = {"page": self.state["page"] + 1}
+
+
+class LaravelPaginator(PageNumberPaginator):
+    """Laravel `{data, links, meta}` pages: `meta.current_page < meta.last_page` continues.
+
+    Example (StrawBlond): `{"data": [...], "links": {"next": "...?page=2"},
+    "meta": {"current_page": 1, "last_page": 7, "per_page": 50}}`.
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        state: dict[str, Any] | None = None,
+        *,
+        size_param: str = "per_page",
+    ) -> None:
+        super().__init__(page_size, state, size_param=size_param)
+
+    def update(self, body: Any, records: list[Any]) -> None:
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if not isinstance(meta, dict) or "last_page" not in meta:
+            super().update(body, records)
+            return
+        current = int(meta.get("current_page", self.state["page"]))
+        if current >= int(meta["last_page"]) or not records:
+            self.has_next = False
+        else:
+            self.state = {"page": current + 1}
+
+
+class LastPagePaginator(PageNumberPaginator):
+    """`page/perPage` with `currentPage/lastPage` in the envelope (Automa.Net).
+
+    Example: `{"data": {"items": [...], "currentPage": 2, "lastPage": 2, "perPage": 100}}`.
+    `envelope` names the dict holding the counters (default `data`).
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        state: dict[str, Any] | None = None,
+        *,
+        size_param: str = "perPage",
+        envelope: str = "data",
+    ) -> None:
+        self.envelope = envelope
+        super().__init__(page_size, state, size_param=size_param)
+
+    def update(self, body: Any, records: list[Any]) -> None:
+        holder = body.get(self.envelope) if isinstance(body, dict) else None
+        if not isinstance(holder, dict) or "lastPage" not in holder:
+            super().update(body, records)
+            return
+        current = int(holder.get("currentPage", self.state["page"]))
+        if current >= int(holder["lastPage"]) or not records:
+            self.has_next = False
+        else:
+            self.state = {"page": current + 1}
+
+
+class CursorPaginator(Paginator):
+    """An opaque cursor from the body, sent back as a query parameter; null ends the list.
+
+    Example (Quick Quote): `{"total_records": 250, "next_page": "abc", "data": [...]}` →
+    next request `?page=abc&page_size=100`. A cursor that repeats raises, so a buggy API
+    cannot loop forever.
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        state: dict[str, Any] | None = None,
+        *,
+        cursor_param: str = "page",
+        size_param: str | None = "page_size",
+        next_key: str = "next_page",
+    ) -> None:
+        self.cursor_param = cursor_param
+        self.size_param = size_param
+        self.next_key = next_key
+        super().__init__(page_size, state)
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"cursor": None}
+
+    def request_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if self.state.get("cursor") is not None:
+            params[self.cursor_param] = self.state["cursor"]
+        if self.size_param:
+            params[self.size_param] = self.page_size
+        return params
+
+    def update(self, body: Any, records: list[Any]) -> None:
+        nxt = body.get(self.next_key) if isinstance(body, dict) else None
+        if nxt in (None, "", False):
+            self.has_next = False
+            return
+        if nxt == self.state.get("cursor"):
+            raise TransientVendorError(f"pagination cursor repeated: {nxt!r}")
+        self.state = {"cursor": nxt}
+
+
+class SinglePage(Paginator):
+    """An endpoint that returns everything at once (Happyoffer `GET /offers`)."""
+
+    def __init__(self, page_size: int = 0, state: dict[str, Any] | None = None) -> None:
+        super().__init__(page_size, state)
+
+    def request_params(self) -> dict[str, Any]:
+        return {}
+
+    def update(self, body: Any, records: list[Any]) -> None:
+        self.has_next = False

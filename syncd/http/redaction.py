@@ -1,0 +1,58 @@
+"""Keeping secrets out of logs, errors and the CLI: one place that knows what a secret is."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+SENSITIVE_PARAMS = frozenset(
+    {"api_key", "apikey", "key", "token", "access_token", "refresh_token", "client_secret",
+     "password", "secret", "signature"}
+)
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "cookie", "set-cookie", "x-strawblond-webhook-signature"}
+)
+MASK = "***"
+
+
+def redact_url(url: str) -> str:
+    """The URL with secret query values masked (and userinfo dropped)."""
+    parts = urlsplit(str(url))
+    query = urlencode(
+        [(k, MASK if k.lower() in SENSITIVE_PARAMS else v) for k, v in parse_qsl(parts.query)]
+    )
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: MASK if k.lower() in SENSITIVE_HEADERS else v for k, v in headers.items()}
+
+
+def endpoint_of(path: str) -> str:
+    """A low-cardinality name for a path (ids replaced), for accounting and metrics."""
+    parts = []
+    for part in path.split("?")[0].strip("/").split("/"):
+        if re.fullmatch(r"[0-9]+|[0-9a-fA-F-]{16,}|[A-Za-z0-9]{10}", part) and not part.isalpha():
+            parts.append("{id}")
+        else:
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+class Redactor:
+    """Masks known secret values wherever they appear in a text (last line of defence)."""
+
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self.secrets = [s for s in (secrets or []) if s and len(s) >= 4]
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4 and secret not in self.secrets:
+            self.secrets.append(secret)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text

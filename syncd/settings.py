@@ -1,0 +1,177 @@
+"""Settings: `settings.toml` validated with pydantic; every error names its key (exit 2).
+
+Any string may contain `${ENV_VAR}`; an unset variable is an error naming the variable
+and the key. Secrets are `SecretStr` so they never print; `base_url` must be https unless
+it points at a loopback address (the bundled sandboxes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from syncd.errors import SettingsError
+
+VENDORS = ("offorte", "strawblond", "quickquote", "happyoffer", "automa")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and loopback IPs, the only hosts allowed over plain http."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> str:
+    """Reject anything but https, except loopback (sandboxes, local tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return url.rstrip("/")
+    raise ValueError("must be an https URL (plain http is allowed only for loopback)")
+
+
+class DatabaseSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = "sqlite:///syncd.db"
+
+
+class SyncSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pull_interval_seconds: int = Field(300, ge=1)
+    push_interval_seconds: int = Field(10, ge=1)
+    full_sweep_hours: float = Field(24, gt=0)
+    conflict_policy: Literal["manual", "remote_wins", "local_wins", "newest_wins"] = "manual"
+
+
+class WebhookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listen: str = "127.0.0.1:8787"
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return check_url(value) if value else value
+
+
+class AccountSettings(BaseModel):
+    """One vendor account. `auth` keys are vendor-specific (interface.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    vendor: Literal["offorte", "strawblond", "quickquote", "happyoffer", "automa"]
+    base_url: str
+    requests_per_minute: int = Field(30, ge=1)
+    allow_delete: bool = False
+    page_size: int | None = Field(None, ge=1)
+    api_version: str = "v1"
+    timeout_seconds: float = Field(30.0, gt=0)
+    webhook_secret: SecretStr | None = None
+    paths: dict[str, str] = Field(default_factory=dict)
+    auth: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return check_url(value)
+
+    def secret(self, key: str, default: str | None = None) -> str | None:
+        """The plain value of one auth key (only auth plug-ins should call this)."""
+        value = self.auth.get(key)
+        return value.get_secret_value() if value is not None else default
+
+    def path(self, name: str, default: str) -> str:
+        """An endpoint path, overridable per account in `[accounts.paths]`."""
+        return self.paths.get(name, default)
+
+
+class Settings(BaseSettings):
+    """The whole settings file. Environment `SYNCD_DATABASE__URL` overrides the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SYNCD_", env_nested_delimiter="__", extra="forbid"
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    accounts: list[AccountSettings] = Field(default_factory=list)
+
+    def account(self, name: str) -> AccountSettings:
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts) or "none"
+        raise SettingsError("accounts", f"no account named {name!r} (known: {known})")
+
+    def selected(self, names: list[str] | None) -> list[AccountSettings]:
+        return [self.account(n) for n in names] if names else list(self.accounts)
+
+
+def _expand(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in os.environ:
+                raise SettingsError(key, f"environment variable {var} is not set")
+            return os.environ[var]
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _key_of(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def settings_from_dict(data: dict[str, Any]) -> Settings:
+    """Validate an already-parsed settings mapping (after `${VAR}` expansion)."""
+    expanded = _expand(data, "")
+    try:
+        settings = Settings(**expanded)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SettingsError(_key_of(tuple(first["loc"]), expanded), first["msg"]) from None
+    names = [a.name for a in settings.accounts]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise SettingsError("accounts.name", f"duplicate account name(s): {sorted(dupes)}")
+    return settings
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate settings; raises `SettingsError` (exit 2) naming the bad key."""
+    chosen = Path(path or os.environ.get("SYNCD_CONFIG") or "settings.toml")
+    if not chosen.exists():
+        raise SettingsError("--config", f"settings file {chosen} does not exist")
+    try:
+        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(str(chosen), f"not valid TOML: {exc}") from None
+    return settings_from_dict(data)

@@ -1,0 +1,314 @@
+"""What a vendor connector is: declarations of streams and writes over the generic core.
+
+A connector module declares:
+  * `streams`: how to list records (path, paginator, where records sit in the body, the
+    pydantic model that validates one record, and a pure `map` to canonical rows);
+  * optional `DetailSpec` per stream: a per-record fetch made only when the record's list
+    fingerprint changed (Offorte details, Automa quotes by uuid);
+  * status vocabularies both ways and a capability matrix that push obeys;
+  * write planning: pure functions from a canonical change to `WriteRequest`s.
+
+The engine (`syncd.engine`) owns paging, checkpoints, fingerprints, quarantine, budgets,
+retries, merge and the outbox; a connector never touches the database or sleeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from syncd.canonical import Bundle, Entity, ProposalStatus
+from syncd.errors import VendorUnsupported
+from syncd.http.paginators import Paginator
+
+if TYPE_CHECKING:
+    from syncd.settings import AccountSettings
+
+
+class Op(StrEnum):
+    """Write operations in the capability matrix."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    STATUS = "status"
+    SEND = "send"
+
+
+class VendorClient(Protocol):
+    """What connectors may use for the few calls they make themselves (lookups, fetches).
+
+    Every call goes through the account's budget, retries and auth, like pulls do.
+    """
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        endpoint: str | None = None,
+    ) -> httpx.Response: ...
+
+    def get_json(
+        self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None
+    ) -> Any: ...
+
+
+class TokenStore(Protocol):
+    """Persisted OAuth tokens (the database), so a refreshed pair survives a restart."""
+
+    def load(self) -> dict[str, str] | None: ...
+
+    def save(self, tokens: dict[str, str]) -> None: ...
+
+
+def default_fingerprint(raw: Any) -> str:
+    """A stable hash of a record's JSON: unchanged records are neither re-fetched nor written."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class DetailSpec:
+    """A per-record request that completes a list record (only when its fingerprint changed).
+
+    `path` is formatted with `id` (from `id_of(list_record)`); `records_path` locates the
+    object in the body; `merge(list_record, detail)` returns the raw dict that is validated
+    and mapped (default: the detail alone).
+    """
+
+    path: str
+    name: str = "detail"
+    records_path: tuple[str, ...] = ()
+    id_of: Callable[[dict[str, Any]], str] = lambda rec: str(rec["id"])
+    merge: Callable[[dict[str, Any], Any], Any] = lambda rec, detail: detail
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One list endpoint and how its records become canonical rows.
+
+    * `name`: unique per connector; `[accounts.paths]` overrides `path` under this name.
+    * `path`: may contain `{partition}`; the stream then walks every value in `partitions`
+      (Offorte's five status lists) and counts as one full scan when all are done.
+    * `paginator`: factory `(page_size, state) -> Paginator`; `page_size` is the vendor max.
+    * `records_path`: keys leading from the body to the record list (() = bare array).
+    * `model`: pydantic model validating one (merged) record; failures are quarantined.
+    * `map`: `(connector, validated model, raw dict) -> Bundle`; pure, may raise ValueError.
+    * `entity`: the canonical table whose rows this stream proves alive: after a complete
+      full scan, rows of that entity not seen are marked deleted (if `deletes_missing`).
+    * `fingerprint`: what "unchanged" means for a list record (default: hash of its JSON).
+    * `is_deleted`: a record the list shows as trashed (StrawBlond `deleted_at`).
+    * `sweep_only`: run only in full sweeps (e.g. `filter[trashed]=true`).
+    * `high_water`: for lists sorted newest-first (Offorte v2 `sort=date_modified`): the
+      record's modification key; an incremental (non-sweep) run stops paging after a page
+      holding a record not newer than the mark stored at the previous run's end.
+    * `entity` may also be a plain string for non-canonical streams (records go to
+      `Bundle.extras`; such streams never delete).
+    * `keep_cursor`: an append-only log (Automa call log): after the end the position is
+      kept, so the next run continues there instead of starting over.
+    """
+
+    name: str
+    path: str
+    paginator: Callable[[int, dict[str, Any] | None], Paginator]
+    model: type[BaseModel]
+    map: Callable[[Any, Any, dict[str, Any]], Bundle]
+    entity: Entity | str
+    page_size: int = 50
+    records_path: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    partitions: tuple[str, ...] = ()
+    id_of: Callable[[dict[str, Any]], str] = lambda rec: str(rec["id"])
+    fingerprint: Callable[[dict[str, Any]], str] = default_fingerprint
+    detail: DetailSpec | None = None
+    deletes_missing: bool = True
+    is_deleted: Callable[[dict[str, Any]], bool] | None = None
+    sweep_only: bool = False
+    keep_cursor: bool = False
+    high_water: Callable[[dict[str, Any]], Any] | None = None
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One planned vendor request, stored in the outbox before it is sent.
+
+    `kind` says what a success means to the engine: "create" (read the new id with
+    `Connector.created_id`), "update", "delete", "send", "status". `fields` lists the
+    canonical fields this request carries, so a success updates exactly their base values.
+    """
+
+    method: str
+    path: str
+    kind: str
+    entity: Entity
+    json: Any = None
+    params: Mapping[str, Any] | None = None
+    fields: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookHint:
+    """What an authenticated webhook says changed; the engine fetches it before writing."""
+
+    entity: Entity
+    remote_id: str
+    event: str
+    event_id: str
+    deleted: bool = False
+    occurred_at: float | None = None
+
+
+class Connector:
+    """Base class for vendor connectors; subclasses are mostly class attributes.
+
+    Defaults say "unsupported" so a connector only declares what its vendor can do.
+    """
+
+    vendor: ClassVar[str]
+    streams: ClassVar[tuple[StreamSpec, ...]] = ()
+    # vendor status word (as the vendor returns it) -> canonical status
+    status_map: ClassVar[Mapping[str, ProposalStatus]] = {}
+    # canonical status -> what to send to set it (None: the vendor cannot be told)
+    status_out: ClassVar[Mapping[ProposalStatus, str | None]] = {}
+    # (entity, op) -> None when supported, else the reason it is not
+    capabilities: ClassVar[Mapping[tuple[Entity, Op], str | None]] = {}
+    # fields the vendor stores per entity (a local change to others is reported unsupported)
+    writable_fields: ClassVar[Mapping[Entity, frozenset[str]]] = {}
+    # True when line items can only change by rewriting the whole proposal (Automa Put)
+    line_items_via_parent: ClassVar[bool] = False
+
+    def __init__(self, account: AccountSettings) -> None:
+        self.account = account
+
+    # ---- transport -----------------------------------------------------------------------
+    def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """The `httpx.Auth` that signs every request of this account."""
+        return None
+
+    def headers(self) -> dict[str, str]:
+        """Headers every request carries (StrawBlond's mandatory Accept, for instance)."""
+        return {"Accept": "application/json"}
+
+    def refusal_message(self, response: httpx.Response) -> str:
+        """The vendor's own words from an error body, for refusals shown to the user."""
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:300] or f"HTTP {response.status_code}"
+        if isinstance(body, dict):
+            for key in ("message", "error", "errors", "detail"):
+                if body.get(key):
+                    return str(body[key])[:500]
+        return str(body)[:500]
+
+    def active_streams(self, sweep: bool) -> list[StreamSpec]:
+        """Streams to run: `sweep_only` ones only in full sweeps."""
+        return [s for s in self.streams if sweep or not s.sweep_only]
+
+    # ---- mapping helpers -----------------------------------------------------------------
+    def map_status(self, vendor_word: str | None) -> ProposalStatus | None:
+        """Canonical status for a vendor word; unknown words raise (→ quarantine)."""
+        if vendor_word is None:
+            return None
+        status = self.status_map.get(vendor_word)
+        if status is None:
+            raise ValueError(f"unknown {self.vendor} status {vendor_word!r}")
+        return status
+
+    def capability(self, entity: Entity, op: Op) -> str | None:
+        """None when the vendor supports `op` on `entity`, else the reason it does not."""
+        return self.capabilities.get((entity, op), f"{self.vendor} has no API to {op} {entity}")
+
+    # ---- writes (pure planning; the engine sends, records and retries) -------------------
+    def plan_create(
+        self,
+        entity: Entity,
+        row: dict[str, Any],
+        children: list[dict[str, Any]],
+        marker: str,
+    ) -> list[WriteRequest]:
+        """Requests that create `row` at the vendor, tagged with `marker` so a lost
+        response can be found again by `find_by_marker` instead of creating twice.
+        `row` has references as remote ids (`company_remote_id`, `contact_remote_id`,
+        `proposal_remote_id`)."""
+        raise VendorUnsupported(self.capability(entity, Op.CREATE) or "unsupported")
+
+    def plan_update(
+        self,
+        entity: Entity,
+        remote_id: str,
+        changes: dict[str, Any],
+        row: dict[str, Any],
+        raw: dict[str, Any],
+        children: list[dict[str, Any]],
+    ) -> list[WriteRequest]:
+        """Requests that send exactly `changes` (canonical field -> new value)."""
+        raise VendorUnsupported(self.capability(entity, Op.UPDATE) or "unsupported")
+
+    def plan_delete(self, entity: Entity, remote_id: str, row: dict[str, Any]) -> list[WriteRequest]:
+        """Requests that delete the record at the vendor."""
+        raise VendorUnsupported(self.capability(entity, Op.DELETE) or "unsupported")
+
+    def created_id(self, entity: Entity, body: Any) -> str:
+        """The new record's remote id from a create response."""
+        raise VendorUnsupported("create responses are not understood")
+
+    def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
+        """Look up a record created earlier with `marker` (idempotent create)."""
+        return None
+
+    def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
+        """A targeted fetch of one record (webhooks, verification); None when gone."""
+        raise VendorUnsupported(f"{self.vendor} cannot fetch one {entity}")
+
+    # ---- webhooks -------------------------------------------------------------------------
+    def authenticate_webhook(
+        self, headers: Mapping[str, str], body: bytes, path_secret: str | None, secret: str
+    ) -> bool:
+        """True only for a request that proves it comes from the vendor."""
+        return False
+
+    def webhook_hints(self, body: Any) -> list[WebhookHint]:
+        """Records an authenticated webhook says changed."""
+        return []
+
+    def webhook_subscriptions(self, url: str, secret: str) -> list[WriteRequest]:
+        """Requests that create the vendor-side webhook subscription(s) pointing at `url`."""
+        raise VendorUnsupported(f"{self.vendor} has no webhook API")
+
+
+_REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    """Class decorator: make a connector available under its `vendor` key."""
+    _REGISTRY[cls.vendor] = cls
+    return cls
+
+
+def connector_class(vendor: str) -> type[Connector]:
+    """The connector class for a vendor key; a miss lists the known keys."""
+    import syncd.vendors  # noqa: F401  (importing the package registers every connector)
+
+    try:
+        return _REGISTRY[vendor]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"unknown vendor {vendor!r}; known vendors: {known}") from None
+
+
+def registered_vendors() -> list[str]:
+    import syncd.vendors  # noqa: F401
+
+    return sorted(_REGISTRY)

@@ -1,0 +1,797 @@
+"""Offorte (proposals): two API dialects, chosen per account by `api_version`.
+
+v1 (the seed, default): `/api/v1/{account}`, OAuth2 bearer with a 30-day access token and a
+refresh grant, companies with their people inline, `"$999.99"` display money and
+`"15 jun 2018 (06:49)"` dates. v2: `/api/v2/{account}`, a raw `Authorization: <key>`,
+contacts split into organisations (companies) and people (contacts), ISO dates and
+locale money strings (`"€ 1000,00"`, `"€45,521.00"`). Both produce the same canonical rows.
+
+Status words (vendor -> canonical; `status_out` is the reverse for pushes):
+
+    edit   -> draft       draft    -> edit
+    open   -> sent        sent     -> open
+    open + views > 0 -> viewed        viewed, ordered -> (cannot be set)
+    won    -> accepted    accepted -> won
+    lost   -> rejected    rejected -> lost
+    closed -> expired     expired, canceled -> closed   ("closed" = no longer open, not won/lost)
+
+Decisions where Offorte is silent (see shared/vendors.md "Project decisions"):
+  * Line items are the `type == "price"` rows of `content.pricetables[].rows[]`; discount,
+    subtotal and title rows only lay out the document and stay in the proposal's raw JSON.
+    `position` is the 1-based running index over the kept rows of all price tables; a row
+    without an id gets `"{proposal}:{table index}:{row index}"`. `discount` is an amount
+    (percentage discounts are converted), `total_net` is the row subtotal minus it.
+  * `total_gross` is `price_total_original` (a number in v1, a string in v2) and only
+    falls back to the display string; `price_total_override` stays in raw.
+  * Idempotent create: Offorte has no external id, so syncd puts its marker in the
+    proposal's internal `remarks` (not shown to the client, unlike a name suffix) and
+    `find_by_marker` searches `/proposals/edit?query=<marker>` (the search ignores the
+    status) and confirms the hit's remarks. Companies and people carry no such field.
+  * Content edits (name, price, company, contacts) are accepted only while the proposal is
+    in `edit`; other statuses take status changes only. syncd refuses such pushes up front.
+  * Price table rows can only be given when a proposal is created; later line-item changes
+    are reported unsupported.
+  * v1 dates carry no zone and are read as UTC; `proposal_viewed` webhooks are the only
+    signal that an open proposal was viewed (the v1 list shows no views).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections.abc import Generator, Mapping
+from decimal import Decimal
+from html import escape
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from syncd.canonical import Bundle, Entity, ProposalStatus
+from syncd.errors import AuthError, SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.http.paginators import PageNumberPaginator
+from syncd.parsing import (
+    currency_of, parse_datetime, parse_decimal, parse_id, parse_money, strip_html,
+)
+from syncd.vendors.base import (
+    Connector, DetailSpec, Op, StreamSpec, TokenStore, VendorClient, WebhookHint, WriteRequest,
+    default_fingerprint, register,
+)
+
+PAGE_SIZE = 50  # fixed by Offorte, no size parameter
+PARTITIONS = ("edit", "open", "won", "lost", "closed")
+CONTENT_FIELDS = frozenset({"title", "total_gross", "company_id", "contact_id"})
+NO_ROWS = "Offorte price table rows can only be added when the proposal is created"
+
+Id = StrictInt | StrictStr
+OptId = StrictInt | StrictStr | StrictBool | None  # Offorte says `false` for "no id"
+Num = StrictInt | StrictFloat | StrictStr | None
+Text = StrictStr | None
+
+
+# ---- record models (extra="allow": legacy fields keep appearing) ---------------------------
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PersonModel(_Model):
+    id: Id
+    company_id: OptId = None  # v1
+    contact_id: OptId = None  # v2: the organisation
+    type: Literal["person"] | None = None
+    firstname: Text = None
+    lastname: Text = None
+    fullname: Text = None
+    email: Text = None
+    phone: Text = None
+    mobile: Text = None
+    date_created: Text = None
+
+
+class CompanyModel(_Model):
+    id: OptId
+    type: Literal["organisation"] | None = None
+    name: Text = None
+    email: Text = None
+    phone: Text = None
+    internet: Text = None
+    coc_number: Text = None
+    vat_number: Text = None
+    street: Text = None
+    zipcode: Text = None
+    city: Text = None
+    state: Text = None
+    country: Text = None
+    date_created: Text = None
+    people: list[PersonModel] | None = None
+
+
+class RowModel(_Model):
+    id: OptId = None
+    type: Literal["price", "discount", "subtotal", "title"]
+    content: Text = None
+    quantity: Num = None
+    price: Num = None
+    subtotal: Num = None
+    vat_percentage: Num = None
+    discount_type: StrictStr | StrictBool | None = None
+    discount_value: Num = None
+    sku: StrictStr | StrictInt | None = None
+    selectable: StrictStr | StrictBool | None = None
+
+
+class PricetableModel(_Model):
+    id: Text = None
+    rows: list[RowModel] = []
+    settings: dict[str, Any] | None = None
+
+
+class ContentModel(_Model):
+    pricetables: list[PricetableModel] = []
+
+
+class ReceiverModel(_Model):
+    id: OptId = None
+    fullname: Text = None
+    email: Text = None
+
+
+class SummaryModel(_Model):
+    views: StrictInt | None = None
+
+
+class LogsModel(_Model):
+    summary: SummaryModel | None = None
+
+
+class EmailModel(_Model):
+    date_sended: Text = None
+
+
+class ProposalModel(_Model):
+    """A list record merged with its details (or details alone, for webhook fetches)."""
+
+    id: Id
+    name: StrictStr
+    status: StrictStr
+    version_id: OptId = None
+    proposal_nr: StrictStr | StrictInt | None = None
+    price_total: Text = None
+    price_total_original: Num = None
+    company_id: OptId = None
+    contact_id: OptId = None
+    contact_type: Literal["organisation", "person"] | None = None
+    company: CompanyModel | StrictBool | None = None
+    contact: dict[str, Any] | StrictBool | None = None
+    receivers: list[ReceiverModel] | None = None
+    content: ContentModel | None = None
+    logs: LogsModel | None = None
+    emails: list[EmailModel] | None = None
+    date_created: Text = None
+    date_modified: Text = None
+    date_viewed: Text = None
+    date_won: Text = None
+    remarks: Text = None
+
+
+class UserModel(_Model):
+    id: Id
+    email: Text = None
+    date_lastlogin: Text = None
+
+
+# ---- mapping ---------------------------------------------------------------------------------
+COMPANY_KEYS = {
+    "name": "name", "email": "email", "phone": "phone", "website": "internet",
+    "vat_number": "vat_number", "registration_number": "coc_number", "street": "street",
+    "postal_code": "zipcode", "city": "city", "state": "state", "country": "country",
+}
+PERSON_KEYS = {
+    "first_name": "firstname", "last_name": "lastname", "full_name": "fullname",
+    "email": "email", "phone": "phone", "mobile": "mobile",
+}
+
+
+def _text(value: Any) -> str | None:
+    """Offorte sends "" for an empty field; the mirror says NULL."""
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _fields(raw: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    """Canonical fields for the vendor keys the record actually has (absent = unknown)."""
+    row = {canon: _text(raw[vendor]) for canon, vendor in keys.items() if vendor in raw}
+    if raw.get("date_created"):
+        row["created_at"] = parse_datetime(raw["date_created"])
+    return row
+
+
+def _company_row(raw: Mapping[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in raw.items() if k != "people"}
+    return {"remote_id": parse_id(raw["id"]), **_fields(raw, COMPANY_KEYS), "raw": body}
+
+
+def _person_row(raw: Mapping[str, Any], company: str | None) -> dict[str, Any]:
+    return {"remote_id": parse_id(raw["id"]), "company_id": company,
+            **_fields(raw, PERSON_KEYS), "raw": dict(raw)}
+
+
+def map_company(conn: Any, model: CompanyModel, raw: dict[str, Any]) -> Bundle:
+    """v1 company (people inline: the complete set) or v2 organisation (people listed apart)."""
+    company_id = parse_id(model.id)
+    if company_id is None:
+        raise ValueError("company without an id")
+    bundle = Bundle(companies=[_company_row(raw)])
+    if isinstance(raw.get("people"), list):
+        bundle.contacts = [_person_row(p, company_id) for p in raw["people"]]
+        bundle.complete_contacts_of.add(company_id)
+    return bundle
+
+
+def map_person(conn: Any, model: PersonModel, raw: dict[str, Any]) -> Bundle:
+    """v2 person: `contact_id` is the organisation (false when the person has none)."""
+    return Bundle(contacts=[_person_row(raw, parse_id(model.contact_id))])
+
+
+def map_user(conn: Any, model: UserModel, raw: dict[str, Any]) -> Bundle:
+    """Account users are kept as non-canonical extras (proposal owners)."""
+    return Bundle(extras=[("users", str(model.id), raw)])
+
+
+def _total(model: ProposalModel) -> Decimal | None:
+    if model.price_total_original not in (None, ""):
+        return parse_money(model.price_total_original)
+    return parse_money(model.price_total)
+
+
+def _line_items(pid: str, content: ContentModel, raw: Any) -> list[dict[str, Any]]:
+    """Price rows as line items; `raw` is the unmodified `content` object."""
+    items: list[dict[str, Any]] = []
+    for t, table in enumerate(content.pricetables):
+        default_vat = (table.settings or {}).get("vat_default_percentage")
+        for i, row in enumerate(table.rows):
+            if row.type != "price":
+                continue
+            text = strip_html(row.content) or ""
+            name, _, rest = text.partition("\n")
+            qty, price = parse_decimal(row.quantity), parse_money(row.price)
+            gross = parse_money(row.subtotal)
+            if gross is None and qty is not None and price is not None:
+                gross = qty * price
+            discount = _discount(row, gross)
+            vat = row.vat_percentage if row.vat_percentage not in (None, "") else default_vat
+            items.append({
+                "remote_id": parse_id(row.id) or f"{pid}:{t}:{i}",
+                "proposal_remote_id": pid, "position": len(items) + 1,
+                "sku": parse_id(row.sku), "name": name.strip() or None,
+                "description": rest.strip() or None, "quantity": qty, "unit_price": price,
+                "discount": discount, "tax_rate": parse_decimal(vat),
+                "total_net": gross - (discount or 0) if gross is not None else None,
+                "optional": row.selectable not in (None, False, "", "false"),
+                "raw": raw["pricetables"][t]["rows"][i],
+            })
+    return items
+
+
+def _discount(row: RowModel, gross: Decimal | None) -> Decimal | None:
+    value = parse_money(row.discount_value)
+    if row.discount_type in (None, False, "", "false") or value is None:
+        return None
+    if row.discount_type == "percentage":
+        return (gross or Decimal(0)) * value / 100
+    return value  # "amount", or the boolean `true` seen in real payloads
+
+
+def _refs(model: ProposalModel) -> dict[str, str | None]:
+    """Remote company and contact of a proposal, from whichever shape this record has."""
+    refs: dict[str, str | None] = {}
+    company = model.company if isinstance(model.company, CompanyModel) else None
+    if "company" in model.model_fields_set:  # v1 details (`false`: no company)
+        refs["company_id"] = parse_id(company.id) if company else None
+    elif "company_id" in model.model_fields_set:  # v1 list record only
+        refs["company_id"] = parse_id(model.company_id)
+    contact = model.contact
+    if contact is False:  # v2 details without a contact
+        refs["company_id"] = None
+    elif isinstance(contact, dict):  # v2 details: a person (in an organisation) or an org
+        if contact.get("type") == "person":
+            refs["contact_id"] = parse_id(contact.get("id"))
+            refs["company_id"] = parse_id(contact.get("contact_id"))
+        else:
+            refs["company_id"] = parse_id(contact.get("id"))
+    elif model.contact_type == "organisation":  # v2 list record only
+        refs["company_id"] = parse_id(model.contact_id)
+    if "contact_id" not in refs and model.receivers is not None:
+        first = model.receivers[0].id if model.receivers else None
+        if first is None and company is not None and company.people:
+            first = company.people[0].id
+        refs["contact_id"] = parse_id(first)
+    return refs
+
+
+def map_proposal(conn: Connector, model: ProposalModel, raw: dict[str, Any]) -> Bundle:
+    """One proposal (list + details merged) with its price rows as line items."""
+    pid = str(model.id)
+    status = conn.map_status(model.status)
+    views = model.logs.summary.views if model.logs and model.logs.summary else None
+    if status == ProposalStatus.SENT and ((views or 0) > 0 or model.date_viewed):
+        status = ProposalStatus.VIEWED
+    row: dict[str, Any] = {"remote_id": pid, "title": model.name, "status": status,
+                           "vendor_status": model.status, **_refs(model), "raw": raw}
+    if "proposal_nr" in model.model_fields_set:
+        row["number"] = parse_id(model.proposal_nr)
+    if model.price_total is not None or model.price_total_original is not None:
+        row["total_gross"] = _total(model)
+        if currency_of(model.price_total):
+            row["currency"] = currency_of(model.price_total)
+    for canon, value in (("created_at", model.date_created), ("updated_at", model.date_modified),
+                         ("decided_at", model.date_won)):
+        if value:
+            row[canon] = parse_datetime(value)
+    sent = [parse_datetime(e.date_sended) for e in model.emails or [] if e.date_sended]
+    if sent:
+        row["sent_at"] = min(d for d in sent if d is not None)
+    bundle = Bundle(proposals=[row])
+    if model.content is not None:
+        bundle.line_items = _line_items(pid, model.content, raw["content"])
+        bundle.complete_line_items.add(pid)
+    return bundle
+
+
+def proposal_fingerprint(rec: dict[str, Any]) -> str:
+    """What "changed" means for a list record; only then are the details fetched."""
+    keys = ("id", "version_id", "status", "name", "price_total", "price_total_original",
+            "price_total_override", "proposal_nr", "company_id", "contact_id",
+            "account_user_id", "date_modified", "date_viewed", "date_won")
+    return default_fingerprint({k: rec.get(k) for k in keys})
+
+
+def _modified(rec: dict[str, Any]) -> str | None:
+    """v2 high-water mark: date_modified normalised to sortable ISO UTC."""
+    when = parse_datetime(rec.get("date_modified") or rec.get("date_created"))
+    return when.isoformat() if when else None
+
+
+def _merge(rec: dict[str, Any], detail: Any) -> Any:
+    return {**rec, **detail} if isinstance(detail, dict) else detail
+
+
+def _pages(size: int, state: dict[str, Any] | None) -> PageNumberPaginator:
+    return PageNumberPaginator(size, state)
+
+
+def _streams(version: str) -> tuple[StreamSpec, ...]:
+    v2 = version == "v2"
+    proposals = StreamSpec(
+        "proposals", "/proposals/{partition}/" if v2 else "/proposals/{partition}", _pages,
+        ProposalModel, map_proposal, Entity.PROPOSALS, PAGE_SIZE,
+        params={"sort": "date_modified"} if v2 else {}, partitions=PARTITIONS,
+        fingerprint=proposal_fingerprint, high_water=_modified if v2 else None,
+        detail=DetailSpec("/proposals/{id}/details" + ("" if v2 else "/"),
+                          name="proposal_details", merge=_merge),
+    )
+    users = StreamSpec("users", "/account/users" + ("" if v2 else "/"), _pages, UserModel,
+                       map_user, "users", PAGE_SIZE, deletes_missing=False)
+    if not v2:
+        companies = StreamSpec("companies", "/companies", _pages, CompanyModel, map_company,
+                               Entity.COMPANIES, PAGE_SIZE)
+        return (companies, proposals, users)
+    organisations = StreamSpec("organisations", "/contacts/organisations/", _pages,
+                               CompanyModel, map_company, Entity.COMPANIES, PAGE_SIZE)
+    people = StreamSpec("people", "/contacts/people/", _pages, PersonModel, map_person,
+                        Entity.CONTACTS, PAGE_SIZE)
+    return (organisations, people, proposals, users)
+
+
+# ---- auth ------------------------------------------------------------------------------------
+class OfforteOAuth2(httpx.Auth):
+    """v1: `Authorization: Bearer <access>`; on a 401, one refresh grant, persisted, one resend.
+
+    The pair comes from the database (`TokenStore`) and falls back to the settings. A refresh
+    invalidates the old refresh token at Offorte, so requests that meet a 401 while another
+    already refreshed just pick up the stored pair instead of refreshing again.
+    """
+
+    requires_response_body = True
+
+    def __init__(self, tokens: TokenStore, settings: Mapping[str, str | None],
+                 oauth_url: str) -> None:
+        self.tokens = tokens
+        self.settings = settings
+        self.oauth_url = oauth_url.rstrip("/")
+        self._lock = threading.Lock()
+
+    def _pair(self) -> dict[str, str | None]:
+        stored = self.tokens.load() or {}
+        return {key: stored.get(key) or self.settings.get(key)
+                for key in ("access_token", "refresh_token")}
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        sent = self._pair()["access_token"]
+        if sent:
+            request.headers["Authorization"] = f"Bearer {sent}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        with self._lock:
+            pair = self._pair()
+            fresh = pair["access_token"]
+            if not fresh or fresh == sent:
+                reply = yield self._refresh_request(pair.get("refresh_token"))
+                fresh = self._store(reply, pair)
+        request.headers["Authorization"] = f"Bearer {fresh}"
+        yield request
+
+    def _refresh_request(self, refresh_token: str | None) -> httpx.Request:
+        client_id, secret = self.settings.get("client_id"), self.settings.get("client_secret")
+        if not (refresh_token and client_id and secret):
+            raise AuthError("offorte: access token rejected (401) and no refresh_token, "
+                            "client_id and client_secret to refresh it", status=401)
+        form = {"grant_type": "refresh_token", "client_id": client_id,
+                "client_secret": secret, "refresh_token": refresh_token}
+        return httpx.Request("POST", f"{self.oauth_url}/oauth2/refresh-token", data=form,
+                             headers={"Accept": "application/json"})
+
+    def _store(self, reply: httpx.Response, old: dict[str, str | None]) -> str:
+        try:
+            body = reply.json() if reply.status_code == 200 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise AuthError(f"offorte: refreshing the OAuth2 token failed "
+                            f"(HTTP {reply.status_code})", status=reply.status_code)
+        pair = {"access_token": str(body["access_token"]),
+                "refresh_token": str(body.get("refresh_token") or old.get("refresh_token"))}
+        self.tokens.save(pair)
+        return pair["access_token"]
+
+
+class OfforteApiKey(httpx.Auth):
+    """v2: the API key as the raw `Authorization` value (no "Bearer")."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self.key
+        yield request
+
+
+# ---- the connector -----------------------------------------------------------------------------
+def _vendor_id(remote_id: Any) -> Any:
+    """Offorte wants integer ids in bodies; syncd keeps them as text."""
+    text = str(remote_id)
+    return int(text) if text.isdigit() else text
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@register
+class OfforteConnector(Connector):
+    """Offorte v1 (OAuth2) or v2 (API key); see the module docstring for the decisions."""
+
+    vendor = "offorte"
+    streams = _streams("v1")
+    status_map = {"edit": ProposalStatus.DRAFT, "open": ProposalStatus.SENT,
+                  "won": ProposalStatus.ACCEPTED, "lost": ProposalStatus.REJECTED,
+                  "closed": ProposalStatus.EXPIRED}
+    status_out = {ProposalStatus.DRAFT: "edit", ProposalStatus.SENT: "open",
+                  ProposalStatus.ACCEPTED: "won", ProposalStatus.REJECTED: "lost",
+                  ProposalStatus.EXPIRED: "closed", ProposalStatus.CANCELED: "closed",
+                  ProposalStatus.VIEWED: None, ProposalStatus.ORDERED: None}
+    capabilities = {
+        **{(e, op): None for e in (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS)
+           for op in (Op.CREATE, Op.UPDATE, Op.DELETE)},
+        (Entity.PROPOSALS, Op.STATUS): None,
+        (Entity.PROPOSALS, Op.SEND): "syncd sets the status word; sending stays a user action",
+        **{(Entity.LINE_ITEMS, op): NO_ROWS for op in (Op.CREATE, Op.UPDATE, Op.DELETE)},
+    }
+    writable_fields = {
+        Entity.COMPANIES: frozenset(COMPANY_KEYS),
+        Entity.CONTACTS: frozenset(PERSON_KEYS),
+        Entity.PROPOSALS: frozenset({"title", "status", "company_id", "contact_id",
+                                     "total_gross"}),
+    }
+
+    def __init__(self, account: Any) -> None:
+        super().__init__(account)
+        if account.api_version not in ("v1", "v2"):
+            raise SettingsError("accounts.api_version", "Offorte supports 'v1' or 'v2'")
+        self.v2 = account.api_version == "v2"
+        self.streams = _streams(account.api_version)  # type: ignore[misc]
+
+    # ---- transport ---------------------------------------------------------------------------
+    def auth(self, tokens: TokenStore) -> httpx.Auth:
+        if self.v2:
+            key = self.account.secret("api_key")
+            if not key:
+                raise SettingsError("accounts.auth.api_key", "required for Offorte API v2")
+            return OfforteApiKey(key)
+        keys = ("access_token", "refresh_token", "client_id", "client_secret")
+        settings = {k: self.account.secret(k) for k in keys}
+        return OfforteOAuth2(tokens, settings, self.account.secret("oauth_url") or self._oauth())
+
+    def _oauth(self) -> str:
+        """https://{account}.offorte.com, the account being the base URL's last segment."""
+        name = urlsplit(self.account.base_url).path.rstrip("/").rsplit("/", 1)[-1]
+        return f"https://{name}.offorte.com"
+
+    def refusal_message(self, response: httpx.Response) -> str:
+        """Offorte errors are a bare status code; give the documented meaning."""
+        meaning = {400: "Bad Request: the request is invalid", 401: "Unauthorized",
+                   403: "Forbidden: the item is hidden or locked (only proposals in 'edit' "
+                        "accept content changes)", 404: "Not Found", 405: "Method Not Allowed",
+                   410: "Gone: the item was removed", 429: "Too Many Requests"}
+        text = response.text.strip()[:300]
+        base = meaning.get(response.status_code, f"HTTP {response.status_code}")
+        return f"{base}: {text}" if text else base
+
+    def _p(self, name: str, v1: str, v2: str) -> str:
+        return self.account.path(name, v2 if self.v2 else v1)
+
+    # ---- writes ------------------------------------------------------------------------------
+    def _company_body(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        self._only(Entity.COMPANIES, changes)
+        return {COMPANY_KEYS[k]: v for k, v in changes.items()}
+
+    def _person_body(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        self._only(Entity.CONTACTS, changes)
+        return {PERSON_KEYS[k]: v for k, v in changes.items()}
+
+    def _only(self, entity: Entity, changes: Mapping[str, Any]) -> None:
+        extra = sorted(set(changes) - self.writable_fields[entity])
+        if extra:
+            raise VendorUnsupported(f"Offorte does not store {entity} field(s) {extra}")
+
+    def plan_create(self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]],
+                    marker: str) -> list[WriteRequest]:
+        if entity == Entity.COMPANIES:
+            fields = tuple(k for k in COMPANY_KEYS if row.get(k) is not None)
+            body = self._company_body({k: row[k] for k in fields})
+            if not body.get("name"):
+                raise VendorRefused("Offorte needs a name to create a company")
+            if self.v2:
+                body["type"] = "organisation"
+            path = self._p("company_create", "/companies/", "/contacts/")
+            return [WriteRequest("POST", path, "create", entity, body, fields=fields)]
+        if entity == Entity.CONTACTS:
+            return [self._create_person(row)]
+        if entity == Entity.PROPOSALS:
+            return [self._create_proposal(row, children, marker)]
+        raise VendorUnsupported(NO_ROWS)
+
+    def _create_person(self, row: dict[str, Any]) -> WriteRequest:
+        company = row.get("company_remote_id")
+        fields = tuple(k for k in PERSON_KEYS if row.get(k) is not None)
+        body = self._person_body({k: row[k] for k in fields})
+        if not body.get("fullname") and (body.get("firstname") or body.get("lastname")):
+            body["fullname"] = " ".join(filter(None, (body.get("firstname"),
+                                                      body.get("lastname"))))
+        if not company or not body.get("fullname") or not body.get("email"):
+            raise VendorRefused("Offorte creates a person only inside a company, with a "
+                                "full name and an e-mail address")
+        path = self._p("contact_create", "/companies/{company}/people/",
+                       "/contacts/{company}/people").format(company=company)
+        return WriteRequest("POST", path, "create", Entity.CONTACTS, body, fields=fields)
+
+    def _create_proposal(self, row: dict[str, Any], children: list[dict[str, Any]],
+                         marker: str) -> WriteRequest:
+        company, contact = row.get("company_remote_id"), row.get("contact_remote_id")
+        if not company:
+            raise VendorRefused("Offorte needs a company to create a proposal")
+        body: dict[str, Any] = {"name": row.get("title") or "", "remarks": f"syncd:{marker}"}
+        body["contact_id" if self.v2 else "company_id"] = _vendor_id(company)
+        if contact:
+            body["contact_people" if self.v2 else "company_contacts"] = [_vendor_id(contact)]
+        rows = [self._row_body(c) for c in sorted(children, key=lambda c: c.get("position") or 0)]
+        if rows:
+            table = self.account.path("pricetable_unique_id", "pricetable1")
+            body["content"] = {"pricetables": [{"id": table, "rows": rows}]}
+        path = self._p("proposal_create", "/proposals/", "/proposals/")
+        fields = ("title", "company_id") + (("contact_id",) if contact else ())
+        return WriteRequest("POST", path, "create", Entity.PROPOSALS, body, fields=fields,
+                            note="price rows go with the create; Offorte takes none later")
+
+    @staticmethod
+    def _row_body(item: Mapping[str, Any]) -> dict[str, Any]:
+        content = f"<p>{escape(item.get('name') or '')}</p>"
+        if item.get("description"):
+            content += f"<p>{escape(item['description'])}</p>"
+        row: dict[str, Any] = {"type": "price", "content": content,
+                               "quantity": _number(item.get("quantity")) or 1.0,
+                               "price": _number(item.get("unit_price")) or 0.0,
+                               "selectable": "check" if item.get("optional") else False}
+        if item.get("tax_rate") is not None:
+            row["vat_percentage"] = _number(item["tax_rate"])
+        if item.get("sku"):
+            row["sku"] = str(item["sku"])
+        if item.get("discount"):
+            row.update(discount_type="amount", discount_value=_number(item["discount"]))
+        return row
+
+    def plan_update(self, entity: Entity, remote_id: str, changes: dict[str, Any],
+                    row: dict[str, Any], raw: dict[str, Any],
+                    children: list[dict[str, Any]]) -> list[WriteRequest]:
+        if entity == Entity.COMPANIES:
+            path = self._p("company_update", "/companies/{id}/", "/contacts/{id}")
+            return [WriteRequest("PATCH", path.format(id=remote_id), "update", entity,
+                                 self._company_body(changes), fields=tuple(changes))]
+        if entity == Entity.CONTACTS:
+            body = self._person_body(changes)
+            return [WriteRequest("PATCH", self._person_path(remote_id, row, raw), "update",
+                                 entity, body, fields=tuple(changes))]
+        if entity == Entity.PROPOSALS:
+            return self._update_proposal(remote_id, changes, row, raw)
+        raise VendorUnsupported(NO_ROWS)
+
+    def _person_path(self, remote_id: str, row: Mapping[str, Any],
+                     raw: Mapping[str, Any]) -> str:
+        if self.v2:
+            return self.account.path("contact_update", "/contacts/{id}").format(id=remote_id)
+        company = parse_id((raw or {}).get("company_id")) or row.get("company_remote_id")
+        if not company:
+            raise VendorUnsupported("Offorte v1 addresses a person through its company, "
+                                    "and this person has none")
+        path = self.account.path("contact_update", "/companies/{company}/people/{id}/")
+        return path.format(company=company, id=remote_id)
+
+    def _update_proposal(self, remote_id: str, changes: dict[str, Any], row: dict[str, Any],
+                         raw: dict[str, Any]) -> list[WriteRequest]:
+        self._only(Entity.PROPOSALS, changes)
+        path = self._p("proposal_update", "/proposals/{id}/details/",
+                       "/proposals/{id}/details").format(id=remote_id)
+        content: dict[str, Any] = {}
+        for field, value in changes.items():
+            if field == "title":
+                content["name"] = value
+            elif field == "total_gross":
+                content["price_total"] = _number(value)
+            elif field == "company_id":
+                content["contact_id" if self.v2 else "company_id"] = (
+                    _vendor_id(value) if value else None)
+            elif field == "contact_id":
+                content["contact_people" if self.v2 else "company_contacts"] = (
+                    [_vendor_id(value)] if value else [])
+        requests: list[WriteRequest] = []
+        word: str | None = None
+        if "status" in changes:
+            word = self.status_out.get(ProposalStatus(changes["status"]))
+            if word is None:
+                raise VendorUnsupported(f"Offorte has no status word for {changes['status']!r}"
+                                        " (it is set by the client's actions)")
+            requests.append(WriteRequest("PATCH", path, "status", Entity.PROPOSALS,
+                                         {"status": word}, fields=("status",)))
+        if content:
+            current = row.get("vendor_status") or raw.get("status")
+            fields = tuple(f for f in changes if f in CONTENT_FIELDS)
+            edit = WriteRequest("PATCH", path, "update", Entity.PROPOSALS, content, fields=fields)
+            if current == "edit":  # edit first, then leave edit (if asked)
+                requests.insert(0, edit)
+            elif word == "edit":  # back to edit first, then edit
+                requests.append(edit)
+            else:
+                raise VendorRefused(f"Offorte accepts {sorted(fields)} changes only while the "
+                                    f"proposal is in 'edit' (it is {current!r})", status=403)
+        return requests
+
+    def plan_delete(self, entity: Entity, remote_id: str, row: dict[str, Any]) -> list[WriteRequest]:
+        if entity == Entity.COMPANIES:
+            path = self._p("company_delete", "/companies/{id}/", "/contacts/{id}")
+        elif entity == Entity.CONTACTS:
+            path = self._person_path(remote_id, row, row.get("raw") or {})
+        elif entity == Entity.PROPOSALS:
+            path = self._p("proposal_delete", "/proposals/{id}/", "/proposals/{id}/")
+        else:
+            raise VendorUnsupported(NO_ROWS)
+        return [WriteRequest("DELETE", path.format(id=remote_id), "delete", entity)]
+
+    def created_id(self, entity: Entity, body: Any) -> str:
+        keys = {Entity.PROPOSALS: ("proposal_id", "id"), Entity.COMPANIES: ("company_id", "id"),
+                Entity.CONTACTS: ("people_id", "person_id", "id")}.get(entity, ("id",))
+        for key in keys:
+            found = parse_id(body.get(key)) if isinstance(body, dict) else None
+            if found:
+                return found
+        raise VendorError(f"Offorte create response without an id: {str(body)[:200]}")
+
+    # ---- lookups -------------------------------------------------------------------------------
+    def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
+        """Search the proposals (the search ignores the status) and confirm the remarks."""
+        if entity != Entity.PROPOSALS:
+            return None
+        path = self._p("proposals", "/proposals/{partition}", "/proposals/{partition}/")
+        hits = client.get_json(path.format(partition="edit"), params={"query": marker})
+        for hit in (hits if isinstance(hits, list) else [])[:3]:
+            detail = self._get(client, Entity.PROPOSALS, str(hit.get("id")))
+            if isinstance(detail, dict) and marker in (detail.get("remarks") or ""):
+                return parse_id(detail.get("id")) or str(hit.get("id"))
+        return None
+
+    def _get(self, client: VendorClient, entity: Entity, remote_id: str) -> Any:
+        if entity == Entity.PROPOSALS:
+            path = self._p("proposal_details", "/proposals/{id}/details/",
+                           "/proposals/{id}/details")
+        elif entity == Entity.COMPANIES or (entity == Entity.CONTACTS and self.v2):
+            path = self._p("company", "/companies/{id}/", "/contacts/{id}")
+        else:
+            raise VendorUnsupported("Offorte v1 fetches people through their company")
+        try:
+            response = client.request("GET", path.format(id=remote_id))
+        except VendorError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        if response.status_code in (404, 410):
+            return None
+        if response.status_code >= 400:
+            raise VendorRefused(self.refusal_message(response), status=response.status_code)
+        return response.json()
+
+    def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
+        raw = self._get(client, entity, remote_id)
+        if raw is None:
+            return None
+        if entity == Entity.PROPOSALS:
+            return map_proposal(self, ProposalModel.model_validate(raw), raw)
+        if raw.get("type") == "person":
+            return map_person(self, PersonModel.model_validate(raw), raw)
+        return map_company(self, CompanyModel.model_validate(raw), raw)
+
+    # ---- webhooks -------------------------------------------------------------------------------
+    def authenticate_webhook(self, headers: Mapping[str, str], body: bytes,
+                             path_secret: str | None, secret: str) -> bool:
+        """Offorte signs nothing: the secret path token syncd registered is the proof."""
+        if not path_secret or not secret:
+            return False
+        return hmac.compare_digest(path_secret.encode(), secret.encode())
+
+    def webhook_hints(self, body: Any) -> list[WebhookHint]:
+        if isinstance(body, bytes | str):
+            body = json.loads(body)
+        event = str(body.get("type") or "") if isinstance(body, dict) else ""
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            return []
+        target = _event_target(event, data)
+        if target is None:
+            return []
+        entity, remote_id, deleted = target
+        when = parse_datetime(body.get("date_created")) if body.get("date_created") else None
+        event_id = default_fingerprint([event, body.get("date_created"), remote_id])
+        return [WebhookHint(entity, remote_id, event, event_id, deleted,
+                            when.timestamp() if when else None)]
+
+    def webhook_subscriptions(self, url: str, secret: str) -> list[WriteRequest]:
+        """One subscription to all events; the secret rides as the last path segment."""
+        target = url.rstrip("/")
+        if not target.endswith("/" + secret):
+            target = f"{target}/{secret}"
+        body = {"payload_url": target, "payload_content_type": "json", "active": True,
+                "events": ["all"]}
+        path = self._p("webhooks", "/webhooks/", "/webhooks")
+        return [WriteRequest("POST", path, "webhook", Entity.PROPOSALS, body,
+                             note="Offorte webhook subscription (all events)")]
+
+
+def _event_target(event: str, data: Mapping[str, Any]) -> tuple[Entity, str, bool] | None:
+    """(entity, remote id, deleted) an event points at; people point at their company,
+    whose fetch lists every person, so a deleted person is noticed too."""
+    deleted = event.endswith("_deleted")
+    own = parse_id(data.get("id"))
+    if event.startswith("proposal_") and own:
+        return Entity.PROPOSALS, own, deleted
+    if event.startswith(("company_contact_", "contact_person_")):
+        company = parse_id(data.get("company_id")) or parse_id(data.get("contact_id"))
+        if company:
+            return Entity.COMPANIES, company, False
+        return (Entity.CONTACTS, own, deleted) if own else None
+    if event.startswith(("company_", "contact_")) and own:
+        if data.get("type") == "person":
+            company = parse_id(data.get("contact_id"))
+            return (Entity.COMPANIES, company, False) if company else (Entity.CONTACTS, own,
+                                                                        deleted)
+        return Entity.COMPANIES, own, deleted
+    return None
