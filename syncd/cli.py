@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 some account or record failed (the summary says which a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -319,6 +320,38 @@ def resolve_conflict(rt: Runtime, conflict_id: int, keep: str) -> None:
             status="resolved", resolution=keep, resolved_at=SYSTEM_CLOCK.now()))
 
 
+# ---- daemon / webhooks --------------------------------------------------------------------
+@app.command()
+def run() -> None:
+    """The long-running daemon: scheduled pulls, continuous push, webhooks, /healthz, /metrics."""
+    from syncd.engine.daemon import Daemon
+
+    loaded = settings()
+    rt = runtime(loaded)
+    raise typer.Exit(Daemon(rt).run_forever())
+
+
+@webhooks_app.command("register")
+def webhooks_register(
+    account: Annotated[str, typer.Option("--account", "-a", help="Account name.")],
+) -> None:
+    """Create (or update) the vendor-side webhook subscription pointing at this daemon."""
+    loaded = settings()
+    acct = loaded.account(account)
+    if not loaded.webhooks.public_url:
+        raise SettingsError("webhooks.public_url", "set the https URL vendors can reach")
+    if acct.webhook_secret is None:
+        raise SettingsError(f"accounts[{loaded.accounts.index(acct)}].webhook_secret",
+                            "set a long random secret; vendors must present it")
+    rt = runtime(loaded)
+    url = f"{loaded.webhooks.public_url}/webhooks/{account}"
+    connector = rt.account(account).connector
+    for request in connector.webhook_subscriptions(url, acct.webhook_secret.get_secret_value()):
+        rt.account(account).client.request(request.method, request.path, json=request.json,
+                                           params=request.params, retry=False)
+        console.print(f"{account}: {request.method} {request.path} ✓ ({request.note or 'subscribed'})")
+
+
 # ---- sandbox / demo ------------------------------------------------------------------------
 @app.command()
 def sandbox(port: Annotated[int, typer.Option("--port", help="First port; one per vendor.")] = 8900,
@@ -330,10 +363,8 @@ def sandbox(port: Annotated[int, typer.Option("--port", help="First port; one pe
     for vendor, (box, _app) in served.items():
         console.print(f"{vendor}: {box.base_url()}  auth: {_auth_hint(box)}")
     console.print("Ctrl-C to stop.")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
 
 
 def _auth_hint(box: Any) -> str:

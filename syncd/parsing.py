@@ -45,7 +45,7 @@ def parse_money(value: Any) -> Decimal | None:
         text = text.replace(symbol, "")
     text = re.sub(r"[A-Z]{3}", "", text).replace("\u00a0", "").replace(" ", "").replace("'", "")
     negative = text.startswith("-")
-    text = text.lstrip("-+")
+    text = text[1:] if text[:1] in ("-", "+") else text  # one sign at most
     if not text or not re.fullmatch(r"[0-9.,]+", text):
         raise ValueError(f"not a money amount: {value!r}")
     match = re.search(r"[.,](\d{1,2})$", text)

@@ -145,7 +145,7 @@ class Reconciler:
                 primary_raw(row.get("raw")), children)
         except (VendorUnsupported, VendorRefused) as exc:
             status = "refused" if isinstance(exc, VendorRefused) else "unsupported"
-            return plans + [self._report(entity, row, "update", status, str(exc),
+            return [*plans, self._report(entity, row, "update", status, str(exc),
                                          sorted(changes), changes)]
         return plans + [self._plan(entity, row, wr, changes) for wr in requests]
 
@@ -230,6 +230,15 @@ class Reconciler:
                 t = CANONICAL_TABLES[target]
                 remote = conn.execute(select(t.c.remote_id).where(t.c.id == local)).scalar()
             plain[column.replace("_id", "_remote_id")] = remote
+        # the referenced company/contact itself, for vendors whose writes embed it
+        for column, target in REFERENCES.get(entity, {}).items():
+            if row.get(column) is not None:
+                t = CANONICAL_TABLES[target]
+                ref = conn.execute(select(t).where(t.c.id == row[column])).mappings().first()
+                if ref is not None:
+                    plain[column.removesuffix("_id")] = {
+                        **{f: ref.get(f) for f in FIELDS[target]},
+                        "remote_id": ref["remote_id"], "raw": primary_raw(ref.get("raw"))}
         return plain
 
     def _children(self, conn: Connection, entity: str, row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -182,19 +182,19 @@ class MirrorWriter:
         values: dict[str, Any] = {}
         base_changed = False
         for name, value in remote.items():
-            r, l = norm(value), norm(current.get(name))
-            b = base.get(name, l) if name in base else l
+            r, loc = norm(value), norm(current.get(name))
+            b = base.get(name, loc) if name in base else loc
             if r == b:
                 continue
-            if l == b:
+            if loc == b:
                 values[name] = value
                 base[name] = r
                 base_changed = True
-            elif l == r:
+            elif loc == r:
                 base[name] = r
                 base_changed = True
             else:
-                winner = self._conflict(conn, entity, current, name, b, l, r, remote,
+                winner = self._conflict(conn, entity, current, name, b, loc, r, remote,
                                         open_conflicts, stats)
                 if winner == "remote":
                     values[name] = value
@@ -223,7 +223,7 @@ class MirrorWriter:
         return bool(norm(incoming) < known)
 
     def _conflict(
-        self, conn: Connection, entity: str, current: dict[str, Any], name: str, b: Any, l: Any,
+        self, conn: Connection, entity: str, current: dict[str, Any], name: str, b: Any, loc: Any,
         r: Any, remote: dict[str, Any], open_conflicts: set[tuple[int, str]], stats: WriteStats,
     ) -> str:
         """Settle a field changed on both sides; returns "remote", "local" or "manual"."""
@@ -251,14 +251,14 @@ class MirrorWriter:
                 update(conflicts)
                 .where(conflicts.c.entity == entity, conflicts.c.row_id == current["id"],
                        conflicts.c.field == name, conflicts.c.status == "open")
-                .values(remote_value=r, local_value=l)
+                .values(remote_value=r, local_value=loc)
             )
         else:
             conn.execute(
                 insert(conflicts).values(
                     account=self.account, entity=entity, row_id=current["id"],
                     remote_id=current.get("remote_id"), field=name, base_value=b,
-                    local_value=l, remote_value=r, status="open", created_at=self.now,
+                    local_value=loc, remote_value=r, status="open", created_at=self.now,
                 )
             )
             open_conflicts.add(key)

@@ -107,7 +107,7 @@ class BudgetTransport(httpx.BaseTransport):
         return sum(n for (_, _, status), n in self.counts.items() if status == 429)
 
 
-class priority:  # noqa: N801 - used as a context manager, reads like a keyword
+class priority:
     """`with priority(Priority.PUSH): ...` — requests inside take the budget at that rank."""
 
     def __init__(self, value: Priority) -> None:
@@ -206,7 +206,8 @@ class AccountClient:
         try:
             response = self.http.request(method, url, params=params, json=json)
         except httpx.TimeoutException as exc:
-            raise TransientVendorError(f"{method} {endpoint_of(path)}: timeout ({type(exc).__name__})") from None
+            raise TransientVendorError(
+                f"{method} {endpoint_of(path)}: timeout ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise TransientVendorError(f"{method} {endpoint_of(path)}: {type(exc).__name__}: {exc}") from None
         self.raise_for(response)

@@ -318,3 +318,55 @@ def user(u: dict[str, Any], v2: bool) -> dict[str, Any]:
     body = {k: u[k] for k in ("id", "email", "firstname", "lastname", "phone", "jobtitle")}
     body["date_lastlogin"] = iso(u["last_login"]) if v2 else v1_stamp(u["last_login"])
     return body
+
+
+def seed(sandbox: Any, rng: random.Random, companies: int, proposals: int,
+         max_items: int) -> None:
+    """Fill `sandbox.store`; the first three proposals are in `edit` (pushable content).
+
+    Seeded times are whole minutes, so v1's minute-resolution dates and v2's ISO dates
+    describe the same instants.
+    """
+    minute = 60
+    users = sandbox.collection("users")
+    for n in range(3):
+        uid = sandbox.new_id()
+        users[str(uid)] = {"id": uid, "email": f"user{n}@acme.example", "firstname": _FIRST[n],
+                           "lastname": _LAST[n], "phone": "+31 76 12344567", "jobtitle": "Sales",
+                           "last_login": SEED_START + rng.randrange(0, 400 * 24 * 60) * minute}
+    store_companies, people = sandbox.collection("companies"), sandbox.collection("people")
+    for n in range(companies):
+        company = make_company(rng, sandbox.new_id(), SEED_START + n * 7 * 60 * minute)
+        company["account_user_id"] = rng.choice([None, *(int(u) for u in users)])
+        for _ in range(rng.choice((0, 1, 1, 2, 3))):
+            person = make_person(rng, sandbox.new_id(), company["id"], company["created"])
+            people[str(person["id"])] = person
+            company["people"].append(person["id"])
+        store_companies[str(company["id"])] = company
+    pool = list(store_companies.values())
+    store = sandbox.collection("proposals")
+    for n in range(proposals):
+        pid = sandbox.new_id()
+        status = "edit" if n < 3 else rng.choices(STATUSES, weights=(3, 3, 2, 1, 1))[0]
+        company = None if (not pool or rng.random() < 0.05) else rng.choice(pool)
+        contacts = company["people"][: rng.choice((0, 1, 1, 2))] if company else []
+        created = SEED_START + rng.randrange(0, 300 * 24 * 60) * minute
+        modified = created + rng.randrange(0, 30 * 24 * 60) * minute
+        viewed = status != "edit" and rng.random() < 0.6
+        currency = rng.choice(("USD", "USD", "EUR"))
+        store[str(pid)] = {
+            "id": pid, "name": f"Proposal {n + 1} for {company['name'] if company else 'walk-in'}",
+            "status": status, "remarks": rng.choice(("", "Make some modifications as requested")),
+            "currency": currency,
+            "language": rng.choice(("en", "nl")) if currency == "EUR" else "en",
+            "company_id": company["id"] if company else None, "contacts": list(contacts),
+            "account_user_id": rng.choice([None, *(int(u) for u in users)]),
+            "proposal_nr": str(2000 + n) if rng.random() < 0.8 else f"nr {n:06d}",
+            "version_id": sandbox.new_id(), "created": created, "modified": modified,
+            "viewed_at": created + 90 * minute if viewed else None,
+            "views": rng.randint(1, 5) if viewed else 0,
+            "won_at": modified if status == "won" else None,
+            "emails": [] if status == "edit" else [{"id": sandbox.new_id(),
+                                                    "at": created + 60 * minute}],
+            "total": None, "pricetables": make_pricetables(rng, max_items, sandbox.new_id),
+        }

@@ -79,6 +79,7 @@ from syncd.vendors.base import (
     VendorClient,
     WebhookHint,
     WriteRequest,
+    default_fingerprint,
     register,
 )
 
@@ -306,7 +307,7 @@ def is_quote_entry(entry: Mapping[str, Any]) -> bool:
 
 def entry_fingerprint(entry: Mapping[str, Any]) -> str:
     """Changes only with a newer entry about the same object (never with re-reading)."""
-    return f"{entry.get('createdAt')}|{entry_event_type(entry)}|{entry.get('uuid')}"
+    return default_fingerprint([entry.get("createdAt"), entry_event_type(entry), entry.get("uuid")])
 
 
 def _merge_call(entry: dict[str, Any], quote: Any) -> dict[str, Any]:
@@ -591,6 +592,7 @@ class AutomaConnector(Connector):
         if row.get("title") is not None:
             body["note"] = row["title"]
         fields = tuple(f for f in ("title", "company_id", "contact_id") if row.get(f) is not None)
+        fields += ("line_items",) if body["items"] else ()
         return [WriteRequest("POST", self._path("quote_create", "/quotes"), "create",
                              Entity.PROPOSALS, json=body, fields=fields)]
 
@@ -612,20 +614,26 @@ class AutomaConnector(Connector):
                 raise VendorUnsupported("Automa.Net line items change only through Put Quote "
                                         "on their proposal")
             raise VendorUnsupported(self.capability(entity, Op.UPDATE) or "unsupported")
-        unknown = sorted(set(changes) - self.writable_fields[Entity.PROPOSALS])
+        # "line_items" (the engine's parent rewrite) means: the items changed
+        unknown = sorted(set(changes) - self.writable_fields[Entity.PROPOSALS] - {"line_items"})
         if unknown:
             raise VendorUnsupported(f"Automa.Net does not take changes to proposal field(s) "
                                     f"{', '.join(unknown)}")
         word = (raw.get("status") or {}).get("name") or row.get("vendor_status")
         requests: list[WriteRequest] = []
         content = {k: v for k, v in changes.items() if k != "status"}
-        if content or not changes:  # no field change: the line items changed
+        if content or not changes:
             if word != "draft":
                 raise VendorRefused(f"Automa.Net accepts Put Quote only while a quote is a "
                                     f"draft; quote {remote_id} is {word!r}", status=400)
+            if not raw.get("buyer") or not raw.get("seller"):
+                raise VendorRefused(f"Put Quote replaces the whole quote and quote "
+                                    f"{remote_id} has not been fetched from Automa.Net yet "
+                                    f"(pull first)", status=409)
+            fields = {k: v for k, v in content.items() if k != "line_items"}
             requests.append(WriteRequest(
                 "PUT", self._path("quote_put", "/quotes/{id}", id=remote_id), "update",
-                Entity.PROPOSALS, json=self.put_body(raw, content, children),
+                Entity.PROPOSALS, json=self.put_body(raw, fields, children),
                 fields=tuple(content)))
         if "status" in changes:
             requests.append(self._plan_status(remote_id, changes["status"], word))

@@ -68,18 +68,14 @@ class OfferAttributes(BaseModel):
     name: str | None = None
     offer_status: str
     is_manually_rejected: bool | None = None  # also "1"/"0" (the app's boolean strings)
-    offer_type: str | None = None
-    offer_date: str | None = None
     offer_number: str | int | None = None
     total_price_once: str | int | float | None = None
-    total_price_repeat: str | int | float | None = None
     total_offer_price_once: str | int | float | None = None
     expiration_date: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
     deleted_at: str | None = None
     url: str | None = None
-    draft_url: str | None = None
 
 
 class OfferRecord(BaseModel):
@@ -125,16 +121,9 @@ class Article(BaseModel):
     article_number: str | int | None = None
     parent_article_number: str | int | None = None
     short_description: str | None = None
-    category_id: int | str | None = None
-    order_column: int | None = None
 
 
 # ---- mapping -------------------------------------------------------------------------------
-def _strip_brackets(url: str | None) -> str | None:
-    """The docs print urls as `<https://...>`; keep only the address."""
-    return url.strip().strip("<>") if url else url
-
-
 def products_of(value: Any) -> dict[str, Any] | None:
     """The one products object, whatever way it was stored (object, [object], JSON text)."""
     if value is None or value == "":
@@ -156,20 +145,14 @@ def map_offer(conn: HappyofferConnector, rec: OfferRecord, raw: dict[str, Any]) 
         status = ProposalStatus.REJECTED
     total = a.total_price_once if a.total_price_once is not None else a.total_offer_price_once
     row: dict[str, Any] = {
-        "remote_id": parse_id(rec.id),
-        "status": status,
-        "vendor_status": a.offer_status,
-        "currency": "EUR",
-        "raw": raw,
+        "remote_id": parse_id(rec.id), "status": status, "vendor_status": a.offer_status,
+        "currency": "EUR", "raw": raw,  # Happyoffer is euro-only (totals carry no currency)
     }
     optional = {
-        "title": a.name,
-        "number": parse_id(a.offer_number),
-        "total_net": parse_money(total),
-        "created_at": parse_datetime(a.created_at),
-        "updated_at": parse_datetime(a.updated_at),
+        "title": a.name, "number": parse_id(a.offer_number), "total_net": parse_money(total),
+        "created_at": parse_datetime(a.created_at), "updated_at": parse_datetime(a.updated_at),
         "expires_at": parse_datetime(a.expiration_date),
-        "url": _strip_brackets(a.url),
+        "url": a.url.strip().strip("<>") if a.url else None,  # the docs print `<https://…>`
     }
     row.update({k: v for k, v in optional.items() if v is not None})
     return Bundle(proposals=[row])
@@ -180,16 +163,10 @@ def _line_item(proposal_id: str, position: int, article: dict[str, Any]) -> dict
     price = parse_money(art.price)
     quantity = parse_decimal(art.amount)
     item: dict[str, Any] = {
-        "remote_id": f"{proposal_id}:{position}",
-        "proposal_remote_id": proposal_id,
-        "position": position,
-        "sku": parse_id(art.article_number),
-        "name": art.name,
-        "description": art.short_description,
-        "quantity": quantity,
-        "unit_price": price,
-        "optional": art.parent_article_number not in (None, ""),
-        "raw": article,
+        "remote_id": f"{proposal_id}:{position}", "proposal_remote_id": proposal_id,
+        "position": position, "sku": parse_id(art.article_number), "name": art.name,
+        "description": art.short_description, "quantity": quantity, "unit_price": price,
+        "optional": art.parent_article_number not in (None, ""), "raw": article,
     }
     if price is not None and quantity is not None:
         item["total_net"] = price * quantity
@@ -213,10 +190,8 @@ def map_external_offer(
     if company_id is not None:
         proposal["company_id"] = company_id
         company = {
-            "remote_id": company_id,
-            "name": a.client_name or client.get("client_name"),
-            "street": client.get("client_address"),
-            "postal_code": client.get("client_zip"),
+            "remote_id": company_id, "name": a.client_name or client.get("client_name"),
+            "street": client.get("client_address"), "postal_code": client.get("client_zip"),
             "city": client.get("client_city"),
         }
         company = {k: v for k, v in company.items() if v is not None}
@@ -228,12 +203,9 @@ def map_external_offer(
         proposal["contact_id"] = contact_id
         names = [n for n in (a.contact_firstname, a.contact_lastname) if n]
         contact = {
-            "remote_id": contact_id,
-            "company_id": company_id,
-            "first_name": a.contact_firstname,
-            "last_name": a.contact_lastname,
-            "full_name": " ".join(names) or None,
-            "email": a.contact_email,
+            "remote_id": contact_id, "company_id": company_id,
+            "first_name": a.contact_firstname, "last_name": a.contact_lastname,
+            "full_name": " ".join(names) or None, "email": a.contact_email,
             "title": a.contact_title,
         }
         contact = {k: v for k, v in contact.items() if v is not None}
@@ -435,16 +407,22 @@ class HappyofferConnector(Connector):
             "contact_firstname": contact["first_name"],
             "contact_lastname": contact["last_name"],
             "contact_email": contact["email"],
-            "offer_pdf_url": self._setting("offer_pdf_url").format(
-                marker=marker, number=row.get("number") or ""),
+            "offer_pdf_url": self._setting("offer_pdf_url").replace("{marker}", marker)
+            .replace("{number}", str(row.get("number") or "")),
             "external_user_token": self._setting("external_user_token"),
             "external_company_token": self._setting("external_company_token"),
             "products": _products_body(row, company, contact, children),
         }
         if contact.get("title"):
             body["contact_title"] = contact["title"]
-        fields = tuple(f for f in ("number", "title", "company_id", "contact_id")
-                       if f in ("company_id", "contact_id") or row.get(f) is not None)
+        # what the new offer holds as sent; a local status `sent` is left out on purpose, so
+        # the next push plans it as the send request. "line_items" retires the local items
+        # (the vendor's come back with the next pull).
+        fields = ("number", "title", "company_id", "contact_id", "line_items")
+        if row.get("status") in (None, ProposalStatus.DRAFT):
+            fields += ("status",)
+        if row.get("currency") in (None, "EUR"):
+            fields += ("currency",)
         path = self.account.path("create", "/external-offers")
         return [WriteRequest("POST", path, "create", Entity.PROPOSALS, json=body, fields=fields)]
 

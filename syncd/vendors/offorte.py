@@ -53,11 +53,24 @@ from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import AuthError, SettingsError, VendorError, VendorRefused, VendorUnsupported
 from syncd.http.paginators import PageNumberPaginator
 from syncd.parsing import (
-    currency_of, parse_datetime, parse_decimal, parse_id, parse_money, strip_html,
+    currency_of,
+    parse_datetime,
+    parse_decimal,
+    parse_id,
+    parse_money,
+    strip_html,
 )
 from syncd.vendors.base import (
-    Connector, DetailSpec, Op, StreamSpec, TokenStore, VendorClient, WebhookHint, WriteRequest,
-    default_fingerprint, register,
+    Connector,
+    DetailSpec,
+    Op,
+    StreamSpec,
+    TokenStore,
+    VendorClient,
+    WebhookHint,
+    WriteRequest,
+    default_fingerprint,
+    register,
 )
 
 PAGE_SIZE = 50  # fixed by Offorte, no size parameter
@@ -677,7 +690,8 @@ class OfforteConnector(Connector):
                                     f"proposal is in 'edit' (it is {current!r})", status=403)
         return requests
 
-    def plan_delete(self, entity: Entity, remote_id: str, row: dict[str, Any]) -> list[WriteRequest]:
+    def plan_delete(self, entity: Entity, remote_id: str,
+                    row: dict[str, Any]) -> list[WriteRequest]:
         if entity == Entity.COMPANIES:
             path = self._p("company_delete", "/companies/{id}/", "/contacts/{id}")
         elif entity == Entity.CONTACTS:

@@ -254,11 +254,6 @@ def _quantity(value: Any) -> int:
     return int(amount)
 
 
-def _tags_with(tags: str | None, marker: str) -> str:
-    parts = [t.strip() for t in (tags or "").split(",") if t.strip()]
-    return ", ".join([*parts, TAG_PREFIX + marker])
-
-
 def _has_tag(tags: Any, marker: str) -> bool:
     return isinstance(tags, str) and TAG_PREFIX + marker in (t.strip() for t in tags.split(","))
 
@@ -383,16 +378,18 @@ class QuickQuoteConnector(Connector):
             self._marker_hints[marker] = ("customer", customer)
         if row.get("title"):
             body["internal_notes"] = row["title"]
-        body["tags"] = _tags_with(None, marker)
+        body["tags"] = TAG_PREFIX + marker  # a new quote has no other tags
+        fields = ["contact_id"] + (["title"] if row.get("title") else [])
         company = row.get("company") or {}
         field_id = (company.get("raw") or {}).get("id")
-        if company.get("name") and field_id is not None:
+        if company.get("name") and field_id is not None:  # the "Company Name" field's id
             body["custom_fields"] = [{"id": field_id, "value": company["name"]}]
-        if children:
+            fields.append("company_id")
+        if children:  # "line_items": the engine retires the local placeholders on success
             body["line_items"] = [self._line_item_body(c) for c in children]
-        fields = tuple(f for f in ("title", "contact_id", "company_id") if row.get(f) is not None)
+            fields.append("line_items")
         return WriteRequest("POST", self._path("quotes_create", "/quotes"), "create",
-                            Entity.PROPOSALS, json=body, fields=fields)
+                            Entity.PROPOSALS, json=body, fields=tuple(fields))
 
     def _line_item_body(self, row: Mapping[str, Any]) -> dict[str, Any]:
         raw = row.get("raw") or {}
@@ -416,11 +413,6 @@ class QuickQuoteConnector(Connector):
         elif entity == Entity.PROPOSALS and isinstance(body, dict) and "id" in body:
             return str(parse_id(body["id"]))
         raise VendorUnsupported(f"no {entity} id in the Quick Quote create response")
-
-    def created_children_ids(self, body: Any) -> list[str]:
-        """Line-item ids of a created quote, in the order they were sent."""
-        items = body.get("line_items") if isinstance(body, dict) else None
-        return [str(parse_id(i["id"])) for i in items or []]
 
     # ---- update / status / send / delete ---------------------------------------------------
     def plan_update(

@@ -499,7 +499,7 @@ class StrawBlondConnector(Connector):
         if "title" in content:
             body["name"] = content["title"]
         if "contact_id" in content:
-            contact = row.get("contact_remote_id")
+            contact = content["contact_id"] or row.get("contact_remote_id")
             if not contact:
                 raise VendorUnsupported("the new contact has no StrawBlond id")
             body["contact_id"] = contact
@@ -653,7 +653,11 @@ _ELEMENT_FIELDS: tuple[tuple[str, str, Any], ...] = (
 
 def _offer_state(row: dict[str, Any], raw: dict[str, Any]) -> str:
     """The offer's vendor word, from its raw flags when present (they are the vendor's
-    own), else from the mirror's `vendor_status`."""
+    own; raw may be keyed by source when several wrote the row: the newest wins), else
+    from the mirror's `vendor_status`."""
+    if isinstance(raw, dict) and "is_locked" not in raw:
+        found = [v for v in raw.values() if isinstance(v, dict) and "is_locked" in v]
+        raw = max(found, key=lambda v: str(v.get("updated_at") or "")) if found else raw
     if isinstance(raw, dict) and "is_locked" in raw:
         if raw.get("is_approved"):
             return "approved"

@@ -1,0 +1,245 @@
+"""`syncd run`: scheduled pulls, prompt pushes, webhook-triggered fetches, for months.
+
+APScheduler 3 runs per-account jobs on a thread pool (a slow or failing account only ever
+occupies its own threads): push every `push_interval_seconds` (and at once when a webhook
+or a pull leaves work), pending webhook fetches as they arrive, incremental pull every
+`pull_interval_seconds` (backed off while webhooks keep an account fresh), and a full sweep
+every `full_sweep_hours`. The account's budget orders what they send: push, webhook fetch,
+pull, sweep. Each job runs only while this worker holds the account's lease.
+
+SIGTERM/SIGINT: stop taking work, let the request in flight finish (or abandon it after a
+grace period — every write is committed per page or per entry, so nothing is lost), exit 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func, select
+
+from syncd.db.tables import runs, stream_state
+from syncd.engine.lease import LeaseManager, SqliteSingleton
+from syncd.engine.metrics import render
+from syncd.engine.pull import Puller
+from syncd.engine.push import Pusher
+from syncd.engine.runtime import Runtime
+from syncd.engine.webhooks import make_app, run_pending_fetches
+from syncd.errors import SyncdError
+
+log = logging.getLogger("syncd.daemon")
+GRACE_SECONDS = 5.0
+UNHEALTHY_AFTER = 3  # pull intervals without success before /healthz answers 503
+
+
+class Daemon:
+    """One worker process."""
+
+    def __init__(self, runtime: Runtime, *, worker: str | None = None,
+                 serve_http: bool = True, lease_ttl: float = 30.0) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.accounts = [a.name for a in self.settings.accounts]
+        self.serve_http = serve_http
+        self.sqlite = runtime.db.is_sqlite
+        self.singleton = SqliteSingleton(runtime.db.url) if self.sqlite else None
+        self.leases = None if self.sqlite else LeaseManager(runtime.db, self.worker,
+                                                            runtime.clock, lease_ttl)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max(8, 4 * len(self.accounts)))},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self.server: uvicorn.Server | None = None
+        self.last_webhook: dict[str, float] = {}
+        self.failing_since: dict[str, float] = {}
+        self._held: set[str] = set()
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.singleton is not None:
+            self.singleton.acquire()
+            self._held = set(self.accounts)
+        sync = self.settings.sync
+        self.scheduler.add_job(self._balance, "interval", seconds=5, id="leases",
+                               next_run_time=datetime.now(UTC))
+        for name in self.accounts:
+            now = datetime.now(UTC)
+            self.scheduler.add_job(self._push, "interval", args=[name], id=f"push:{name}",
+                                   seconds=sync.push_interval_seconds, next_run_time=now)
+            self.scheduler.add_job(self._fetch, "interval", args=[name], id=f"fetch:{name}",
+                                   seconds=max(2, sync.push_interval_seconds), next_run_time=now)
+            self.scheduler.add_job(self._pull, "interval", args=[name], id=f"pull:{name}",
+                                   seconds=sync.pull_interval_seconds,
+                                   next_run_time=now + timedelta(seconds=1))
+            self.scheduler.add_job(self._sweep, "interval", args=[name], id=f"sweep:{name}",
+                                   seconds=int(sync.full_sweep_hours * 3600),
+                                   next_run_time=self._first_sweep(name))
+        self.scheduler.start()
+        if self.serve_http:
+            host, _, port = self.settings.webhooks.listen.rpartition(":")
+            app = make_app(self.runtime, self.nudge, self.health, self.metrics)
+            config = uvicorn.Config(app, host=host or "127.0.0.1", port=int(port),
+                                    log_level="warning", access_log=False, lifespan="off")
+            self.server = uvicorn.Server(config)
+            self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            threading.Thread(target=self.server.run, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop taking work; wait briefly for jobs; release leases."""
+        self.runtime.stop.set()
+        if self.server is not None:
+            self.server.should_exit = True
+        done = threading.Event()
+
+        def _shutdown() -> None:
+            self.scheduler.shutdown(wait=True)
+            done.set()
+
+        threading.Thread(target=_shutdown, daemon=True).start()
+        done.wait(GRACE_SECONDS)
+        if self.leases is not None:
+            self.leases.release_all()
+        if self.singleton is not None:
+            self.singleton.release()
+
+    def run_forever(self) -> int:
+        """Block until SIGTERM/SIGINT; returns the exit code (0)."""
+        stopping = threading.Event()
+
+        def _signal(signum: int, _frame: Any) -> None:
+            log.info("signal %s: stopping", signum)
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, _signal)
+        signal.signal(signal.SIGINT, _signal)
+        self.start()
+        log.info("syncd run: worker %s, %d accounts", self.worker, len(self.accounts))
+        while not stopping.wait(0.5):
+            pass
+        self.stop()
+        return 0
+
+    # ---- jobs -----------------------------------------------------------------------------
+    def _first_sweep(self, name: str) -> datetime:
+        with self.runtime.db.begin() as conn:
+            last = conn.execute(select(func.max(stream_state.c.last_sweep_at)).where(
+                stream_state.c.account == name)).scalar()
+        if last is None:
+            return datetime.now(UTC) + timedelta(seconds=2)
+        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        return max(datetime.now(UTC) + timedelta(seconds=2),
+                   last + timedelta(hours=self.settings.sync.full_sweep_hours))
+
+    def _balance(self) -> None:
+        if self.leases is None:
+            return
+        before = set(self._held)
+        self._held = self.leases.balance(self.accounts)
+        for name in self._held - before:
+            self.runtime.account(name).budget.load(self.runtime.db)  # spend seen by others
+            log.info("worker %s now serves account=%s", self.worker, name)
+
+    def holds(self, name: str) -> bool:
+        if self.runtime.stop.is_set():
+            return False
+        if self.leases is None:
+            return name in self._held
+        return name in self._held and self.leases.holds(name)
+
+    def _guard(self, name: str, what: str, job: Any) -> Any:
+        if not self.holds(name):
+            return None
+        try:
+            result = job()
+            self.failing_since.pop(name, None) if what == "pull" else None
+            return result
+        except InterruptedError:
+            return None
+        except SyncdError as exc:
+            self.failing_since.setdefault(name, time.time())
+            log.warning("account=%s %s failed: %s", name, what, exc)
+        except Exception:
+            self.failing_since.setdefault(name, time.time())
+            log.exception("account=%s %s crashed", name, what)
+        return None
+
+    def _push(self, name: str) -> None:
+        self._guard(name, "push", lambda: Pusher(self.runtime, self.runtime.account(name),
+                                                 self.worker).run())
+
+    def _fetch(self, name: str) -> None:
+        done = self._guard(name, "fetch", lambda: run_pending_fetches(self.runtime, name))
+        if done:
+            self.nudge_push(name)
+
+    def _pull(self, name: str) -> None:
+        recent = time.time() - self.last_webhook.get(name, 0)
+        if recent < self.settings.sync.pull_interval_seconds and self._pulled_recently(name):
+            return  # webhooks keep this account fresh; the sweep still catches misses
+        result = self._guard(name, "pull", lambda: Puller(
+            self.runtime, self.runtime.account(name)).run(sweep=False))
+        if result is not None and not result.ok:
+            self.failing_since.setdefault(name, time.time())
+        self.nudge_push(name)
+
+    def _pulled_recently(self, name: str) -> bool:
+        with self.runtime.db.begin() as conn:
+            last = conn.execute(select(func.max(runs.c.finished_at)).where(
+                runs.c.account == name, runs.c.status == "ok")).scalar()
+        if last is None:
+            return False
+        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        backoff = 4 * self.settings.sync.pull_interval_seconds
+        return (datetime.now(UTC) - last).total_seconds() < backoff
+
+    def _sweep(self, name: str) -> None:
+        self._guard(name, "sweep", lambda: Puller(
+            self.runtime, self.runtime.account(name)).run(sweep=True, kind="sweep"))
+
+    def nudge(self, name: str) -> None:
+        """A webhook queued work: fetch it now."""
+        self.last_webhook[name] = time.time()
+        self._run_now(f"fetch:{name}")
+
+    def nudge_push(self, name: str) -> None:
+        self._run_now(f"push:{name}")
+
+    def _run_now(self, job_id: str) -> None:
+        try:
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+        except Exception:
+            pass
+
+    # ---- health / metrics -----------------------------------------------------------------
+    def health(self) -> tuple[int, dict[str, Any]]:
+        limit = UNHEALTHY_AFTER * self.settings.sync.pull_interval_seconds
+        now = time.time()
+        accounts = {}
+        bad = False
+        with self.runtime.db.begin() as conn:
+            for name in self.accounts:
+                last = conn.execute(select(func.max(runs.c.finished_at)).where(
+                    runs.c.account == name, runs.c.status == "ok")).scalar()
+                failing = self.failing_since.get(name)
+                unhealthy = failing is not None and now - failing > limit
+                bad = bad or unhealthy
+                accounts[name] = {"last_success": last.isoformat() if last else None,
+                                  "served_here": name in self._held,
+                                  "failing_for_seconds": round(now - failing) if failing else 0,
+                                  "healthy": not unhealthy}
+        return (503 if bad else 200), {"worker": self.worker, "accounts": accounts}
+
+    def metrics(self) -> str:
+        return render(self.runtime, self.accounts)

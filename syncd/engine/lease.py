@@ -1,0 +1,133 @@
+"""Which process serves which account.
+
+PostgreSQL: a lease row per account with an owner and an expiry. A worker takes free or
+expired leases up to its fair share (accounts / live workers, from the workers' own
+heartbeat rows), renews them well before expiry, and gives extras back; a dead worker's
+accounts are taken over once its leases expire. The update is a single conditional
+statement, so two workers can never both believe they hold one account.
+
+SQLite: one daemon per database file, enforced by an OS file lock that dies with the
+process; a second `syncd run` refuses to start with a clear message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+from typing import IO
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from syncd.clock import Clock
+from syncd.db.session import Database
+from syncd.db.tables import leases
+from syncd.engine.store import dialect_insert
+from syncd.errors import LeaseError
+
+WORKER_PREFIX = "__worker__:"
+
+
+class SqliteSingleton:
+    """Holds an exclusive lock file next to the SQLite database for the process lifetime."""
+
+    def __init__(self, db_url: str) -> None:
+        path = db_url.split("///", 1)[-1] or "syncd.db"
+        self.path = f"{path}.run.lock"
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until exit
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise LeaseError(
+                f"another `syncd run` already uses this SQLite database ({self.path} is locked); "
+                "SQLite supports one daemon — use PostgreSQL to run several workers"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+
+class LeaseManager:
+    """Account leases for one worker on a shared PostgreSQL database."""
+
+    def __init__(self, db: Database, worker: str, clock: Clock, ttl: float = 30.0) -> None:
+        self.db = db
+        self.worker = worker
+        self.clock = clock
+        self.ttl = ttl
+        self.held: set[str] = set()
+
+    def heartbeat(self) -> int:
+        """Record this worker as alive; returns the number of live workers."""
+        now = self.clock.time()
+        with self.db.begin() as conn:
+            key = WORKER_PREFIX + self.worker
+            stmt = dialect_insert(conn, leases).values(account=key, owner=self.worker,
+                                                       expires_at=now + self.ttl)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["account"], set_={"expires_at": now + self.ttl}))
+            live = conn.execute(select(leases.c.account).where(
+                leases.c.account.like(WORKER_PREFIX + "%"), leases.c.expires_at > now)).all()
+        return max(1, len(live))
+
+    def balance(self, accounts: list[str]) -> set[str]:
+        """Renew held leases, take free/expired ones up to a fair share, release extras."""
+        workers = self.heartbeat()
+        share = math.ceil(len(accounts) / workers)
+        now = self.clock.time()
+        with self.db.begin() as conn:
+            stmt = dialect_insert(conn, leases).on_conflict_do_nothing()
+            conn.execute(stmt, [{"account": a, "owner": "", "expires_at": 0.0} for a in accounts])
+        held: set[str] = set()
+        for account in accounts:
+            mine = account in self.held
+            if not mine and len(held) + len(self.held - held) >= share:
+                continue
+            with self.db.begin() as conn:
+                got = conn.execute(
+                    update(leases)
+                    .where(leases.c.account == account,
+                           or_(leases.c.owner == self.worker, leases.c.expires_at < now))
+                    .values(owner=self.worker, expires_at=now + self.ttl)
+                ).rowcount
+            if got:
+                held.add(account)
+        extras = sorted(held)[share:]
+        for account in extras:
+            self.release(account)
+            held.discard(account)
+        self.held = held
+        return held
+
+    def holds(self, account: str) -> bool:
+        """True while this worker's lease on `account` is unexpired (checked in the db)."""
+        with self.db.begin() as conn:
+            owner = conn.execute(select(leases.c.owner).where(
+                and_(leases.c.account == account, leases.c.expires_at > self.clock.time()))
+            ).scalar()
+        return owner == self.worker
+
+    def release(self, account: str) -> None:
+        with self.db.begin() as conn:
+            conn.execute(update(leases).where(leases.c.account == account,
+                                              leases.c.owner == self.worker)
+                         .values(owner="", expires_at=0.0))
+        self.held.discard(account)
+
+    def release_all(self) -> None:
+        for account in list(self.held):
+            self.release(account)
+        with self.db.begin() as conn:
+            conn.execute(delete(leases).where(leases.c.account == WORKER_PREFIX + self.worker))

@@ -1,0 +1,139 @@
+"""The webhook receiver and the targeted fetches it schedules.
+
+`POST /webhooks/{account}[/{secret}]`: the request is authenticated first (StrawBlond's HMAC
+signature, Automa's authorization header, Offorte's secret path token) — a failure gets 401
+and causes no request and no change. An authentic event is only a *hint*: it is recorded
+(duplicates recognised by event id) and queues a targeted fetch of that record, which the
+daemon performs within the account's budget at webhook priority. Vendor data is never
+written from a webhook payload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from syncd.canonical import Entity
+from syncd.db.tables import CANONICAL_TABLES, pending_fetches, webhook_events
+from syncd.engine.runtime import Runtime
+from syncd.engine.store import MirrorWriter, dialect_insert
+from syncd.errors import SyncdError
+from syncd.http.budget import Priority
+from syncd.http.client import NotFound, priority
+
+log = logging.getLogger("syncd.webhooks")
+
+
+def receive(runtime: Runtime, account_name: str, headers: dict[str, str], body: bytes,
+            path_secret: str | None) -> tuple[int, dict[str, Any]]:
+    """Authenticate and queue; returns (HTTP status, JSON answer)."""
+    try:
+        settings = runtime.settings.account(account_name)
+    except SyncdError:
+        return 404, {"error": "unknown account"}
+    account = runtime.account(account_name)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret or not account.connector.authenticate_webhook(headers, body, path_secret, secret):
+        log.warning("account=%s webhook rejected: authentication failed", account_name)
+        return 401, {"error": "unauthenticated"}
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return 400, {"error": "body is not JSON"}
+    hints = account.connector.webhook_hints(payload)
+    queued = 0
+    now = runtime.clock.now()
+    with runtime.db.begin() as conn:
+        for hint in hints:
+            fresh = conn.execute(
+                dialect_insert(conn, webhook_events)
+                .values(account=account_name, event_id=hint.event_id[:300], received_at=now)
+                .on_conflict_do_nothing()
+            ).rowcount
+            if not fresh:
+                continue  # a duplicate delivery
+            conn.execute(
+                dialect_insert(conn, pending_fetches).values(
+                    account=account_name, entity=str(hint.entity), remote_id=hint.remote_id,
+                    deleted=hint.deleted, reason=hint.event[:100], created_at=now,
+                ).on_conflict_do_nothing()
+            )
+            queued += 1
+    return 202, {"queued": queued, "events": len(hints)}
+
+
+def run_pending_fetches(runtime: Runtime, account_name: str) -> int:
+    """Fetch every record webhooks pointed at, at webhook priority; returns records done."""
+    account = runtime.account(account_name)
+    with runtime.db.begin() as conn:
+        todo = conn.execute(select(pending_fetches).where(
+            pending_fetches.c.account == account_name)).mappings().all()
+    done = 0
+    with priority(Priority.WEBHOOK):
+        for item in todo:
+            if runtime.stop.is_set():
+                break
+            entity = Entity(item["entity"])
+            try:
+                bundle = account.connector.fetch_one(account.client, entity, item["remote_id"])
+            except NotFound:
+                bundle = None
+            except SyncdError as exc:
+                log.warning("account=%s targeted fetch of %s %s failed: %s", account_name,
+                            entity, item["remote_id"], exc)
+                continue
+            writer = MirrorWriter(account_name, runtime.settings.sync.conflict_policy,
+                                  runtime.clock.now())
+            with runtime.db.begin() as conn:
+                if bundle is None:
+                    table = CANONICAL_TABLES[entity]
+                    rows = conn.execute(select(table.c.id, table.c.remote_id, table.c.base,
+                                               table.c.sync_rev).where(
+                        table.c.account == account_name, table.c.remote_id == item["remote_id"],
+                        table.c.deleted_at.is_(None))).all()
+                    writer.mark_deleted(conn, table, rows)
+                else:
+                    writer.apply(conn, bundle, "webhook")
+                conn.execute(delete(pending_fetches).where(
+                    pending_fetches.c.account == account_name,
+                    pending_fetches.c.entity == item["entity"],
+                    pending_fetches.c.remote_id == item["remote_id"]))
+            done += 1
+    return done
+
+
+def make_app(runtime: Runtime, on_queued: Callable[[str], None],
+             health: Callable[[], tuple[int, dict[str, Any]]],
+             metrics: Callable[[], str]) -> Starlette:
+    """The daemon's HTTP surface: webhooks, /healthz, /metrics."""
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        account = request.path_params["account"]
+        status, answer = receive(runtime, account, dict(request.headers), body,
+                                 request.path_params.get("secret"))
+        if status == 202 and answer.get("queued"):
+            on_queued(account)
+        return JSONResponse(answer, status_code=status)
+
+    async def healthz(_: Request) -> Response:
+        status, answer = health()
+        return JSONResponse(answer, status_code=status)
+
+    async def prom(_: Request) -> Response:
+        return PlainTextResponse(metrics(), media_type="text/plain; version=0.0.4")
+
+    return Starlette(routes=[
+        Route("/webhooks/{account}", hook, methods=["POST"]),
+        Route("/webhooks/{account}/{secret}", hook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", prom, methods=["GET"]),
+    ])
