@@ -48,7 +48,7 @@ def check_url(url: str) -> str:
 
 class DatabaseSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = "sqlite:///syncd.db"
+    url: str = Field("sqlite:///syncd.db", repr=False)  # may hold a password
 
 
 class SyncSettings(BaseModel):

@@ -385,13 +385,14 @@ class HappyofferConnector(Connector):
         self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]], marker: str
     ) -> list[WriteRequest]:
         """`POST /external-offers`; company and contact come from `row["company"]` /
-        `row["contact"]` (canonical dicts the engine joins in), the rest from settings."""
+        `row["contact"]` (the referenced rows the engine joins in), the rest from settings."""
         if entity != Entity.PROPOSALS:
             raise VendorUnsupported(self.capability(entity, Op.CREATE) or NO_CHANGE)
         company = row.get("company") or {}
         contact = row.get("contact") or {}
+        # a company only in the mirror goes by syncd's own id (it is *our* client id)
         client_id = row.get("company_remote_id") or company.get("remote_id") or (
-            f"syncd-{company['id']}" if company.get("id") is not None else None)
+            f"syncd-{row['company_id']}" if company and row.get("company_id") else None)
         missing = [name for name, value in (
             ("company", client_id), ("company name", company.get("name")),
             ("contact first name", contact.get("first_name")),

@@ -92,18 +92,19 @@ def harness(sandbox: HappyofferSandbox) -> Harness:
 
 
 def company_row(**extra: Any) -> dict[str, Any]:
-    return {"id": 5, "remote_id": "CRM-9", "name": "Bakker Installaties B.V.",
+    return {"remote_id": "CRM-9", "name": "Bakker Installaties B.V.",
             "street": "Kerkstraat 1", "postal_code": "3511 AB", "city": "Utrecht", **extra}
 
 
 def contact_row(**extra: Any) -> dict[str, Any]:
-    return {"id": 8, "remote_id": None, "first_name": "Eva", "last_name": "Bakker",
+    return {"remote_id": None, "first_name": "Eva", "last_name": "Bakker",
             "email": "eva@bakker.test", "title": "Mrs.", **extra}
 
 
 def new_proposal(**extra: Any) -> dict[str, Any]:
     return {"id": 3, "remote_id": None, "title": "Laadpaal thuis", "number": "Q-2024-7",
-            "status": "draft", "company_remote_id": "CRM-9", "contact_remote_id": None,
+            "status": "draft", "company_id": 5, "contact_id": 8, "company_remote_id": "CRM-9",
+            "contact_remote_id": None,
             "company": company_row(), "contact": contact_row(), **extra}
 
 
@@ -337,6 +338,12 @@ def test_happyoffer_create_of_a_proposal_meant_as_sent_leaves_status_for_the_sen
     (request,) = harness.conn.plan_create(
         Entity.PROPOSALS, new_proposal(status="sent"), ITEMS, "syncd-m5")
     assert "status" not in request.fields  # the next push plans the send request
+
+
+def test_happyoffer_create_for_a_mirror_only_company_uses_syncds_id_as_client_id(harness):
+    row = new_proposal(company_remote_id=None, company=company_row(remote_id=None))
+    (request,) = harness.conn.plan_create(Entity.PROPOSALS, row, [], "syncd-m6")
+    assert request.json["external_client_id"] == "syncd-5"
 
 
 def test_happyoffer_create_without_company_or_contact_data_is_refused_before_sending(harness):

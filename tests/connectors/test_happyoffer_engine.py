@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from syncd.canonical import Entity
@@ -112,9 +111,6 @@ def insert_local_offer(case: Case) -> int:
     return int(proposal_id)
 
 
-@pytest.mark.xfail(reason="needs the engine to pass row['company'] / row['contact'] to "
-                          "plan_create (Happyoffer requires client and contact names)",
-                   strict=False)
 def test_happyoffer_local_proposal_is_created_once_and_found_by_marker(
     sqlite_url, make_runtime, served
 ):

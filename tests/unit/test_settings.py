@@ -1,0 +1,264 @@
+"""syncd.settings: validation names the key, `${VAR}` expansion, https only, no secret leaks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.errors import SettingsError
+from syncd.settings import load_settings, settings_from_dict
+
+SECRET = "TOPSECRET-4f1b2c9d"
+SYNCD = Path(sys.executable).with_name("syncd")
+
+
+def account(**over: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": "qq", "vendor": "quickquote", "base_url": "https://api.example.com/v1",
+        "auth": {"api_key": SECRET},
+    }
+    entry.update(over)
+    return entry
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+VALID = f"""
+    [database]
+    url = "sqlite:///syncd.db"
+
+    [sync]
+    pull_interval_seconds = 120
+    conflict_policy = "remote_wins"
+
+    [[accounts]]
+    name = "offorte-main"
+    vendor = "offorte"
+    base_url = "https://connect.offorte.com/api/v1/acme/"
+    requests_per_minute = 30
+    [accounts.auth]
+    access_token = "{SECRET}"
+
+    [[accounts]]
+    name = "qq"
+    vendor = "quickquote"
+    base_url = "http://127.0.0.1:8900/api/v1"
+    allow_delete = true
+    [accounts.auth]
+    api_key = "${{QQ_KEY}}"
+"""
+
+
+class TestLoadSettings:
+    def test_valid_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("QQ_KEY", "from-env-key")
+        settings = load_settings(write(tmp_path, VALID))
+        assert settings.database.url == "sqlite:///syncd.db"
+        assert settings.sync.pull_interval_seconds == 120
+        assert settings.sync.conflict_policy == "remote_wins"
+        assert [a.name for a in settings.accounts] == ["offorte-main", "qq"]
+        offorte, qq = settings.accounts
+        assert offorte.base_url == "https://connect.offorte.com/api/v1/acme"  # trailing / gone
+        assert offorte.secret("access_token") == SECRET
+        assert qq.allow_delete is True and offorte.allow_delete is False
+        assert qq.secret("api_key") == "from-env-key"
+        assert settings.account("qq") is qq
+
+    def test_env_var_expanded_inside_a_longer_string(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("TENANT", "acme")
+        settings = settings_from_dict(
+            {"accounts": [account(base_url="https://connect.offorte.com/api/v1/${TENANT}")]})
+        assert settings.accounts[0].base_url == "https://connect.offorte.com/api/v1/acme"
+
+    def test_unset_env_var_names_the_variable_and_the_key(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("SYNCD_TEST_UNSET_VAR", raising=False)
+        with pytest.raises(SettingsError) as info:
+            settings_from_dict({"accounts": [account(auth={"api_key": "${SYNCD_TEST_UNSET_VAR}"})]})
+        assert "SYNCD_TEST_UNSET_VAR" in str(info.value)
+        assert info.value.key == "accounts[0].auth.api_key"
+        assert info.value.exit_code == 2
+
+    def test_missing_file_is_a_settings_error(self, tmp_path: Path) -> None:
+        with pytest.raises(SettingsError, match="does not exist"):
+            load_settings(tmp_path / "nope.toml")
+
+    def test_invalid_toml_is_a_settings_error(self, tmp_path: Path) -> None:
+        with pytest.raises(SettingsError, match="not valid TOML"):
+            load_settings(write(tmp_path, "[[accounts]\nname = "))
+
+    @pytest.mark.parametrize(
+        ("data", "key"),
+        [
+            ({"accounts": [account(vendor="salesforce")]}, "accounts[0].vendor"),
+            ({"accounts": [account(requests_per_minute=0)]}, "accounts[0].requests_per_minute"),
+            ({"accounts": [account(), account(name="b", colour="red")]}, "accounts[1].colour"),
+            ({"sync": {"conflict_policy": "coin_flip"}}, "sync.conflict_policy"),
+            ({"webhooks": {"public_url": "http://hooks.example.com"}}, "webhooks.public_url"),
+        ],
+    )
+    def test_errors_name_the_key(self, data: dict[str, Any], key: str) -> None:
+        with pytest.raises(SettingsError) as info:
+            settings_from_dict(data)
+        assert info.value.key == key
+        assert key in str(info.value)
+
+    def test_unknown_account_lists_the_known_ones(self) -> None:
+        settings = settings_from_dict({"accounts": [account()]})
+        with pytest.raises(SettingsError, match="known: qq"):
+            settings.account("other")
+
+    def test_env_overrides_database_url_of_the_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # settings.py: "Environment `SYNCD_DATABASE__URL` overrides the file."
+        monkeypatch.setenv("SYNCD_DATABASE__URL", "sqlite:///from-env.db")
+        settings = settings_from_dict({"database": {"url": "sqlite:///from-file.db"}})
+        assert settings.database.url == "sqlite:///from-env.db"
+
+
+class TestBaseUrl:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://vendor.example.com/api",
+            "http://10.0.0.5:8080",
+            "http://127.0.0.1.evil.example/api",
+            "ftp://127.0.0.1/api",
+            "https://",
+            "not a url",
+        ],
+    )
+    def test_rejected(self, url: str) -> None:
+        with pytest.raises(SettingsError) as info:
+            settings_from_dict({"accounts": [account(base_url=url)]})
+        assert info.value.key == "accounts[0].base_url"
+        assert "accounts[0].base_url" in str(info.value)
+
+    def test_rejection_names_the_right_account(self) -> None:
+        with pytest.raises(SettingsError) as info:
+            settings_from_dict({"accounts": [account(), account(name="b", base_url="http://x.io")]})
+        assert info.value.key == "accounts[1].base_url"
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://127.0.0.1:8900/api/v1",
+            "http://127.5.6.7",
+            "http://localhost:3000",
+            "http://[::1]:8000/x",
+            "https://api.example.com",
+        ],
+    )
+    def test_allowed(self, url: str) -> None:
+        settings = settings_from_dict({"accounts": [account(base_url=url)]})
+        assert settings.accounts[0].base_url == url.rstrip("/")
+
+
+class TestAccounts:
+    def test_duplicate_names_rejected(self) -> None:
+        with pytest.raises(SettingsError, match="duplicate") as info:
+            settings_from_dict({"accounts": [account(), account(vendor="automa")]})
+        assert "qq" in str(info.value)
+        assert info.value.key.startswith("accounts")
+
+    @pytest.mark.parametrize("name", ["", "has space", "semi;colon"])
+    def test_bad_names_rejected(self, name: str) -> None:
+        with pytest.raises(SettingsError) as info:
+            settings_from_dict({"accounts": [account(name=name)]})
+        assert info.value.key == "accounts[0].name"
+
+
+class TestSecrets:
+    def test_never_in_repr_or_str(self) -> None:
+        settings = settings_from_dict({"accounts": [account(webhook_secret="whsec-" + SECRET)]})
+        for text in (repr(settings), str(settings), repr(settings.accounts[0]),
+                     str(settings.accounts[0].auth), settings.model_dump_json()):
+            assert SECRET not in text
+        assert settings.accounts[0].secret("api_key") == SECRET
+
+    def test_database_password_never_in_repr(self) -> None:
+        settings = settings_from_dict({"database": {"url": f"postgresql://u:{SECRET}@db/x"}})
+        assert SECRET not in repr(settings)
+        assert SECRET not in str(settings)
+        assert settings.database.url.endswith("@db/x")
+
+
+class TestCli:
+    """`syncd --config bad.toml status`: exit 2, key named, secret never printed."""
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "COLUMNS": "250", **(env or {})}
+        full_env.pop("SYNCD_CONFIG", None)
+        return subprocess.run([str(SYNCD), *args], capture_output=True, text=True,
+                              env=full_env, timeout=60)
+
+    def test_bad_base_url_exits_2_naming_the_key(self, tmp_path: Path) -> None:
+        path = write(tmp_path, f"""
+            [database]
+            url = "sqlite:///{tmp_path}/m.db"
+            [[accounts]]
+            name = "qq"
+            vendor = "quickquote"
+            base_url = "http://vendor.example.com/api"
+            [accounts.auth]
+            api_key = "{SECRET}"
+        """)
+        done = self.run("--config", str(path), "status")
+        out = done.stdout + done.stderr
+        assert done.returncode == 2, out
+        assert "accounts[0].base_url" in out
+        assert SECRET not in out
+
+    def test_unset_variable_exits_2_naming_it(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("SYNCD_TEST_UNSET_VAR", raising=False)
+        path = write(tmp_path, f"""
+            [database]
+            url = "sqlite:///{tmp_path}/m.db"
+            [[accounts]]
+            name = "qq"
+            vendor = "quickquote"
+            base_url = "https://api.example.com"
+            [accounts.auth]
+            api_key = "${{SYNCD_TEST_UNSET_VAR}}"
+            other = "{SECRET}"
+        """)
+        done = self.run("--config", str(path), "status")
+        out = done.stdout + done.stderr
+        assert done.returncode == 2, out
+        assert "SYNCD_TEST_UNSET_VAR" in out
+        assert "accounts[0].auth.api_key" in out
+        assert SECRET not in out
+
+    def test_missing_config_exits_2(self, tmp_path: Path) -> None:
+        done = self.run("--config", str(tmp_path / "absent.toml"), "status")
+        assert done.returncode == 2
+        assert "--config" in done.stdout + done.stderr
+
+    def test_good_config_status_exits_0_without_secret(self, tmp_path: Path) -> None:
+        path = write(tmp_path, f"""
+            [database]
+            url = "sqlite:///{tmp_path}/m.db"
+            [[accounts]]
+            name = "qq"
+            vendor = "quickquote"
+            base_url = "https://api.example.com"
+            [accounts.auth]
+            api_key = "{SECRET}"
+        """)
+        done = self.run("--config", str(path), "status", "--format", "json")
+        out = done.stdout + done.stderr
+        assert done.returncode == 0, out
+        assert '"qq"' in done.stdout
+        assert SECRET not in out
