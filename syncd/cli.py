@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from syncd.db.session import Database
 from syncd.db.tables import CANONICAL_TABLES, conflicts
 from syncd.engine.pull import Puller, PullResult
 from syncd.engine.push import Pusher, PushResult
-from syncd.engine.runtime import Runtime
+from syncd.engine.runtime import DbTokenStore, Runtime
 from syncd.engine.status import account_status, pipeline_report
 from syncd.errors import SettingsError, SyncdError
 from syncd.settings import Settings, load_settings
@@ -328,7 +329,7 @@ def run() -> None:
 
     loaded = settings()
     rt = runtime(loaded)
-    raise typer.Exit(Daemon(rt).run_forever())
+    Daemon(rt).run_forever()
 
 
 @webhooks_app.command("register")
@@ -340,15 +341,19 @@ def webhooks_register(
     acct = loaded.account(account)
     if not loaded.webhooks.public_url:
         raise SettingsError("webhooks.public_url", "set the https URL vendors can reach")
-    if acct.webhook_secret is None:
-        raise SettingsError(f"accounts[{loaded.accounts.index(acct)}].webhook_secret",
-                            "set a long random secret; vendors must present it")
     rt = runtime(loaded)
     url = f"{loaded.webhooks.public_url}/webhooks/{account}"
+    client = rt.account(account).client
     connector = rt.account(account).connector
-    for request in connector.webhook_subscriptions(url, acct.webhook_secret.get_secret_value()):
-        rt.account(account).client.request(request.method, request.path, json=request.json,
-                                           params=request.params, retry=False)
+    secret = acct.webhook_secret.get_secret_value() if acct.webhook_secret else secrets.token_urlsafe(32)
+    for request in connector.webhook_subscriptions(url, secret):
+        response = client.request(request.method, request.path, json=request.json,
+                                  params=request.params, retry=False)
+        issued = connector.webhook_secret_from(client.decode(response))
+        if issued or acct.webhook_secret is None:
+            # kept in the database (like OAuth tokens), never printed
+            DbTokenStore(rt.db, f"{account}#webhook", rt.clock).save(
+                {"webhook_secret": issued or secret})
         console.print(f"{account}: {request.method} {request.path} ✓ ({request.note or 'subscribed'})")
 
 

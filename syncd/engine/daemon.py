@@ -65,6 +65,11 @@ class Daemon:
         self.last_webhook: dict[str, float] = {}
         self.failing_since: dict[str, float] = {}
         self._held: set[str] = set()
+        # pulls and sweeps of one account never overlap (they share stream checkpoints)
+        self._pull_locks = {name: threading.Lock() for name in self.accounts}
+        self._active = 0
+        self._active_lock = threading.Lock()
+        self.job_log: list[tuple[str, str, str, float, float]] = []  # for tests and ops
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -97,25 +102,26 @@ class Daemon:
             threading.Thread(target=self.server.run, daemon=True).start()
 
     def stop(self) -> None:
-        """Stop taking work; wait briefly for jobs; release leases."""
+        """Stop taking work; give running jobs a grace period; release leases.
+
+        Jobs see `runtime.stop` between pages and requests and return after committing
+        what they have; one still inside a request after the grace period is abandoned
+        (its work is committed per page/entry, so nothing is lost)."""
         self.runtime.stop.set()
         if self.server is not None:
             self.server.should_exit = True
-        done = threading.Event()
-
-        def _shutdown() -> None:
-            self.scheduler.shutdown(wait=True)
-            done.set()
-
-        threading.Thread(target=_shutdown, daemon=True).start()
-        done.wait(GRACE_SECONDS)
+        with contextlib.suppress(Exception):
+            self.scheduler.shutdown(wait=False)
+        deadline = time.time() + GRACE_SECONDS
+        while self._active and time.time() < deadline:
+            time.sleep(0.05)
         if self.leases is not None:
             self.leases.release_all()
         if self.singleton is not None:
             self.singleton.release()
 
-    def run_forever(self) -> int:
-        """Block until SIGTERM/SIGINT; returns the exit code (0)."""
+    def run_forever(self) -> None:
+        """Block until SIGTERM/SIGINT, stop cleanly and end the process with exit code 0."""
         stopping = threading.Event()
 
         def _signal(signum: int, _frame: Any) -> None:
@@ -129,15 +135,17 @@ class Daemon:
         while not stopping.wait(0.5):
             pass
         self.stop()
-        return 0
+        logging.shutdown()
+        # an abandoned job thread must not hold the process open (its work is committed)
+        os._exit(0)
 
     # ---- jobs -----------------------------------------------------------------------------
     def _first_sweep(self, name: str) -> datetime:
         with self.runtime.db.begin() as conn:
             last = conn.execute(select(func.max(stream_state.c.last_sweep_at)).where(
                 stream_state.c.account == name)).scalar()
-        if last is None:
-            return datetime.now(UTC) + timedelta(seconds=2)
+        if last is None:  # the first pull of a never-swept account is the sweep
+            return datetime.now(UTC) + timedelta(hours=self.settings.sync.full_sweep_hours)
         last = last if last.tzinfo else last.replace(tzinfo=UTC)
         return max(datetime.now(UTC) + timedelta(seconds=2),
                    last + timedelta(hours=self.settings.sync.full_sweep_hours))
@@ -161,8 +169,12 @@ class Daemon:
     def _guard(self, name: str, what: str, job: Any) -> Any:
         if not self.holds(name):
             return None
+        started = time.time()
+        with self._active_lock:
+            self._active += 1
         try:
             result = job()
+            self.job_log.append((name, what, self.worker, started, time.time()))
             self.failing_since.pop(name, None) if what == "pull" else None
             return result
         except InterruptedError:
@@ -170,9 +182,12 @@ class Daemon:
         except SyncdError as exc:
             self.failing_since.setdefault(name, time.time())
             log.warning("account=%s %s failed: %s", name, what, exc)
-        except Exception:
+        except Exception:  # one account's bug must not stop the daemon
             self.failing_since.setdefault(name, time.time())
             log.exception("account=%s %s crashed", name, what)
+        finally:
+            with self._active_lock:
+                self._active -= 1
         return None
 
     def _push(self, name: str) -> None:
@@ -188,8 +203,16 @@ class Daemon:
         recent = time.time() - self.last_webhook.get(name, 0)
         if recent < self.settings.sync.pull_interval_seconds and self._pulled_recently(name):
             return  # webhooks keep this account fresh; the sweep still catches misses
-        result = self._guard(name, "pull", lambda: Puller(
-            self.runtime, self.runtime.account(name)).run(sweep=False))
+        lock = self._pull_locks[name]
+        if not lock.acquire(blocking=False):
+            return  # a sweep is running; it does more than this pull would
+        try:
+            sweep = self._never_swept(name)
+            result = self._guard(name, "pull", lambda: Puller(
+                self.runtime, self.runtime.account(name)).run(
+                    sweep=sweep, kind="sweep" if sweep else "pull"))
+        finally:
+            lock.release()
         if result is not None and not result.ok:
             self.failing_since.setdefault(name, time.time())
         self.nudge_push(name)
@@ -204,9 +227,15 @@ class Daemon:
         backoff = 4 * self.settings.sync.pull_interval_seconds
         return (datetime.now(UTC) - last).total_seconds() < backoff
 
+    def _never_swept(self, name: str) -> bool:
+        with self.runtime.db.begin() as conn:
+            return conn.execute(select(func.max(stream_state.c.last_sweep_at)).where(
+                stream_state.c.account == name)).scalar() is None
+
     def _sweep(self, name: str) -> None:
-        self._guard(name, "sweep", lambda: Puller(
-            self.runtime, self.runtime.account(name)).run(sweep=True, kind="sweep"))
+        with self._pull_locks[name]:
+            self._guard(name, "sweep", lambda: Puller(
+                self.runtime, self.runtime.account(name)).run(sweep=True, kind="sweep"))
 
     def nudge(self, name: str) -> None:
         """A webhook queued work: fetch it now."""
@@ -217,6 +246,8 @@ class Daemon:
         self._run_now(f"push:{name}")
 
     def _run_now(self, job_id: str) -> None:
+        if self.runtime.stop.is_set():
+            return
         try:
             self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
         except Exception:

@@ -196,6 +196,7 @@ class Puller:
                 ids.append(stream.id_of(rec))
             except (KeyError, TypeError, ValueError, AttributeError):
                 ids.append(None)
+        last = {rid: i for i, rid in enumerate(ids) if rid}  # a log may name one record twice
         known = self._fingerprints(stream, [i for i in ids if i])
         page_bundle = Bundle()
         new_fps: dict[str, str] = {}
@@ -203,8 +204,11 @@ class Puller:
         gone: list[str] = []
         bad: list[tuple[str | None, Any, str]] = []
         reached = False
-        for rid, rec in zip(ids, records, strict=True):
+        for index, (rid, rec) in enumerate(zip(ids, records, strict=True)):
             result.records += 1
+            if rid is not None and last[rid] != index:
+                result.skipped_unchanged += 1
+                continue
             if stream.high_water and isinstance(rec, dict):
                 try:
                     mark = stream.high_water(rec)

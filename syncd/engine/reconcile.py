@@ -119,7 +119,7 @@ class Reconciler:
                                             conflicts.c.status == "open"))}
         changes = {
             f: row.get(f) for f in FIELDS[entity]
-            if f in base and norm(row.get(f)) != base.get(f) and f not in held
+            if norm(row.get(f)) != base.get(f) and f not in held  # unmapped field: base None
         }
         # a reference that moved is sent as the remote id of its new target
         for ref in REFERENCES.get(entity, {}):

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 import uuid as uuidlib
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 CURRENCIES = ("PLN", "EUR", "USD", "GBP")
+EVENT_TYPES = ("RFQ_RECEIVED", "RFQ_SENT", "QUOTE_ACCEPTED", "QUOTE_RECEIVED", "QUOTE_DECLINED",
+               "QUOTE_EXPIRED", "QUOTE_OPENING_TRACKED", "ORDER_RECEIVED",
+               "ORDER_PAYMENT_ASSIGNED", "PAYMENT_CREATED", "PAYMENT_STATUS_UPDATED")
 BRANDS = ("Siemens", "Allen Bradley", "Schneider Electric", "Omron", "ABB", "Festo",
           "Mitsubishi", "Pilz", "SICK", "Phoenix Contact")
 CONDITIONS = ("New", "New Surplus", "Used", "Refurbished")
@@ -272,3 +276,113 @@ def call_entry(
                    "status": str(status), "url": subscription["url"]},
         "createdAt": created, "updatedAt": created,
     }
+
+
+# ---- request validation (NestJS class-validator wording) ---------------------------------------
+def is_decimal(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        Decimal(value)
+    except InvalidOperation:
+        return False
+    return True
+
+
+def check_put(body: Any) -> list[str]:
+    if not isinstance(body, dict):
+        return ["number should not be empty", "items should not be empty"]
+    problems: list[str] = []
+    number = body.get("number")
+    if not isinstance(number, str) or not number:
+        problems.append("number should not be empty")
+    elif len(number) > 32:
+        problems.append("number must be shorter than or equal to 32 characters")
+    if body.get("note") is not None and (not isinstance(body["note"], str)
+                                         or len(body["note"]) > 1024):
+        problems.append("note must be shorter than or equal to 1024 characters")
+    if body.get("currency") not in CURRENCIES:
+        problems.append("currency must be one of the following values: PLN, EUR, USD, GBP")
+    for key in ("buyer", "seller", "payment_term"):
+        if not isinstance(body.get(key), dict) or not body[key]:
+            problems.append(f"{key} should not be empty")
+    if isinstance(body.get("buyer"), dict) and not isinstance(body["buyer"].get("company"), dict):
+        problems.append("buyer.company should not be empty")
+    costs = body.get("additional_costs")
+    if not isinstance(costs, list):
+        problems.append("additional_costs must be an array")
+    elif len(costs) > 100:
+        problems.append("additional_costs must contain no more than 100 elements")
+    elif not all(isinstance(c, dict) and is_decimal(c.get("nett_price")) for c in costs):
+        problems.append("additional_costs.nett_price must be a decimal string")
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        problems.append("items should not be empty")
+    else:
+        problems += check_items(items)
+    expires = body.get("expires_at")
+    if not isinstance(expires, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}(T.*)?", expires):
+        problems.append("expires_at must be a valid ISO 8601 date string")
+    return problems
+
+
+def check_items(items: list[Any]) -> list[str]:
+    problems: list[str] = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("offer"), dict):
+            problems.append(f"items.{n}.offer should not be empty")
+            continue
+        quantity = item.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity < 1:
+            problems.append(f"items.{n}.quantity must not be less than 1")
+        if not is_decimal(item.get("unit_nett_price")):
+            problems.append(f"items.{n}.unit_nett_price must be a decimal string")
+        if item.get("tax_rate") is not None and not is_decimal(item["tax_rate"]):
+            problems.append(f"items.{n}.tax_rate must be a decimal string")
+        discount = item.get("discount")
+        if discount is not None and (not isinstance(discount, dict) or discount.get("type") not in
+                                     ("none", "percentage", "amount")):
+            problems.append(f"items.{n}.discount.type must be one of the following values: "
+                            "none, percentage, amount")
+    return problems
+
+
+def check_create(body: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    ref = body.get("referenceNumber")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > 1024):
+        problems.append("referenceNumber must be shorter than or equal to 1024 characters")
+    if not isinstance(body.get("buyer"), dict):
+        problems.append("buyer should not be empty")
+    elif not body["buyer"].get("contractorUuid"):
+        problems.append("buyer.contractorUuid should not be empty")
+    items = body.get("items")
+    if not isinstance(items, list):
+        problems.append("items must be an array")
+    else:
+        for n, item in enumerate(items):
+            offer = item.get("offer") if isinstance(item, dict) else None
+            if not isinstance(offer, dict) or not offer.get("mpn"):
+                problems.append(f"items.{n}.offer.mpn should not be empty")
+            elif isinstance(item.get("quantity"), bool) or not isinstance(
+                    item.get("quantity"), int | float) or item["quantity"] < 1:
+                problems.append(f"items.{n}.quantity must not be less than 1")
+    if body.get("note") is not None and (not isinstance(body["note"], str)
+                                         or len(body["note"]) > 1024):
+        problems.append("note must be shorter than or equal to 1024 characters")
+    return problems
+
+
+def check_webhook(body: Any) -> list[str]:
+    if not isinstance(body, dict):
+        return ["eventType should not be empty"]
+    problems = []
+    if body.get("eventType") not in EVENT_TYPES:
+        problems.append("eventType must be one of the following values: " + ", ".join(EVENT_TYPES))
+    url = body.get("url")
+    if not isinstance(url, str) or not re.match(r"^https?://", url) or len(url) > 1024:
+        problems.append("url must be a URL address")
+    auth = body.get("authorization")
+    if not isinstance(auth, str) or not auth or len(auth) > 128:
+        problems.append("authorization must be shorter than or equal to 128 characters")
+    return problems

@@ -66,7 +66,6 @@ class HappyofferSandbox(Sandbox):
         self.tokens: dict[str, str] = {}
         self.sent: list[dict[str, Any]] = []
         self._token_count = 0
-        self._corrupted: set[str] = set()
         super().__init__(**kwargs)
         self.collection("templates")[data.TEMPLATE_ID] = {
             "id": data.TEMPLATE_ID,
@@ -357,7 +356,6 @@ class HappyofferSandbox(Sandbox):
         with self.lock:
             self.store["offers"] = offers
             self.store["external_offers"] = externals
-            self._corrupted.clear()
 
     def account_entry(self, name: str) -> dict[str, Any]:
         return {
@@ -409,7 +407,6 @@ class HappyofferSandbox(Sandbox):
             joined = {e["attributes"]["offer_id"] for e in externals}
             offer_id = next(k for k in self.live_offers() if k not in joined)
             self.collection("offers")[offer_id]["attributes"]["offer_status"] = "Gearchiveerd"
-            self._corrupted.add(offer_id)
         return offer_id
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:

@@ -90,7 +90,6 @@ class OfforteSandbox(Sandbox):
         self.api_key = "offorte-sandbox-api-key"
         self.access_tokens: dict[str, float] = {}
         self.refresh_tokens: set[str] = set()
-        self._corrupted: set[str] = set()
         super().__init__(requests_per_minute=requests_per_minute, clock=clock)
         self.access_token, self.refresh_token = self.issue_tokens()
 
@@ -695,7 +694,6 @@ class OfforteSandbox(Sandbox):
                   seed: int = 7) -> None:
         with self.lock:
             self.store.clear()
-            self._corrupted.clear()
             self._next_id = 1000
             rng = random.Random(seed)
             data.seed(self, rng, companies, proposals, max_items)
@@ -740,7 +738,6 @@ class OfforteSandbox(Sandbox):
         with self.lock:
             key = sorted(self.proposals, key=int)[len(self.proposals) // 2]
             self.proposals[key]["corrupt"] = {"version_id": {"broken": True}}
-            self._corrupted.add(key)
             return key
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:

@@ -33,7 +33,6 @@ import math
 import secrets
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -43,22 +42,21 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from syncd.clock import SYSTEM_CLOCK, Clock
 from syncd.sandbox.base import Sandbox
 from syncd.sandbox.strawblond_data import (
-    ELEMENT_TYPES,
-    INVOICE_TYPE,
     LINE_ITEM_TYPES,
     OFFER_TYPE,
-    VAT_RATES,
     Generator,
+    Invalid,
     compute,
     hashid,
     iso,
     new_element,
     new_offer,
-    parse_date,
     render_element,
     render_offer,
+    validate_element,
+    validate_offer,
+    validate_webhook,
 )
-from syncd.settings import is_loopback_host
 
 OFFER_MODEL = "Modules\\Salesforce\\Offer"
 ALLOWED_SORTS = ("name", "created_at", "approved_at")
@@ -69,25 +67,9 @@ OFFER_INCLUDES = (
     "elements.product", "member.user.media", "createdBy.user.media", "updatedBy.user.media",
     "activities", "sourcedInvoices", "comments.commentator.media", "media",
 )
-WEBHOOK_EVENTS = frozenset(
-    {"*"}
-    | {f"{res}.{act}" for res in ("offer", "invoice", "contact", "company", "project",
-                                  "expense", "document_element")
-       for act in ("created", "updated", "deleted")}
-    | {"offer.approved", "offer.rejected", "offer.sent", "invoice.sent", "invoice.paid"}
-)
 CONTENT_KEYS = ("name", "description", "address", "header", "footer", "contact_id",
                 "project_id", "has_page_break_after_header", "has_page_break_before_footer")
-LIFECYCLE_KEYS = ("approved_at", "rejected_at", "locked_at")
 PER_PAGE = "per page field"
-
-
-class Invalid(Exception):
-    """A Laravel validation failure: field -> messages."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 def _prefixes(includes: tuple[str, ...]) -> frozenset[str]:
@@ -100,10 +82,6 @@ def _prefixes(includes: tuple[str, ...]) -> frozenset[str]:
 
 
 ALLOWED_INCLUDES = _prefixes(OFFER_INCLUDES)
-
-
-def _label(field: str) -> str:
-    return field.replace("_", " ")
 
 
 class StrawBlondSandbox(Sandbox):
@@ -364,54 +342,6 @@ class StrawBlondSandbox(Sandbox):
                 return self._missing(request, OFFER_MODEL, oid)
             return self._render(request, offer)
 
-    def _validate_offer(self, body: dict[str, Any], creating: bool) -> dict[str, Any]:
-        """Laravel rules of seed 001's attribute table; returns the validated subset."""
-        errors: dict[str, list[str]] = {}
-        out: dict[str, Any] = {}
-
-        def fail(field: str, message: str) -> None:
-            errors.setdefault(field, []).append(message)
-
-        if creating and not body.get("contact_id"):
-            fail("contact_id", "The contact id field is required.")
-        for field in ("name", "description", "address", "header", "footer", "project_id",
-                      "contact_id"):
-            if field not in body:
-                continue
-            value = body[field]
-            if value is not None and not isinstance(value, str):
-                fail(field, f"The {_label(field)} field must be a string.")
-            elif field == "name" and value is not None and len(value) > 255:
-                fail(field, "The name field must not be greater than 255 characters.")
-            elif field == "contact_id" and value not in self.collection("contacts"):
-                fail(field, "The selected contact id is invalid.")
-            elif field == "project_id" and value is not None:
-                fail(field, "The selected project id is invalid.")
-            else:
-                out[field] = value
-        for field in ("has_page_break_after_header", "has_page_break_before_footer"):
-            if field in body:
-                if not isinstance(body[field], bool):
-                    fail(field, f"The {_label(field)} field must be true or false.")
-                else:
-                    out[field] = body[field]
-        for field in LIFECYCLE_KEYS:
-            if field in body:
-                try:
-                    out[field] = parse_date(body[field])
-                except ValueError:
-                    fail(field, f"The {_label(field)} field must be a valid date.")
-        if out.get("approved_at") and out.get("rejected_at"):
-            fail("rejected_at", "The rejected at field is prohibited when approved at is present.")
-        if "custom_fields" in body:
-            if body["custom_fields"] is not None and not isinstance(body["custom_fields"], dict):
-                fail("custom_fields", "The custom fields field must be an array.")
-            else:
-                out["custom_fields"] = body["custom_fields"] or {}
-        if errors:
-            raise Invalid(errors)
-        return out
-
     def _apply(self, offer: dict[str, Any], values: dict[str, Any]) -> None:
         now = self._now()
         for key, value in values.items():
@@ -430,7 +360,7 @@ class StrawBlondSandbox(Sandbox):
         body = await self._body(request)
         with self.lock:
             try:
-                values = self._validate_offer(body, creating=True)
+                values = validate_offer(body, True, self.collection("contacts"))
             except Invalid as exc:
                 return self._invalid(request, exc.errors)
             offers = self.collection("offers")
@@ -458,7 +388,7 @@ class StrawBlondSandbox(Sandbox):
             if offer is None:
                 return self._missing(request, OFFER_MODEL, oid)
             try:
-                values = self._validate_offer(body, creating=False)
+                values = validate_offer(body, False, self.collection("contacts"))
             except Invalid as exc:
                 return self._invalid(request, exc.errors)
             refusal = self._lock_refusal(offer, values)
@@ -539,50 +469,8 @@ class StrawBlondSandbox(Sandbox):
                 return self._missing(request, "App\\Models\\DocumentElement", eid)
             return self._json(request, self._element_render(el))
 
-    def _validate_element(self, body: dict[str, Any], creating: bool) -> dict[str, Any]:
-        errors: dict[str, list[str]] = {}
-        out: dict[str, Any] = {}
-
-        def fail(field: str, message: str) -> None:
-            errors.setdefault(field, []).append(message)
-
-        for field in ("document_type", "document_id", "name", "type"):
-            if creating and not body.get(field):
-                fail(field, f"The {_label(field)} field is required.")
-        if "document_type" in body and body["document_type"] not in (OFFER_TYPE, INVOICE_TYPE):
-            fail("document_type", "The selected document type is invalid.")
-        if "document_id" in body and self._live_offer(str(body["document_id"])) is None:
-            fail("document_id", "The selected document id is invalid.")
-        if "type" in body and body["type"] not in ELEMENT_TYPES:
-            fail("type", "The selected type is invalid.")
-        for field in ("name", "description", "remark", "unit"):
-            if field in body and body[field] is not None and not isinstance(body[field], str):
-                fail(field, f"The {_label(field)} field must be a string.")
-        for field in ("quantity", "amount", "discount_value"):
-            value = body.get(field)
-            if value is not None and (isinstance(value, bool) or type(value) not in (int, float)):
-                fail(field, f"The {_label(field)} field must be a number.")
-        for field in ("is_optional", "is_external", "is_excluded_from_budget"):
-            if field in body and not isinstance(body[field], bool):
-                fail(field, f"The {_label(field)} field must be true or false.")
-        if body.get("discount_type") not in (None, "percentage", "amount"):
-            fail("discount_type", "The selected discount type is invalid.")
-        if body.get("vat_rate_id") not in (None, *VAT_RATES.values()):
-            fail("vat_rate_id", "The selected vat rate id is invalid.")
-        if errors:
-            raise Invalid(errors)
-        keys = ("document_type", "document_id", "name", "description", "remark", "type", "unit",
-                "quantity", "amount", "vat_rate_id", "tag_id", "is_external",
-                "is_excluded_from_budget", "is_optional", "discount_type", "discount_value",
-                "product_id", "page_break", "revenue_account_no")
-        out = {k: body[k] for k in keys if k in body}
-        for key in ("quantity", "amount", "discount_value"):
-            if out.get(key) is not None:
-                out[key] = float(out[key])
-        if "vat_rate_id" in out:
-            rate = next((r for r, i in VAT_RATES.items() if i == out["vat_rate_id"]), None)
-            out["vat_rate"] = float(rate) if rate is not None else None
-        return out
+    def _offer_exists(self, offer_id: str) -> bool:
+        return self._live_offer(offer_id) is not None
 
     def _element_lock(self, offer_id: str) -> str | None:
         offer = self._live_offer(offer_id)
@@ -600,7 +488,7 @@ class StrawBlondSandbox(Sandbox):
         body = await self._body(request)
         with self.lock:
             try:
-                values = self._validate_element(body, creating=True)
+                values = validate_element(body, True, self._offer_exists)
             except Invalid as exc:
                 return self._invalid(request, exc.errors)
             if values["document_type"] != OFFER_TYPE:
@@ -626,7 +514,7 @@ class StrawBlondSandbox(Sandbox):
             if el is None:
                 return self._missing(request, "App\\Models\\DocumentElement", eid)
             try:
-                values = self._validate_element(body, creating=False)
+                values = validate_element(body, False, self._offer_exists)
             except Invalid as exc:
                 return self._invalid(request, exc.errors)
             refusal = self._element_lock(el["document_id"])
@@ -661,27 +549,6 @@ class StrawBlondSandbox(Sandbox):
             body["secret"] = hook["secret"]
         return body
 
-    def _validate_webhook(self, body: dict[str, Any], creating: bool) -> dict[str, Any]:
-        errors: dict[str, list[str]] = {}
-        if creating or "event" in body:
-            if not body.get("event"):
-                errors["event"] = ["The event field is required."]
-            elif body["event"] not in WEBHOOK_EVENTS:
-                errors["event"] = ["The selected event is invalid."]
-        if creating or "url" in body:
-            url = body.get("url")
-            parts = urlsplit(url) if isinstance(url, str) else None
-            if not url:
-                errors["url"] = ["The url field is required."]
-            elif parts is None or not parts.hostname or not (
-                parts.scheme == "https"
-                or (parts.scheme == "http" and is_loopback_host(parts.hostname))
-            ):
-                errors["url"] = ["The url field must start with one of the following: https://."]
-        if errors:
-            raise Invalid(errors)
-        return {k: body[k] for k in ("event", "url") if k in body}
-
     async def _list_webhooks(self, request: Request) -> Response:
         with self.lock:
             rows = list(self.collection("webhooks").values())
@@ -691,7 +558,7 @@ class StrawBlondSandbox(Sandbox):
         body = await self._body(request)
         with self.lock:
             try:
-                values = self._validate_webhook(body, creating=True)
+                values = validate_webhook(body, True)
             except Invalid as exc:
                 return self._invalid(request, exc.errors)
             now = self._now()
@@ -717,7 +584,7 @@ class StrawBlondSandbox(Sandbox):
             if hook is None:
                 return self._missing(request, "App\\Models\\Webhook", wid)
             try:
-                hook.update(self._validate_webhook(body, creating=False))
+                hook.update(validate_webhook(body, False))
             except Invalid as exc:
                 return self._invalid(request, exc.errors)
             hook["updated_at"] = self._now()

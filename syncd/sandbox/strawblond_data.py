@@ -1,4 +1,5 @@
-"""StrawBlond sandbox data: a deterministic generator and the vendor's JSON rendering.
+"""StrawBlond sandbox data: a deterministic generator, the vendor's JSON rendering and its
+Laravel validation rules (pure functions; the HTTP side is `syncd.sandbox.strawblond`).
 
 Stored records are plain dicts with `datetime` values; `render_*` turns them into the JSON
 StrawBlond returns: hash ids (`"EO6YGvqMRV"`), ISO timestamps with (always zero)
@@ -13,9 +14,13 @@ import hashlib
 import hmac
 import random
 import string
+from collections.abc import Callable, Container
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import urlsplit
+
+from syncd.settings import is_loopback_host
 
 OFFER_TYPE = "Modules\\Salesforce\\Offer"
 INVOICE_TYPE = "Modules\\Salesforce\\Invoice"
@@ -26,6 +31,14 @@ VAT_RATES = {"8.1": "vEr81aTqZp", "2.6": "vEr26bUrYo", "3.8": "vEr38cVsXn", "0.0
 ALPHABET = string.ascii_letters + string.digits
 CENT = Decimal("0.01")
 URL_KEY = b"strawblond-sandbox-app-key"
+LIFECYCLE_KEYS = ("approved_at", "rejected_at", "locked_at")
+WEBHOOK_EVENTS = frozenset(
+    {"*"}
+    | {f"{res}.{act}" for res in ("offer", "invoice", "contact", "company", "project",
+                                  "expense", "document_element")
+       for act in ("created", "updated", "deleted")}
+    | {"offer.approved", "offer.rejected", "offer.sent", "invoice.sent", "invoice.paid"}
+)
 
 _FIRST = ["Alice", "Bruno", "Chiara", "Dario", "Elena", "Fabian", "Greta", "Hanna", "Ivo",
           "Jana", "Kurt", "Lea", "Marco", "Nina", "Otto", "Petra", "Reto", "Sina", "Urs", "Vreni"]
@@ -394,3 +407,135 @@ class Generator:
             if self.rng.random() < 0.1:
                 add("text", description="<p>Gemäss Besprechung.</p>")
         return rows
+
+
+# ---- Laravel validation rules (seed 001 attribute tables, document element reference) -----
+class Invalid(Exception):
+    """A Laravel validation failure: field -> messages (answered as 422)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _label(field: str) -> str:
+    return field.replace("_", " ")
+
+
+def validate_offer(body: dict[str, Any], creating: bool, contacts: Container[str]) -> dict[str, Any]:
+    """Laravel rules of seed 001's attribute table; returns the validated subset."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if creating and not body.get("contact_id"):
+        fail("contact_id", "The contact id field is required.")
+    for field in ("name", "description", "address", "header", "footer", "project_id",
+                  "contact_id"):
+        if field not in body:
+            continue
+        value = body[field]
+        if value is not None and not isinstance(value, str):
+            fail(field, f"The {_label(field)} field must be a string.")
+        elif field == "name" and value is not None and len(value) > 255:
+            fail(field, "The name field must not be greater than 255 characters.")
+        elif field == "contact_id" and value not in contacts:
+            fail(field, "The selected contact id is invalid.")
+        elif field == "project_id" and value is not None:
+            fail(field, "The selected project id is invalid.")
+        else:
+            out[field] = value
+    for field in ("has_page_break_after_header", "has_page_break_before_footer"):
+        if field in body:
+            if not isinstance(body[field], bool):
+                fail(field, f"The {_label(field)} field must be true or false.")
+            else:
+                out[field] = body[field]
+    for field in LIFECYCLE_KEYS:
+        if field in body:
+            try:
+                out[field] = parse_date(body[field])
+            except ValueError:
+                fail(field, f"The {_label(field)} field must be a valid date.")
+    if out.get("approved_at") and out.get("rejected_at"):
+        fail("rejected_at", "The rejected at field is prohibited when approved at is present.")
+    if "custom_fields" in body:
+        if body["custom_fields"] is not None and not isinstance(body["custom_fields"], dict):
+            fail("custom_fields", "The custom fields field must be an array.")
+        else:
+            out["custom_fields"] = body["custom_fields"] or {}
+    if errors:
+        raise Invalid(errors)
+    return out
+
+
+def validate_element(
+    body: dict[str, Any], creating: bool, document_exists: Callable[[str], bool]
+) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    for field in ("document_type", "document_id", "name", "type"):
+        if creating and not body.get(field):
+            fail(field, f"The {_label(field)} field is required.")
+    if "document_type" in body and body["document_type"] not in (OFFER_TYPE, INVOICE_TYPE):
+        fail("document_type", "The selected document type is invalid.")
+    if "document_id" in body and not document_exists(str(body["document_id"])):
+        fail("document_id", "The selected document id is invalid.")
+    if "type" in body and body["type"] not in ELEMENT_TYPES:
+        fail("type", "The selected type is invalid.")
+    for field in ("name", "description", "remark", "unit"):
+        if field in body and body[field] is not None and not isinstance(body[field], str):
+            fail(field, f"The {_label(field)} field must be a string.")
+    for field in ("quantity", "amount", "discount_value"):
+        value = body.get(field)
+        if value is not None and (isinstance(value, bool) or type(value) not in (int, float)):
+            fail(field, f"The {_label(field)} field must be a number.")
+    for field in ("is_optional", "is_external", "is_excluded_from_budget"):
+        if field in body and not isinstance(body[field], bool):
+            fail(field, f"The {_label(field)} field must be true or false.")
+    if body.get("discount_type") not in (None, "percentage", "amount"):
+        fail("discount_type", "The selected discount type is invalid.")
+    if body.get("vat_rate_id") not in (None, *VAT_RATES.values()):
+        fail("vat_rate_id", "The selected vat rate id is invalid.")
+    if errors:
+        raise Invalid(errors)
+    keys = ("document_type", "document_id", "name", "description", "remark", "type", "unit",
+            "quantity", "amount", "vat_rate_id", "tag_id", "is_external",
+            "is_excluded_from_budget", "is_optional", "discount_type", "discount_value",
+            "product_id", "page_break", "revenue_account_no")
+    out = {k: body[k] for k in keys if k in body}
+    for key in ("quantity", "amount", "discount_value"):
+        if out.get(key) is not None:
+            out[key] = float(out[key])
+    if "vat_rate_id" in out:
+        rate = next((r for r, i in VAT_RATES.items() if i == out["vat_rate_id"]), None)
+        out["vat_rate"] = float(rate) if rate is not None else None
+    return out
+
+
+def validate_webhook(body: dict[str, Any], creating: bool) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    if creating or "event" in body:
+        if not body.get("event"):
+            errors["event"] = ["The event field is required."]
+        elif body["event"] not in WEBHOOK_EVENTS:
+            errors["event"] = ["The selected event is invalid."]
+    if creating or "url" in body:
+        url = body.get("url")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if not url:
+            errors["url"] = ["The url field is required."]
+        elif parts is None or not parts.hostname or not (
+            parts.scheme == "https"
+            or (parts.scheme == "http" and is_loopback_host(parts.hostname))
+        ):
+            errors["url"] = ["The url field must start with one of the following: https://."]
+    if errors:
+        raise Invalid(errors)
+    return {k: body[k] for k in ("event", "url") if k in body}

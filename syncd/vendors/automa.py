@@ -17,8 +17,9 @@ fingerprint the entry's createdAt/eventType/uuid, so a quote is fetched (`GET /q
 the DetailSpec) only when a newer log entry about it appears. The log never proves that a
 quote is gone (`deletes_missing=False`); a 404 on the quote fetch does. The seed's log entry
 carries no top-level `eventType`/`objectUuid`: they are read from `result.requestBody` (the
-payload Automa sent) with `eventObjectUuid` as the object uuid. Entries of other event types
-(orders, payments, RFQs) are kept as extras.
+payload Automa sent) with `eventObjectUuid` as the object uuid. The stream's paginator keeps,
+per page, only the newest QUOTE_* entry of each quote: orders, payments and RFQ events have
+no quote to fetch (RFQs have streams of their own), and older entries are superseded.
 
 Caveat: only calls to *subscribed* event types are logged, and a seller's own edits fire no
 event, so `syncd webhooks register` (one subscription per QUOTE_* event) is a prerequisite,
@@ -31,11 +32,17 @@ number, `totals.grand_price.final` the totals), `buyer.company` -> company, `buy
 tax are decimal strings. RFQs (camelCase, `GET /rfqs/received|sent`) have no canonical
 home: the buyer company of a received RFQ carries no uuid. They are kept as extras ("rfqs").
 
+Deletions: a 404 on the quote fetch marks the proposal (and its line items) deleted.
+Companies and contacts exist only inside quotes and Automa has no list of them, so syncd
+never marks them deleted: a deleted quote does not prove its buyer is gone.
+
 Writes: Put Quote is a full replacement (omitted items are deleted, omitted note is
 cleared) and is accepted only while the quote is a draft, so every update is built from
 the last fetched quote (`raw`) + the changes + the current line items. Status: `sent` ->
 `POST /quotes/{uuid}/send`, `rejected` -> `POST /quotes/{uuid}/decline`. Create:
-`POST /quotes` with `referenceNumber` = syncd's marker.
+`POST /quotes` for the buyer's *contractor* (`contractor_uuid` from the company's raw JSON,
+so the company must have been pulled from Automa) with `referenceNumber` = syncd's marker;
+a lost response is found again in the newest call-log entries (<= 2 requests).
 
 Status words (`status.name`): only "draft" is shown in the seed; the help centre's flow
 (create, send, accept, decline, expire) gives the others. A sent quote with tracked
@@ -49,6 +56,7 @@ Paths (`[accounts.paths]` keys): `webhook_calls`, `webhook_calls.quote` (the det
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Generator, Mapping
 from datetime import date, datetime
@@ -86,8 +94,6 @@ from syncd.vendors.base import (
 PAGE_SIZE = 100  # assumed maximum perPage (the seed gives only the default, 20)
 QUOTE_EVENTS = ("QUOTE_ACCEPTED", "QUOTE_RECEIVED", "QUOTE_DECLINED", "QUOTE_EXPIRED",
                 "QUOTE_OPENING_TRACKED")
-EVENT_TYPES = ("RFQ_RECEIVED", "RFQ_SENT", *QUOTE_EVENTS, "ORDER_RECEIVED",
-               "ORDER_PAYMENT_ASSIGNED", "PAYMENT_CREATED", "PAYMENT_STATUS_UPDATED")
 DECLINE_REASON = "Declined in syncd"
 NO_PARTIES = "Automa.Net {what} belong to the buyer's platform account; the API cannot edit them"
 
@@ -314,21 +320,29 @@ def _merge_call(entry: dict[str, Any], quote: Any) -> dict[str, Any]:
     return {"call": entry, "quote": quote}
 
 
-def _quote_wanted(entry: dict[str, Any]) -> bool:
-    return is_quote_entry(entry)
+class CallLogPaginator(LastPagePaginator):
+    """LastPage paging over the call log that keeps, per page, only the newest QUOTE_* entry
+    of each object.
 
+    Older entries about the same quote are superseded (one fetch of the current quote answers
+    them all; without this, a quote logged twice on the re-read last page would be fetched
+    again on every run, its fingerprint flipping between the two entries), and entries about
+    orders, payments and RFQs have no quote to fetch (the RFQ lists are streams of their
+    own). The engine processes a page's records after `update`, so filtering the list here
+    saves those requests; the position (page numbers) does not change.
+    """
 
-# A DetailSpec predicate that skips the quote fetch for non-quote entries, when the core has it.
-_DETAIL_EXTRA: dict[str, Any] = (
-    {"wanted": _quote_wanted} if "wanted" in getattr(DetailSpec, "__dataclass_fields__", {}) else {}
-)
+    def update(self, body: Any, records: list[Any]) -> None:
+        super().update(body, records)
+        latest: dict[str, int] = {}
+        for index, rec in enumerate(records):
+            if isinstance(rec, dict) and is_quote_entry(rec):
+                with contextlib.suppress(KeyError):
+                    latest[entry_object_uuid(rec)] = index
+        records[:] = [records[i] for i in sorted(latest.values())]
 
 
 # ---- mapping ---------------------------------------------------------------------------------
-def _dec(value: Any) -> Decimal | None:
-    return parse_decimal(value)
-
-
 def _phone(code: str | None, number: str | None) -> str | None:
     text = " ".join(p for p in (code, number) if p)
     return text or None
@@ -373,14 +387,15 @@ def _item_row(quote_uuid: str, index: int, item: QuoteItem, raw: dict[str, Any])
     row: dict[str, Any] = {
         "remote_id": item.uuid, "proposal_remote_id": quote_uuid, "position": index + 1,
         "sku": offer.mpn, "name": " ".join(p for p in (brand, offer.mpn) if p) or None,
-        "description": offer.description, "quantity": _dec(item.quantity),
-        "unit_price": _dec(item.unit_nett_price), "tax_rate": _dec(item.tax_rate), "raw": raw,
+        "description": offer.description, "quantity": parse_decimal(item.quantity),
+        "unit_price": parse_decimal(item.unit_nett_price),
+        "tax_rate": parse_decimal(item.tax_rate), "raw": raw,
     }
     if final is not None:
-        row["total_net"] = _dec(final.nett_amount)
+        row["total_net"] = parse_decimal(final.nett_amount)
         if regular is not None and regular.nett_amount and final.nett_amount:
             # the discount as money, whatever the vendor's discount type was
-            row["discount"] = _dec(regular.nett_amount) - _dec(final.nett_amount)  # type: ignore[operator]
+            row["discount"] = Decimal(regular.nett_amount) - Decimal(final.nett_amount)
     return row
 
 
@@ -402,8 +417,9 @@ def map_quote(connector: Connector, quote: Quote, raw: dict[str, Any]) -> Bundle
     }
     final = quote.totals.grand_price.final if quote.totals and quote.totals.grand_price else None
     if final is not None:
-        proposal.update(total_net=_dec(final.nett_amount), total_tax=_dec(final.tax_amount),
-                        total_gross=_dec(final.gross_amount))
+        proposal.update(total_net=parse_decimal(final.nett_amount),
+                        total_tax=parse_decimal(final.tax_amount),
+                        total_gross=parse_decimal(final.gross_amount))
     set_at = parse_datetime(quote.status.set_at)
     if status in (ProposalStatus.SENT, ProposalStatus.VIEWED) and set_at:
         proposal["sent_at"] = set_at
@@ -440,8 +456,8 @@ def normalize_delivery_time(word: str | None) -> str | None:
     """Responses say "ANY"/"NEXT_DAY", requests take "Any"/"Next Day": one spelling out."""
     if word is None:
         return None
-    key = word.strip().upper().replace(" ", "").replace("_", "").replace("-", "")
-    return _DELIVERY.get(key, word)
+    key = word.strip().upper().replace("_PLUS_", "+").replace(" ", "").replace("_", "")
+    return _DELIVERY.get(key.replace("-", ""), word)
 
 
 _DELIVERY = {w.upper().replace(" ", "").replace("-", ""): w for w in (
@@ -498,12 +514,12 @@ class AutomaConnector(Connector):
     streams = (
         StreamSpec(
             name="webhook_calls", path="/webhooks/calls",
-            paginator=lambda size, state: LastPagePaginator(size, state),
+            paginator=lambda size, state: CallLogPaginator(size, state),
             model=CallRecord, map=map_call, entity=Entity.PROPOSALS, page_size=PAGE_SIZE,
             records_path=("data", "items"), params={"order": "asc", "orderBy": "createdAt"},
             id_of=entry_object_uuid, fingerprint=entry_fingerprint,
             detail=DetailSpec(path="/quotes/{id}", name="quote", records_path=("data",),
-                              id_of=entry_object_uuid, merge=_merge_call, **_DETAIL_EXTRA),
+                              id_of=entry_object_uuid, merge=_merge_call),
             deletes_missing=False, keep_cursor=True,
         ),
         *(
@@ -631,6 +647,7 @@ class AutomaConnector(Connector):
                                     f"{remote_id} has not been fetched from Automa.Net yet "
                                     f"(pull first)", status=409)
             fields = {k: v for k, v in content.items() if k != "line_items"}
+            _check_put_fields(fields)
             requests.append(WriteRequest(
                 "PUT", self._path("quote_put", "/quotes/{id}", id=remote_id), "update",
                 Entity.PROPOSALS, json=self.put_body(raw, fields, children),
@@ -790,6 +807,18 @@ class AutomaConnector(Connector):
                              json={"eventType": event, "url": url, "authorization": secret},
                              note=f"webhook {event}")
                 for event in QUOTE_EVENTS]
+
+
+def _check_put_fields(changes: Mapping[str, Any]) -> None:
+    """Refuse locally what Put Quote would answer with a 400 (no request spent)."""
+    number, note = changes.get("number", ""), changes.get("title")
+    if "number" in changes and (not isinstance(number, str) or not 0 < len(number) <= 32):
+        raise VendorRefused("Automa.Net quote numbers are 1..32 characters", status=400)
+    if note is not None and len(str(note)) > 1024:
+        raise VendorRefused("Automa.Net quote notes (titles) are at most 1024 characters",
+                            status=400)
+    if "currency" in changes and changes["currency"] not in ("PLN", "EUR", "USD", "GBP"):
+        raise VendorRefused("Automa.Net quotes are in PLN, EUR, USD or GBP", status=400)
 
 
 def _live(children: list[dict[str, Any]]) -> list[dict[str, Any]]:

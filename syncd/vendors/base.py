@@ -283,6 +283,10 @@ class Connector:
         """Records an authenticated webhook says changed."""
         return []
 
+    def webhook_secret_from(self, body: Any) -> str | None:
+        """A signing secret the vendor issued in a subscription response (StrawBlond)."""
+        return None
+
     def webhook_subscriptions(self, url: str, secret: str) -> list[WriteRequest]:
         """Requests that create the vendor-side webhook subscription(s) pointing at `url`."""
         raise VendorUnsupported(f"{self.vendor} has no webhook API")

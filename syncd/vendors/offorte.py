@@ -401,9 +401,10 @@ def _streams(version: str) -> tuple[StreamSpec, ...]:
 class OfforteOAuth2(httpx.Auth):
     """v1: `Authorization: Bearer <access>`; on a 401, one refresh grant, persisted, one resend.
 
-    The pair comes from the database (`TokenStore`) and falls back to the settings. A refresh
-    invalidates the old refresh token at Offorte, so requests that meet a 401 while another
-    already refreshed just pick up the stored pair instead of refreshing again.
+    The pair comes from the database (`TokenStore`) and falls back to the settings; a stored
+    pair remembers (as a hash) which settings pair it descends from, so re-authorising in
+    settings.toml takes effect. A refresh invalidates the old refresh token at Offorte, so a
+    request meeting a 401 after another one refreshed just picks up the stored pair.
     """
 
     requires_response_body = True
@@ -415,8 +416,15 @@ class OfforteOAuth2(httpx.Auth):
         self.oauth_url = oauth_url.rstrip("/")
         self._lock = threading.Lock()
 
+    def _origin(self) -> str:
+        """Which settings pair a stored pair descends from (a hash, never the tokens)."""
+        seed = f"{self.settings.get('access_token')}|{self.settings.get('refresh_token')}"
+        return default_fingerprint(seed)
+
     def _pair(self) -> dict[str, str | None]:
         stored = self.tokens.load() or {}
+        if stored.get("origin") not in (None, self._origin()):
+            stored = {}  # the user put a new pair in the settings since: it wins
         return {key: stored.get(key) or self.settings.get(key)
                 for key in ("access_token", "refresh_token")}
 
@@ -455,7 +463,8 @@ class OfforteOAuth2(httpx.Auth):
             raise AuthError(f"offorte: refreshing the OAuth2 token failed "
                             f"(HTTP {reply.status_code})", status=reply.status_code)
         pair = {"access_token": str(body["access_token"]),
-                "refresh_token": str(body.get("refresh_token") or old.get("refresh_token"))}
+                "refresh_token": str(body.get("refresh_token") or old.get("refresh_token")),
+                "origin": self._origin()}
         self.tokens.save(pair)
         return pair["access_token"]
 
@@ -480,6 +489,15 @@ def _vendor_id(remote_id: Any) -> Any:
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _flat(raw: Any) -> dict[str, Any]:
+    """The vendor JSON of a mirror row, whether given bare or keyed by stream name."""
+    if not isinstance(raw, dict):
+        return {}
+    if raw and "id" not in raw and all(isinstance(v, dict) for v in raw.values()):
+        return {k: v for part in raw.values() for k, v in part.items()}
+    return raw
 
 
 @register
@@ -604,7 +622,10 @@ class OfforteConnector(Connector):
             table = self.account.path("pricetable_unique_id", "pricetable1")
             body["content"] = {"pricetables": [{"id": table, "rows": rows}]}
         path = self._p("proposal_create", "/proposals/", "/proposals/")
-        fields = ("title", "company_id") + (("contact_id",) if contact else ())
+        # what the new proposal then holds: the rest (price, a later status) follows as updates
+        fields = ("title", "company_id") + (("contact_id",) if contact else ()) + (
+            ("status",) if row.get("status") in (None, ProposalStatus.DRAFT) else ()) + (
+            ("line_items",) if rows else ())
         return WriteRequest("POST", path, "create", Entity.PROPOSALS, body, fields=fields,
                             note="price rows go with the create; Offorte takes none later")
 
@@ -640,11 +661,10 @@ class OfforteConnector(Connector):
             return self._update_proposal(remote_id, changes, row, raw)
         raise VendorUnsupported(NO_ROWS)
 
-    def _person_path(self, remote_id: str, row: Mapping[str, Any],
-                     raw: Mapping[str, Any]) -> str:
+    def _person_path(self, remote_id: str, row: Mapping[str, Any], raw: Any) -> str:
         if self.v2:
             return self.account.path("contact_update", "/contacts/{id}").format(id=remote_id)
-        company = parse_id((raw or {}).get("company_id")) or row.get("company_remote_id")
+        company = parse_id(_flat(raw).get("company_id")) or row.get("company_remote_id")
         if not company:
             raise VendorUnsupported("Offorte v1 addresses a person through its company, "
                                     "and this person has none")
@@ -678,7 +698,7 @@ class OfforteConnector(Connector):
             requests.append(WriteRequest("PATCH", path, "status", Entity.PROPOSALS,
                                          {"status": word}, fields=("status",)))
         if content:
-            current = row.get("vendor_status") or raw.get("status")
+            current = row.get("vendor_status") or _flat(raw).get("status")
             fields = tuple(f for f in changes if f in CONTENT_FIELDS)
             edit = WriteRequest("PATCH", path, "update", Entity.PROPOSALS, content, fields=fields)
             if current == "edit":  # edit first, then leave edit (if asked)
@@ -695,7 +715,7 @@ class OfforteConnector(Connector):
         if entity == Entity.COMPANIES:
             path = self._p("company_delete", "/companies/{id}/", "/contacts/{id}")
         elif entity == Entity.CONTACTS:
-            path = self._person_path(remote_id, row, row.get("raw") or {})
+            path = self._person_path(remote_id, row, row.get("raw"))
         elif entity == Entity.PROPOSALS:
             path = self._p("proposal_delete", "/proposals/{id}/", "/proposals/{id}/")
         else:
@@ -726,7 +746,7 @@ class OfforteConnector(Connector):
 
     def _get(self, client: VendorClient, entity: Entity, remote_id: str) -> Any:
         if entity == Entity.PROPOSALS:
-            path = self._p("proposal_details", "/proposals/{id}/details/",
+            path = self._p("proposals.proposal_details", "/proposals/{id}/details/",
                            "/proposals/{id}/details")
         elif entity == Entity.COMPANIES or (entity == Entity.CONTACTS and self.v2):
             path = self._p("company", "/companies/{id}/", "/contacts/{id}")

@@ -20,6 +20,7 @@ from syncd.settings import AccountSettings
 from syncd.vendors.automa import (
     QUOTE_EVENTS,
     AutomaConnector,
+    CallLogPaginator,
     CallRecord,
     Quote,
     Rfq,
@@ -185,7 +186,9 @@ def test_automa_rfq_delivery_time_is_upper_case_out_and_title_case_in() -> None:
     assert normalize_delivery_time("ANY") == normalize_delivery_time("Any") == "Any"
     assert normalize_delivery_time("NEXT_DAY") == "Next Day"
     assert normalize_delivery_time("2_3_DAYS") == "2-3 Days"
-    assert normalize_delivery_time("10+ Days") == "10+ Days"
+    assert normalize_delivery_time("10+ Days") == normalize_delivery_time("10_PLUS_DAYS") == (
+        "10+ Days")
+    assert normalize_delivery_time("EMERGENCY") == "Emergency"
 
 
 def test_seed_call_log_entry_without_event_is_an_extra() -> None:
@@ -209,6 +212,20 @@ def test_automa_call_log_entry_reads_event_and_object_from_the_request_body() ->
     assert entry_fingerprint(newer) != entry_fingerprint(entry)
     assert entry_fingerprint(copy.deepcopy(entry)) == entry_fingerprint(entry)
     assert len(entry_fingerprint(entry)) <= 64
+
+
+def test_automa_call_log_pages_keep_only_the_newest_quote_entry_of_each_quote() -> None:
+    def entry(uuid: str, obj: str, event: str) -> dict[str, Any]:
+        return {"uuid": uuid, "eventObjectUuid": obj, "createdAt": f"2024-01-0{uuid}T00:00:00Z",
+                "result": {"requestBody": {"eventType": event, "objectUuid": obj}}}
+
+    records = [entry("1", "X", "QUOTE_RECEIVED"), entry("2", "O", "ORDER_RECEIVED"),
+               entry("3", "Y", "QUOTE_DECLINED"), entry("4", "X", "QUOTE_ACCEPTED")]
+    paginator = CallLogPaginator(4)
+    paginator.update({"data": {"currentPage": 1, "lastPage": 2}}, records)
+    assert [r["uuid"] for r in records] == ["3", "4"]
+    assert paginator.has_next and paginator.state == {"page": 2}  # positions are untouched
+    assert paginator.request_params() == {"page": 2, "perPage": 4}
 
 
 @pytest.mark.parametrize("event", [
@@ -291,6 +308,14 @@ def test_automa_put_is_refused_unless_the_quote_is_a_draft() -> None:
     with pytest.raises(VendorRefused, match="only while a quote is a draft"):
         connector().plan_update(Entity.PROPOSALS, "q-1", {"number": "Q-2"}, {}, raw,
                                 children(raw))
+
+
+@pytest.mark.parametrize("changes", [{"number": "Q" * 33}, {"number": ""},
+                                     {"title": "x" * 1025}, {"currency": "CHF"}])
+def test_automa_put_limits_are_refused_before_any_request(changes: dict[str, Any]) -> None:
+    raw = draft()
+    with pytest.raises(VendorRefused):
+        connector().plan_update(Entity.PROPOSALS, "q-1", changes, {}, raw, children(raw))
 
 
 def test_automa_put_without_a_fetched_quote_is_refused() -> None:

@@ -353,7 +353,7 @@ def test_plan_create_proposal_with_marker_in_remarks_and_rows() -> None:
                                 "price": 10.0, "selectable": "check", "vat_percentage": 21.0,
                                 "sku": "S1", "discount_type": "amount", "discount_value": 1.0}
     assert table["rows"][1]["content"] == "<p>B</p>"
-    assert req.fields == ("title", "company_id", "contact_id")
+    assert req.fields == ("title", "company_id", "contact_id", "status", "line_items")
 
 
 def test_plan_create_proposal_needs_a_company() -> None:
@@ -427,3 +427,12 @@ def test_offorte_webhook_subscription_carries_the_secret_in_the_url() -> None:
                         "payload_content_type": "json", "active": True, "events": ["all"]}
     (same,) = connector().webhook_subscriptions("https://hooks.example/webhooks/off/tok", "tok")
     assert same.json["payload_url"] == req.json["payload_url"]
+
+
+def test_offorte_plans_read_the_mirror_raw_keyed_by_stream() -> None:
+    (req,) = connector().plan_update(Entity.CONTACTS, "9", {"email": "e"}, {},
+                                     {"companies": {"id": 9, "company_id": 7}}, [])
+    assert req.path == "/companies/7/people/9/"
+    with pytest.raises(VendorRefused):
+        connector().plan_update(Entity.PROPOSALS, "5", {"title": "t"}, {},
+                                {"proposals": {"id": 5, "status": "won"}}, [])

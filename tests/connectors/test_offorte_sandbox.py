@@ -167,7 +167,7 @@ def test_offorte_429_has_no_retry_after(served: Callable[..., ServedApp]) -> Non
 
 
 def test_offorte_errors_are_a_status_code_only(sandbox: OfforteSandbox) -> None:
-    client, conn = client_for(sandbox)
+    client, _ = client_for(sandbox)
     with pytest.raises(NotFound) as caught:
         client.get_json("/companies/999999/")
     assert caught.value.body == ""
@@ -208,7 +208,7 @@ def test_offorte_sandbox_emits_legacy_fields_and_odd_formats(sandbox: OfforteSan
 
 
 def test_offorte_locked_status_refuses_content_edits_with_403(sandbox: OfforteSandbox) -> None:
-    client, conn = client_for(sandbox)
+    client, _ = client_for(sandbox)
     won = client.get_json("/proposals/won")[0]
     with pytest.raises(VendorRefused) as caught:
         client.request("PATCH", f"/proposals/{won['id']}/details/", json={"name": "x"})
@@ -267,7 +267,7 @@ def test_offorte_drop_fault_on_create_still_creates_and_the_marker_finds_it(
 
 
 def test_offorte_create_rejects_rows_for_an_unknown_price_table(sandbox: OfforteSandbox) -> None:
-    client, conn = client_for(sandbox)
+    client, _ = client_for(sandbox)
     company = client.get_json("/companies")[0]
     body = {"company_id": company["id"], "name": "x",
             "content": {"pricetables": [{"id": "nope", "rows": []}]}}
@@ -467,3 +467,99 @@ def test_offorte_concurrent_401s_refresh_only_once(sandbox: OfforteSandbox) -> N
         thread.join()
     assert errors == []
     assert sandbox.count("POST", "/oauth2/refresh-token") == 1 and len(tokens.saved) == 1
+
+
+def test_offorte_full_sweep_marks_remote_deletions(
+    sqlite_url: str, make_runtime: Callable[..., Runtime], served: Callable[..., ServedApp],
+) -> None:
+    box, runtime = pull_case(sqlite_url, make_runtime, served, "v1",
+                             {"companies": 6, "proposals": 8, "max_items": 3, "seed": 5})
+    pull(runtime)
+    person = next(iter(box.people.values()))
+    box.companies[str(person["company_id"])]["people"].remove(person["id"])
+    del box.people[str(person["id"])]
+    gone = next(k for k, p in box.proposals.items() if p["status"] == "edit")
+    box.proposals[gone]["deleted"] = True
+    pull(runtime)
+    with runtime.db.begin() as conn:
+        tables = CANONICAL_TABLES
+        contact = conn.execute(select(tables[Entity.CONTACTS].c.deleted_at).where(
+            tables[Entity.CONTACTS].c.remote_id == str(person["id"]))).scalar()
+        proposal_row = conn.execute(select(tables[Entity.PROPOSALS]).where(
+            tables[Entity.PROPOSALS].c.remote_id == gone)).mappings().one()
+        items = conn.execute(select(tables[Entity.LINE_ITEMS].c.deleted_at).where(
+            tables[Entity.LINE_ITEMS].c.proposal_id == proposal_row["id"])).scalars().all()
+    assert contact is not None and proposal_row["deleted_at"] is not None
+    assert items and all(d is not None for d in items)
+
+
+def test_offorte_sandbox_accepts_the_seed_request_bodies(sandbox: OfforteSandbox) -> None:
+    import json
+    from pathlib import Path
+
+    seed = json.loads((Path(__file__).parent / "fixtures" / "offorte" /
+                       "v1_seed_examples.json").read_text(encoding="utf-8"))
+    client, conn = client_for(sandbox)
+    made = client.request("POST", "/companies/", json=seed["company_create_body"]).json()
+    cid = conn.created_id(Entity.COMPANIES, made)
+    person = client.request("POST", f"/companies/{cid}/people/",
+                            json=seed["person_create_body"]).json()
+    pid = conn.created_id(Entity.CONTACTS, person)
+    body = {**seed["proposal_create_body"], "company_id": int(cid), "company_contacts": [int(pid)]}
+    created = client.request("POST", "/proposals/", json=body).json()
+    assert set(created) == {"proposal_id", "proposal_version_id"}
+    new = str(created["proposal_id"])
+    update = {**seed["proposal_update_body"], "company_id": int(cid),
+              "company_contacts": [int(pid)]}
+    patched = client.request("PATCH", f"/proposals/{new}/details/", json=update).json()
+    assert patched["status"] == "won" and patched["price_total_original"] == 999.99
+    (row,) = conn.fetch_one(client, Entity.PROPOSALS, new).proposals
+    assert row["contact_id"] == pid and row["company_id"] == cid
+    hook = client.request("POST", "/webhooks/", json=seed["webhook_create_body"]).json()
+    assert client.get_json(f"/webhooks/{hook['id']}/")["events"] == ["company_created"]
+    client.request("PATCH", f"/webhooks/{hook['id']}/", json={"active": False})
+    assert client.get_json(f"/webhooks/{hook['id']}/")["active"] is False
+    client.request("DELETE", f"/webhooks/{hook['id']}/")
+    assert client.get_json("/webhooks/") == []
+
+
+def test_offorte_send_opens_the_proposal_and_records_the_email(sandbox: OfforteSandbox) -> None:
+    client, conn = client_for(sandbox)
+    draft = next(p for p in sandbox.proposals.values()
+                 if p["status"] == "edit" and p["contacts"])
+    path = f"/proposals/{draft['id']}/send/"
+    with pytest.raises(VendorRefused, match="HTTP 400"):
+        client.request("POST", path, json={"send_method": "self"})
+    sent = client.request("POST", path, json={"send_method": "self", "send_message": "Hi"})
+    assert sent.json()["receivers"][0]["proposal_link"].startswith("https://acme.offorte.com/")
+    (row,) = conn.fetch_one(client, Entity.PROPOSALS, str(draft["id"])).proposals
+    assert row["status"] == "sent" and row["sent_at"] is not None
+
+
+def test_offorte_authorization_code_grant(sandbox: OfforteSandbox) -> None:
+    form = {"grant_type": "authorization_code", "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret, "code": sandbox.auth_code,
+            "redirect_uri": "https://example.com/cb"}
+    pair = httpx.post(sandbox.root_url() + "/oauth2/token", data=form).json()
+    assert httpx.get(sandbox.base_url() + "/hello", headers={
+        "Authorization": f"Bearer {pair['access_token']}"}).status_code == 200
+    bad = httpx.post(sandbox.root_url() + "/oauth2/token", data={**form, "code": "nope"})
+    assert bad.status_code == 400
+
+
+def test_offorte_new_pair_in_settings_beats_a_stale_stored_pair(sandbox: OfforteSandbox) -> None:
+    entry = settings_of(sandbox)
+    tokens = DictTokens()
+    sandbox.expire_access_tokens()
+    with httpx.Client(base_url=entry.base_url + "/",
+                      auth=OfforteConnector(entry).auth(tokens)) as http:
+        assert http.get("hello").status_code == 200
+    assert tokens.pair and tokens.pair["origin"] and sandbox.access_token not in str(tokens.pair)
+    sandbox.expire_access_tokens()  # the stored pair is dead; the user re-authorises
+    access, refresh = sandbox.issue_tokens()
+    sandbox.access_token, sandbox.refresh_token = access, refresh
+    renewed = settings_of(sandbox)
+    with httpx.Client(base_url=renewed.base_url + "/",
+                      auth=OfforteConnector(renewed).auth(tokens)) as http:
+        assert http.get("hello").status_code == 200
+    assert sandbox.requests[-1].headers["authorization"] == f"Bearer {access}"

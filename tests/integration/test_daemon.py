@@ -1,0 +1,237 @@
+"""`syncd run`: webhooks lead to targeted fetches, forged ones change nothing, SIGTERM is clean,
+and several workers on one PostgreSQL database share accounts one worker at a time."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from syncd.clock import SYSTEM_CLOCK
+from syncd.db.tables import pending_fetches, proposals
+from syncd.demo import write_settings
+from syncd.engine.daemon import Daemon
+from syncd.engine.pull import Puller
+from syncd.errors import LeaseError
+from syncd.sandbox import sandbox_class
+from syncd.sandbox.base import free_port
+
+SECRET = "whsec-test-0123456789abcdef"
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def strawblond_daemon(db_url, make_runtime, served):
+    box = sandbox_class("strawblond")(requests_per_minute=10_000, webhook_secret=SECRET)
+    box.seed_data(companies=4, proposals=20, max_items=3, seed=5)
+    served(box)
+    entry = box.account_entry("sb")
+    entry["requests_per_minute"] = 10_000
+    port = free_port()
+    rt = make_runtime(db_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
+                      push_interval_seconds=1)
+    rt.settings.webhooks.listen = f"127.0.0.1:{port}"
+    assert Puller(rt, rt.account("sb")).run(sweep=True).ok
+    daemon = Daemon(rt, lease_ttl=5)
+    daemon.start()
+    wait_for(lambda: any(j[1] == "pull" for j in daemon.job_log))  # the start-up pull
+    yield box, rt, daemon, f"http://127.0.0.1:{port}/webhooks/sb"
+    daemon.stop()
+
+
+def test_signed_webhook_leads_to_a_targeted_fetch_and_no_list_request(strawblond_daemon):
+    box, rt, daemon, url = strawblond_daemon
+    offer_id = next(iter(box.collection("offers")))
+    box.reset_log()
+    box.remote_edit_title(offer_id, "Changed by the customer")
+    box.emit_webhook("offer.updated", offer_id, url=url)
+
+    def title() -> str | None:
+        with rt.db.begin() as conn:
+            return conn.execute(select(proposals.c.title).where(
+                proposals.c.remote_id == offer_id)).scalar()
+
+    wait_for(lambda: title() == "Changed by the customer")
+    gets = box.seen("GET")
+    assert [r.path for r in gets] == [f"/api/offer/{offer_id}"]
+    assert not box.seen("GET", r"/offer$")
+
+
+def test_duplicate_webhook_delivery_is_recognised(strawblond_daemon):
+    box, rt, daemon, url = strawblond_daemon
+    offer_id = list(box.collection("offers"))[1]
+    box.reset_log()
+    deliveries = box.emit_webhook("offer.updated", offer_id, url=url)
+    raw, signature = deliveries[0]["body"], deliveries[0]["signature"]
+    wait_for(lambda: box.count("GET", rf"/offer/{offer_id}") == 1)
+    again = httpx.post(url, content=raw, headers={"X-StrawBlond-Webhook-Signature": signature,
+                                                  "Content-Type": "application/json"})
+    assert again.status_code == 202 and again.json()["queued"] == 0
+    time.sleep(0.5)
+    assert box.count("GET", rf"/offer/{offer_id}") == 1
+
+
+def test_forged_webhook_gets_401_and_changes_nothing(strawblond_daemon):
+    box, rt, daemon, url = strawblond_daemon
+    offer_id = next(iter(box.collection("offers")))
+    box.reset_log()
+    body = b'{"id": "x1", "event": "offer.deleted", "created": 1, "test": false, "data": {"id": "%s"}}' % (
+        offer_id.encode())
+    forged = httpx.post(url, content=body, headers={
+        "X-StrawBlond-Webhook-Signature": "0" * 64, "Content-Type": "application/json"})
+    unsigned = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
+    assert forged.status_code == 401 and unsigned.status_code == 401
+    time.sleep(0.5)
+    assert box.requests == []
+    with rt.db.begin() as conn:
+        assert conn.execute(select(pending_fetches)).all() == []
+        assert conn.execute(select(proposals.c.deleted_at).where(
+            proposals.c.remote_id == offer_id)).scalar() is None
+
+
+def test_healthz_and_metrics_answer(strawblond_daemon):
+    box, rt, daemon, url = strawblond_daemon
+    root = url.split("/webhooks")[0]
+    health = httpx.get(f"{root}/healthz")
+    assert health.status_code == 200 and health.json()["accounts"]["sb"]["healthy"]
+    metrics = httpx.get(f"{root}/metrics").text
+    assert 'syncd_requests_total{account="sb"' in metrics
+    assert 'syncd_budget_tokens{account="sb"}' in metrics
+    assert "syncd_outbox_depth" in metrics and "syncd_lag_seconds" in metrics
+    assert box.api_key not in metrics
+
+
+def test_second_daemon_on_sqlite_refuses_to_start(sqlite_url, make_runtime):
+    rt = make_runtime(sqlite_url, [])
+    first = Daemon(rt, serve_http=False)
+    first.singleton.acquire()
+    try:
+        with pytest.raises(LeaseError, match="another `syncd run`"):
+            Daemon(make_runtime(sqlite_url, []), serve_http=False).start()
+    finally:
+        first.singleton.release()
+
+
+def test_sigterm_mid_backfill_exits_cleanly_and_the_next_start_resumes(tmp_path: Path, served):
+    box = sandbox_class("quickquote")(requests_per_minute=100_000)
+    box.seed_data(companies=5, proposals=1200, max_items=2, seed=3)
+    box.add_fault("GET", r"/quotes$", "delay", seconds=0.3, times=1000)
+    served(box)
+    entry = box.account_entry("qq")
+    entry["requests_per_minute"] = 100_000
+    db = tmp_path / "mirror.db"
+    config = tmp_path / "settings.toml"
+    write_settings(config, f"sqlite:///{db}", [entry])
+    text_ = config.read_text().replace("[sync]", f"[webhooks]\nlisten = \"127.0.0.1:{free_port()}\"\n\n[sync]")
+    config.write_text(text_)
+    cmd = [sys.executable, "-m", "syncd", "--config", str(config), "--quiet", "run"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: box.count("GET", r"/quotes$") >= 3, timeout=30)
+    started = time.time()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0, proc.stderr.read().decode()[-2000:]
+    assert time.time() - started < 10
+    pages_before = box.count("GET", r"/quotes$")
+    resumed = subprocess.run([sys.executable, "-m", "syncd", "--config", str(config), "--quiet",
+                              "backfill"], capture_output=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
+    bound = box.lower_bound_requests()
+    assert box.count("GET", r"/quotes$") <= bound + 1
+    assert pages_before < bound
+    from syncd.db.session import Database
+
+    with Database(f"sqlite:///{db}").begin() as conn:
+        count = conn.execute(text("SELECT count(*) FROM proposals WHERE deleted_at IS NULL")).scalar()
+    assert count == box.expected_counts()["proposals"]
+
+
+@pytest.mark.pg
+def test_three_workers_share_twenty_accounts_and_take_over_a_dead_one(make_runtime, served):
+    from tests import pg
+
+    admin = pg.server_url()
+    if admin is None:
+        pytest.skip("SKIP PostgreSQL: no server")
+    url, drop = pg.fresh_database(admin)
+    try:
+        _three_workers(url, make_runtime, served)
+    finally:
+        drop()
+
+
+def _three_workers(url: str, make_runtime, served) -> None:
+    from syncd.db.session import Database
+
+    Database(url).upgrade()
+    box = sandbox_class("quickquote")(requests_per_minute=1_000_000)
+    box.seed_data(companies=3, proposals=15, max_items=2, seed=9)
+    served(box)
+    accounts = []
+    for i in range(20):
+        entry = box.account_entry(f"qq{i:02d}")
+        entry["requests_per_minute"] = 100_000
+        accounts.append(entry)
+    daemons = []
+    for w in range(3):
+        rt = make_runtime(url, accounts, SYSTEM_CLOCK, pull_interval_seconds=3600,
+                          push_interval_seconds=1)
+        daemons.append(Daemon(rt, worker=f"w{w}", serve_http=False, lease_ttl=3))
+    for d in daemons:
+        d.start()
+    rt0 = daemons[0].runtime
+
+    def all_pulled() -> bool:
+        with rt0.db.begin() as conn:
+            got = conn.execute(text(
+                "SELECT count(DISTINCT account) FROM proposals WHERE deleted_at IS NULL")).scalar()
+        return got == 20
+
+    wait_for(all_pulled, timeout=60)
+    # one local edit per account: each must reach the vendor exactly once
+    with rt0.db.begin() as conn:
+        for i in range(20):
+            conn.execute(text(
+                "UPDATE proposals SET title = :t WHERE id = (SELECT min(id) FROM proposals "
+                "WHERE account = :a AND vendor_status IN ('Created','Sent','Viewed'))"),
+                {"t": f"edit-qq{i:02d}", "a": f"qq{i:02d}"})
+    wait_for(lambda: len(box.seen("PUT")) >= 20, timeout=60)
+    # kill worker 0 without releasing its leases: the others take over after expiry
+    dead = daemons[0]
+    held_by_dead = set(dead._held)
+    dead.runtime.stop.set()
+    dead.scheduler.shutdown(wait=False)
+    time.sleep(0.2)
+    with daemons[1].runtime.db.begin() as conn:
+        conn.execute(text("UPDATE proposals SET title = title || '!' WHERE id IN ("
+                          "SELECT min(id) FROM proposals WHERE title LIKE 'edit-qq%' "
+                          "GROUP BY account)"))
+    wait_for(lambda: len(box.seen("PUT")) >= 40, timeout=60)
+    wait_for(lambda: held_by_dead <= (set(daemons[1]._held) | set(daemons[2]._held)), timeout=30)
+    time.sleep(1.5)
+    for d in daemons[1:]:
+        d.stop()
+    puts = [r.json() for r in box.seen("PUT")]
+    assert len(puts) == 40, "each change reached the vendor exactly once"
+    # one worker per account at a time: no overlapping jobs of two workers on one account
+    jobs = [j for d in daemons for j in d.job_log]
+    for account in {j[0] for j in jobs}:
+        spans = sorted((j[3], j[4], j[2]) for j in jobs if j[0] == account)
+        for (s1, e1, w1), (s2, _e2, w2) in zip(spans, spans[1:], strict=False):
+            assert w1 == w2 or s2 >= e1, f"{account}: {w1} and {w2} overlapped"

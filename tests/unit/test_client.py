@@ -1,0 +1,322 @@
+"""syncd.http.client.AccountClient: budget, retries, the error tree, request log, no secrets.
+
+Most tests drive the client through an `httpx.MockTransport` handler (fast, deterministic);
+the transport-failure tests talk real HTTP to a tiny sandbox on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from syncd.clock import FakeClock
+from syncd.db.session import Database
+from syncd.db.tables import request_log
+from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
+from syncd.http.budget import RateBudget
+from syncd.http.client import AccountClient, MalformedResponse, NotFound
+from syncd.sandbox.base import Sandbox, ServedApp, serve
+
+T0 = 1_790_000_000.0
+SECRET = "sk_live_9f8e7d6c5b4a"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Script:
+    """A MockTransport handler answering from a list, recording (virtual time, request)."""
+
+    def __init__(self, clock: FakeClock, answers: list[Any]) -> None:
+        self.clock = clock
+        self.answers = list(answers)
+        self.calls: list[tuple[float, httpx.Request]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((self.clock.time(), request))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def make_client(
+    handler: Handler | None, clock: FakeClock, *, db: Database | None = None, rpm: int = 30,
+    base_url: str = "https://vendor.example.com/api", **kw: Any,
+) -> AccountClient:
+    budget = RateBudget("acct", rpm, clock, db)
+    return AccountClient(
+        account="acct", base_url=base_url, budget=budget, clock=clock, db=db,
+        headers={"Authorization": f"Bearer {SECRET}"},
+        inner_transport=httpx.MockTransport(handler) if handler else None, **kw,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+def ok(body: Any = None) -> httpx.Response:
+    return httpx.Response(200, json=body if body is not None else {"ok": True})
+
+
+class TestRateLimited:
+    def test_retry_after_blocks_the_budget_then_succeeds(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(429, headers={"Retry-After": "7"}), ok()])
+        client = make_client(script, clock)
+        assert client.get_json("things") == {"ok": True}
+        times = [t for t, _ in script.calls]
+        assert times == [T0, T0 + 7]
+        assert 7 in clock.slept
+        assert client.budget.blocked_until == T0 + 7
+
+    def test_429_without_retry_after_waits_a_minute(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(429), ok()])
+        client = make_client(script, clock)
+        client.request("GET", "things")
+        assert [t for t, _ in script.calls] == [T0, T0 + 60]
+        assert 60 in clock.slept
+
+    def test_retry_after_as_http_date(self, clock: FakeClock) -> None:
+        when = format_datetime(datetime.fromtimestamp(T0 + 30, tz=UTC), usegmt=True)
+        script = Script(clock, [httpx.Response(429, headers={"Retry-After": when}), ok()])
+        make_client(script, clock).request("GET", "things")
+        assert script.calls[1][0] == pytest.approx(T0 + 30)
+
+    def test_a_429_holds_other_requests_of_the_account_too(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(429, headers={"Retry-After": "20"})])
+        client = make_client(script, clock, attempts=1)
+        with pytest.raises(TransientVendorError) as info:
+            client.request("GET", "things")
+        assert info.value.status == 429 and info.value.retry_after == 20
+        script.answers = [ok()]
+        client.request("GET", "other")
+        assert script.calls[-1][0] == T0 + 20
+
+
+class TestServerErrors:
+    def test_5xx_retried_with_backoff_then_success(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(503), httpx.Response(502), ok()])
+        client = make_client(script, clock)
+        assert client.request("GET", "things").status_code == 200
+        assert len(script.calls) == 3
+        backoff = [s for s in clock.slept if s > 0]
+        assert len(backoff) == 2 and all(0 < s <= 31 for s in backoff)
+        assert script.calls[2][0] > script.calls[1][0] > script.calls[0][0]
+
+    def test_5xx_forever_gives_up_after_attempts(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(500, text="boom")])
+        client = make_client(script, clock, attempts=4)
+        with pytest.raises(TransientVendorError) as info:
+            client.request("GET", "things")
+        assert len(script.calls) == 4
+        assert info.value.status == 500
+        assert "HTTP 500" in str(info.value)
+
+    @pytest.mark.parametrize(
+        "failure",
+        [httpx.ReadTimeout("timed out"), httpx.ConnectError("connection reset by peer"),
+         httpx.RemoteProtocolError("Server disconnected without sending a response.")],
+    )
+    def test_transport_errors_retried(self, clock: FakeClock, failure: Exception) -> None:
+        script = Script(clock, [failure, failure, ok()])
+        assert make_client(script, clock).request("GET", "things").json() == {"ok": True}
+        assert len(script.calls) == 3
+
+    @pytest.mark.parametrize(
+        "failure",
+        [httpx.Response(503), httpx.Response(429, headers={"Retry-After": "3"}),
+         httpx.ReadTimeout("timed out")],
+    )
+    def test_get_json_retries_transient_errors_as_often_as_request(
+        self, clock: FakeClock, failure: Any
+    ) -> None:
+        # The pull path uses get_json: a vendor hiccup twice in a row must not fail the page
+        # while `attempts` (5) allows more; only malformed bodies are limited to two tries.
+        script = Script(clock, [failure, failure, ok()])
+        assert make_client(script, clock).get_json("things") == {"ok": True}
+        assert len(script.calls) == 3
+
+    def test_non_idempotent_request_without_retry_is_sent_once(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(503)])
+        with pytest.raises(TransientVendorError):
+            make_client(script, clock).request("POST", "things", json={}, retry=False)
+        assert len(script.calls) == 1
+
+
+class TestRefusals:
+    @pytest.mark.parametrize("status", [400, 403, 409, 415, 422])
+    def test_4xx_is_refused_with_the_vendor_message_and_not_retried(
+        self, clock: FakeClock, status: int
+    ) -> None:
+        script = Script(clock, [httpx.Response(status, json={"message": "Title is required"})])
+        with pytest.raises(VendorRefused) as info:
+            make_client(script, clock).request("PUT", "quotes/12", json={"title": ""})
+        assert not isinstance(info.value, NotFound)
+        assert "Title is required" in str(info.value)
+        assert info.value.status == status
+        assert len(script.calls) == 1
+
+    def test_connector_refusal_message_is_used(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(400, json={"error": {"text": "locked"}})])
+        client = make_client(script, clock,
+                             refusal_message=lambda r: r.json()["error"]["text"])
+        with pytest.raises(VendorRefused, match="locked"):
+            client.request("PUT", "quotes/12", json={})
+
+    @pytest.mark.parametrize("status", [404, 410])
+    def test_gone_is_not_found(self, clock: FakeClock, status: int) -> None:
+        script = Script(clock, [httpx.Response(status, json={"message": "Quote 12 not found"})])
+        with pytest.raises(NotFound) as info:
+            make_client(script, clock).get_json("quotes/12")
+        assert info.value.status == status
+        assert len(script.calls) == 1
+
+    def test_401_is_an_auth_error(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(401, json={"message": "bad key"})])
+        with pytest.raises(AuthError):
+            make_client(script, clock).get_json("things")
+        assert len(script.calls) == 1
+
+    def test_malformed_json_is_retried_then_raised(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(200, content=b'{"id": 1, "name": "trunc')])
+        with pytest.raises(MalformedResponse) as info:
+            make_client(script, clock).get_json("things")
+        assert isinstance(info.value, TransientVendorError)
+        assert len(script.calls) == 2
+        assert "trunc" in info.value.body
+
+    def test_malformed_then_good(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(200, content=b"<html>"), ok([1, 2])])
+        assert make_client(script, clock).get_json("things") == [1, 2]
+
+    def test_empty_body_decodes_to_none(self, clock: FakeClock) -> None:
+        script = Script(clock, [httpx.Response(200)])
+        assert make_client(script, clock).get_json("things") is None
+
+
+class TestSecrets:
+    @pytest.mark.parametrize(
+        "answer",
+        [httpx.Response(400, json={"message": "nope"}), httpx.Response(404),
+         httpx.Response(500), httpx.Response(429, headers={"Retry-After": "1"}),
+         httpx.Response(401), httpx.Response(200, content=b"not json"),
+         httpx.ReadTimeout("timed out"), httpx.ConnectError("connection refused")],
+    )
+    def test_never_in_exception_messages(self, clock: FakeClock, answer: Any) -> None:
+        script = Script(clock, [answer])
+        client = make_client(script, clock, attempts=1)
+        with pytest.raises(Exception) as info:
+            client.get_json("quotes/12", params={"api_key": SECRET, "page": 2})
+        sent = script.calls[0][1]
+        assert SECRET in str(sent.url) and SECRET in sent.headers["authorization"]
+        text = f"{info.value!s} {info.value!r} {getattr(info.value, 'body', '')}"
+        assert SECRET not in text
+        assert isinstance(info.value, VendorError)
+
+
+class TestRequestLog:
+    def test_rows_written_with_method_endpoint_status(self, clock: FakeClock, db_url: str) -> None:
+        db = Database(db_url)
+        try:
+            script = Script(clock, [httpx.Response(503), ok(), httpx.Response(404),
+                                    httpx.ConnectError("reset"), ok()])
+            client = make_client(script, clock, db=db)
+            client.get_json("quotes", params={"api_key": SECRET})
+            with pytest.raises(NotFound):
+                client.request("PUT", "quotes/2453", json={})
+            client.request("DELETE", "quotes/2453/line_items/9007199254740993")
+            with db.begin() as conn:
+                rows = conn.execute(select(request_log).order_by(request_log.c.id)).mappings().all()
+            got = [(r["account"], r["method"], r["endpoint"], r["status"]) for r in rows]
+            assert got == [
+                ("acct", "GET", "/api/quotes", 503),
+                ("acct", "GET", "/api/quotes", 200),
+                ("acct", "PUT", "/api/quotes/{id}", 404),
+                ("acct", "DELETE", "/api/quotes/{id}/line_items/{id}", -1),
+                ("acct", "DELETE", "/api/quotes/{id}/line_items/{id}", 200),
+            ]
+            assert all(r["sent_at"] >= T0 for r in rows)
+            assert all(SECRET not in str(dict(r)) for r in rows)
+            assert client.transport.requests_sent == 5
+        finally:
+            client.close()
+            db.dispose()
+
+
+# ---- real HTTP on loopback ------------------------------------------------------------------
+class Tiny(Sandbox):
+    """A one-route sandbox: its middleware gives us resets, drops and delays for free."""
+
+    vendor = "tiny"
+
+    def routes(self) -> None:
+        async def things(request: Request) -> Response:
+            return JSONResponse({"things": [1, 2, 3]})
+
+        async def create(request: Request) -> Response:
+            return JSONResponse({"id": 7}, status_code=201)
+
+        self.route("/things", things, ["GET"])
+        self.route("/things", create, ["POST"])
+
+
+@pytest.fixture
+def tiny() -> Iterator[tuple[Tiny, ServedApp]]:
+    box = Tiny(requests_per_minute=10_000)
+    app = serve(box)
+    yield box, app
+    app.stop()
+
+
+class TestOverLoopback:
+    def test_connection_reset_retried(self, clock: FakeClock, tiny: tuple[Tiny, ServedApp]) -> None:
+        box, app = tiny
+        box.add_fault("GET", r"^/things$", "reset", times=2)
+        client = make_client(None, clock, base_url=app.url)
+        try:
+            assert client.request("GET", "things").json() == {"things": [1, 2, 3]}
+        finally:
+            client.close()
+        assert [r.status for r in box.seen("GET")] == [-1, -1, 200]
+
+    def test_timeout_retried(self, clock: FakeClock, tiny: tuple[Tiny, ServedApp]) -> None:
+        box, app = tiny
+        box.add_fault("GET", r"^/things$", "delay", seconds=0.6, times=1)
+        client = make_client(None, clock, base_url=app.url, timeout=0.2)
+        try:
+            assert client.get_json("things") == {"things": [1, 2, 3]}
+        finally:
+            client.close()
+        assert box.count("GET") == 2
+
+    def test_server_error_then_success(self, clock: FakeClock, tiny: tuple[Tiny, ServedApp]) -> None:
+        box, app = tiny
+        box.add_fault("GET", r"^/things$", "status", status=502, times=1)
+        client = make_client(None, clock, base_url=app.url)
+        try:
+            assert client.get_json("things") == {"things": [1, 2, 3]}
+        finally:
+            client.close()
+        assert [r.status for r in box.seen("GET")] == [502, 200]
+
+    def test_dropped_create_is_not_resent_blindly(
+        self, clock: FakeClock, tiny: tuple[Tiny, ServedApp]
+    ) -> None:
+        box, app = tiny
+        box.add_fault("POST", r"^/things$", "drop", times=1)
+        client = make_client(None, clock, base_url=app.url)
+        try:
+            with pytest.raises(TransientVendorError) as info:
+                client.request("POST", "things", json={"name": "x"}, retry=False)
+        finally:
+            client.close()
+        assert box.count("POST") == 1
+        assert SECRET not in str(info.value)
