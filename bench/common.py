@@ -58,7 +58,7 @@ def pg_available(admin: str = PG_ADMIN) -> bool:
         with psycopg.connect(admin, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
         return True
-    except Exception:  # noqa: BLE001 - any failure means "no server to measure on"
+    except Exception:
         return False
 
 

@@ -79,7 +79,7 @@ def _serve(vendor: str, sizes: dict[str, int], rpm: int, offset: Any,
                 else:
                     value = getattr(sandbox, name)(*args, **kwargs)
                 conn.send(("ok", value))
-            except Exception as exc:  # noqa: BLE001 - shipped back to the caller
+            except Exception as exc:
                 conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         served.stop()

@@ -49,6 +49,9 @@ def parse_money(value: Any) -> Decimal | None:
     if not text or not re.fullmatch(r"[0-9.,]+", text):
         raise ValueError(f"not a money amount: {value!r}")
     match = re.search(r"[.,](\d{1,2})$", text)
+    grouped = text[: match.start()] if match else text
+    if re.search(r"[.,]", grouped) and not re.fullmatch(r"\d{1,3}([.,]\d{3})*", grouped):
+        raise ValueError(f"not a money amount (thousands groups): {value!r}")
     if match:
         whole = re.sub(r"[.,]", "", text[: match.start()])
         text = f"{whole or '0'}.{match.group(1)}"

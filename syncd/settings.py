@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     accounts: list[AccountSettings] = Field(default_factory=list)
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, env_settings: Any,
+                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
+        """The environment overrides the file (values from the file arrive as init kwargs)."""
+        return env_settings, init_settings
+
     def account(self, name: str) -> AccountSettings:
         for account in self.accounts:
             if account.name == name:

@@ -248,10 +248,8 @@ class Daemon:
     def _run_now(self, job_id: str) -> None:
         if self.runtime.stop.is_set():
             return
-        try:
+        with contextlib.suppress(Exception):
             self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
-        except Exception:
-            pass
 
     # ---- health / metrics -----------------------------------------------------------------
     def health(self) -> tuple[int, dict[str, Any]]:

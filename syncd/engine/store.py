@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
@@ -28,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, vendor_records
-from syncd.engine.values import denorm, norm
+from syncd.engine.values import DECIMAL_FIELDS, denorm, norm
 
 MERGE_EXTRA = ("deleted_at",)
 CHUNK = 500
@@ -59,6 +60,23 @@ class WriteStats:
     @property
     def written(self) -> int:
         return self.inserted + self.updated + self.deleted
+
+
+_SCALE = Decimal("0.0001")
+
+
+def storable(name: str, value: Any, sqlite_real: bool) -> Any:
+    """A value as the column will hand it back, so base and mirror compare equal.
+
+    NUMERIC columns keep 4 decimals; SQLite stores NUMERIC as a REAL, so there the value is
+    also passed through the float it will become (exact for amounts below ~10^11)."""
+    if name not in DECIMAL_FIELDS or value is None or isinstance(value, bool):
+        return value
+    amount = (Decimal(repr(value)) if isinstance(value, float) else Decimal(value)).quantize(
+        _SCALE, rounding=ROUND_HALF_EVEN)
+    if sqlite_real:
+        amount = Decimal(f"{float(amount):.4f}")
+    return amount
 
 
 def merge_fields(entity: str) -> tuple[str, ...]:
@@ -127,8 +145,9 @@ class MirrorWriter:
         fields = merge_fields(entity)
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        sqlite_real = conn.dialect.name == "sqlite"
         for rid, row in incoming.items():
-            remote = {f: row[f] for f in fields if f in row}
+            remote = {f: storable(f, row[f], sqlite_real) for f in fields if f in row}
             remote.setdefault("deleted_at", None)
             current = existing.get(rid)
             if current is None:

@@ -46,7 +46,7 @@ def receive(runtime: Runtime, account_name: str, headers: dict[str, str], body: 
             path_secret: str | None) -> tuple[int, dict[str, Any]]:
     """Authenticate and queue; returns (HTTP status, JSON answer)."""
     try:
-        settings = runtime.settings.account(account_name)
+        runtime.settings.account(account_name)
     except SyncdError:
         return 404, {"error": "unknown account"}
     account = runtime.account(account_name)

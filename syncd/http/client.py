@@ -179,11 +179,16 @@ class AccountClient:
     def get_json(
         self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None
     ) -> Any:
-        """GET and decode JSON; a malformed body is retried, then raised."""
-        for attempt in retrying(self.clock, min(self.attempts, 2), self._log_retry):
-            with attempt:
-                response = self._once("GET", path, params, None)
+        """GET and decode JSON; transient errors are retried like any request, a malformed
+        body is fetched once more (a truncated answer), then raised."""
+        for again in (True, False):
+            response = self.request("GET", path, params=params)
+            try:
                 return self.decode(response)
+            except MalformedResponse as exc:
+                if not again:
+                    raise
+                log.warning("account=%s retrying after: %s", self.account, exc)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod

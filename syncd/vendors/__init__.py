@@ -1,14 +1,11 @@
 """Vendor connectors. Importing this package registers every connector in the registry.
 
-Adding a vendor: one module here, one sandbox app in `syncd/sandbox/`, one import line below.
+Adding a vendor: one module here, one sandbox app in `syncd/sandbox/`, one name below.
 """
 
 from importlib import import_module
 
-for _module in ("offorte", "strawblond", "quickquote", "happyoffer", "automa"):
-    try:
-        import_module(f"syncd.vendors.{_module}")
-    except Exception as exc:  # DEVONLY: connectors being written concurrently
-        import sys
+VENDOR_MODULES = ("offorte", "strawblond", "quickquote", "happyoffer", "automa")
 
-        print(f"syncd: connector {_module} not loaded: {exc!r}", file=sys.stderr)
+for _module in VENDOR_MODULES:
+    import_module(f"syncd.vendors.{_module}")

@@ -3,6 +3,7 @@ and several workers on one PostgreSQL database share accounts one worker at a ti
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def strawblond_daemon(db_url, make_runtime, served):
 
 
 def test_signed_webhook_leads_to_a_targeted_fetch_and_no_list_request(strawblond_daemon):
-    box, rt, daemon, url = strawblond_daemon
+    box, rt, _daemon, url = strawblond_daemon
     offer_id = next(iter(box.collection("offers")))
     box.reset_log()
     box.remote_edit_title(offer_id, "Changed by the customer")
@@ -75,7 +76,7 @@ def test_signed_webhook_leads_to_a_targeted_fetch_and_no_list_request(strawblond
 
 
 def test_duplicate_webhook_delivery_is_recognised(strawblond_daemon):
-    box, rt, daemon, url = strawblond_daemon
+    box, _rt, _daemon, url = strawblond_daemon
     offer_id = list(box.collection("offers"))[1]
     box.reset_log()
     deliveries = box.emit_webhook("offer.updated", offer_id, url=url)
@@ -89,7 +90,7 @@ def test_duplicate_webhook_delivery_is_recognised(strawblond_daemon):
 
 
 def test_forged_webhook_gets_401_and_changes_nothing(strawblond_daemon):
-    box, rt, daemon, url = strawblond_daemon
+    box, rt, _daemon, url = strawblond_daemon
     offer_id = next(iter(box.collection("offers")))
     box.reset_log()
     body = b'{"id": "x1", "event": "offer.deleted", "created": 1, "test": false, "data": {"id": "%s"}}' % (
@@ -107,7 +108,7 @@ def test_forged_webhook_gets_401_and_changes_nothing(strawblond_daemon):
 
 
 def test_healthz_and_metrics_answer(strawblond_daemon):
-    box, rt, daemon, url = strawblond_daemon
+    box, _rt, _daemon, url = strawblond_daemon
     root = url.split("/webhooks")[0]
     health = httpx.get(f"{root}/healthz")
     assert health.status_code == 200 and health.json()["accounts"]["sb"]["healthy"]
@@ -139,7 +140,8 @@ def test_sigterm_mid_backfill_exits_cleanly_and_the_next_start_resumes(tmp_path:
     db = tmp_path / "mirror.db"
     config = tmp_path / "settings.toml"
     write_settings(config, f"sqlite:///{db}", [entry])
-    text_ = config.read_text().replace("[sync]", f"[webhooks]\nlisten = \"127.0.0.1:{free_port()}\"\n\n[sync]")
+    listen = f'[webhooks]\nlisten = "127.0.0.1:{free_port()}"\n\n[sync]'
+    text_ = config.read_text().replace("[sync]", listen)
     config.write_text(text_)
     cmd = [sys.executable, "-m", "syncd", "--config", str(config), "--quiet", "run"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -233,5 +235,5 @@ def _three_workers(url: str, make_runtime, served) -> None:
     jobs = [j for d in daemons for j in d.job_log]
     for account in {j[0] for j in jobs}:
         spans = sorted((j[3], j[4], j[2]) for j in jobs if j[0] == account)
-        for (s1, e1, w1), (s2, _e2, w2) in zip(spans, spans[1:], strict=False):
+        for (_s1, e1, w1), (s2, _e2, w2) in itertools.pairwise(spans):
             assert w1 == w2 or s2 >= e1, f"{account}: {w1} and {w2} overlapped"

@@ -88,6 +88,8 @@ def test_pushed_change_does_not_echo(case: Case) -> None:
     writes = sum(s.writes.inserted + s.writes.deleted + s.writes.conflicts
                  for s in pulled.streams)
     assert writes == 0
+    # only the pushed quote's raw JSON may be refreshed; no canonical value moves
+    assert sum(s.writes.updated for s in pulled.streams) <= 1
     after = {r["id"]: r for r in case.rows(Entity.PROPOSALS)}
     canonical = ("title", "status", "total_gross", "company_id", "contact_id", "deleted_at")
     for rid, old in before.items():
@@ -178,3 +180,19 @@ def test_status_change_is_sent_in_the_vendor_word(case: Case) -> None:
     [put] = case.sandbox.seen("PUT")
     assert put.json() == {"status": "accepted"}
     assert case.sandbox.quotes[row["remote_id"]]["status"] == "Accepted"
+
+
+def test_local_delete_with_allow_delete_sends_one_delete(case: Case) -> None:
+    case.runtime.account(case.account).settings.allow_delete = True
+    row = proposal(case)
+    sql(case, "UPDATE proposals SET deleted_at = CURRENT_TIMESTAMP WHERE id = :id", id=row["id"])
+    assert pusher(case).run().done == 1
+    [delete] = writes_seen(case)
+    assert delete.method == "DELETE" and delete.path.endswith(f"/quotes/{row['remote_id']}")
+    assert row["remote_id"] not in case.sandbox.quotes
+    case.sandbox.reset_log()
+    assert case.pull().ok
+    assert pusher(case).run().planned == []
+    assert writes_seen(case) == []
+    gone = next(r for r in case.rows(Entity.PROPOSALS) if r["id"] == row["id"])
+    assert gone["deleted_at"] is not None
