@@ -127,12 +127,17 @@ def pull_with_progress(rt: Runtime, names: list[str], *, sweep: bool, kind: str)
         tasks = {n: progress.add_task(n, total=None, info="starting") for n in names}
         lock = threading.Lock()
 
-        def report(account: str, stream: str, records: int, requests: int) -> None:
+        def report(account: str, stream: str, records: int, requests: int,
+                   pages_left: int | None = None) -> None:
             acct = rt.account(account)
             wait = acct.budget.seconds_until_available()
             rate = acct.settings.requests_per_minute
+            eta = ""
+            if pages_left is not None:
+                # the budget, not the network, sets the pace: pages left / allowed rate
+                eta = f" · ETA {pages_left / rate:.1f} min for {pages_left} pages of {stream}"
             info = (f"{stream}: {records} records · {requests} requests · budget {rate}/min"
-                    + (f" · next slot in {wait:.0f}s" if wait > 1 else ""))
+                    + eta + (f" · next slot in {wait:.0f}s" if wait > 1 else ""))
             with lock:
                 progress.update(tasks[account], info=info)
             if not interactive:

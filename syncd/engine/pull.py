@@ -45,7 +45,7 @@ from syncd.http.client import MalformedResponse, NotFound, priority
 from syncd.vendors.base import StreamSpec, default_fingerprint
 
 log = logging.getLogger("syncd.pull")
-Progress = Callable[[str, str, int, int], None]
+Progress = Callable[..., None]  # (account, stream, records, requests, pages_left)
 
 
 @dataclass
@@ -103,12 +103,13 @@ class Puller:
         self.clock = runtime.clock
         self.progress = progress
         self.name = account.name
+        self.run_id = "-"
 
     # ---- entry point ----------------------------------------------------------------------
     def run(self, *, sweep: bool, kind: str = "pull") -> PullResult:
         """Pull every active stream; `sweep` = full scan of everything (backfill, sweep)."""
         result = PullResult(self.name)
-        run_id = uuid.uuid4().hex[:12]
+        run_id = self.run_id = uuid.uuid4().hex[:12]
         with self.db.begin() as conn:
             run_pk = conn.execute(
                 insert(runs).values(run_id=run_id, account=self.name, kind=kind,
@@ -177,11 +178,14 @@ class Puller:
                         self._save_state(conn, stream, state)
                     if self.progress:
                         self.progress(self.name, stream.name, result.records,
-                                      self.account.client.transport.requests_sent)
+                                      self.account.client.transport.requests_sent,
+                                      paginator.remaining)
             self._finish(stream, state, result)
         except (SyncdError, TypeError) as exc:
             result.error = str(exc)
-            log.warning("account=%s stream=%s failed: %s", self.name, stream.name, exc)
+            log.warning("account=%s stream=%s failed: %s", self.name, stream.name, exc,
+                        extra={"account": self.name, "stream": stream.name,
+                               "run_id": self.run_id})
         return result
 
     def _page(
@@ -388,7 +392,8 @@ class Puller:
     def _quarantine(self, conn: Connection, stream: StreamSpec, rid: str | None, raw: Any,
                     error: str) -> None:
         text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-        log.warning("account=%s stream=%s quarantined %s: %s", self.name, stream.name, rid, error)
+        log.warning("account=%s stream=%s quarantined %s: %s", self.name, stream.name, rid, error,
+                    extra={"account": self.name, "stream": stream.name, "run_id": self.run_id})
         conn.execute(
             update(quarantine)
             .where(quarantine.c.account == self.name, quarantine.c.stream == stream.name,

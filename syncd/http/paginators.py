@@ -26,6 +26,8 @@ class Paginator:
         self.page_size = page_size
         self.state: dict[str, Any] = dict(state or self.initial_state())
         self.has_next = True
+        # pages still to fetch, when the vendor says (Laravel meta, totals); None = unknown
+        self.remaining: int | None = None
 
     def initial_state(self) -> dict[str, Any]:
         return {}
@@ -100,6 +102,7 @@ class LaravelPaginator(PageNumberPaginator):
             super().update(body, records)
             return
         current = int(meta.get("current_page", self.state["page"]))
+        self.remaining = max(0, int(meta["last_page"]) - current)
         if current >= int(meta["last_page"]) or not records:
             self.has_next = False
         else:
@@ -130,6 +133,7 @@ class LastPagePaginator(PageNumberPaginator):
             super().update(body, records)
             return
         current = int(holder.get("currentPage", self.state["page"]))
+        self.remaining = max(0, int(holder["lastPage"]) - current)
         if current >= int(holder["lastPage"]) or not records:
             self.has_next = False
         else:
@@ -171,6 +175,10 @@ class CursorPaginator(Paginator):
 
     def update(self, body: Any, records: list[Any]) -> None:
         nxt = body.get(self.next_key) if isinstance(body, dict) else None
+        total = body.get("total_records") if isinstance(body, dict) else None
+        if isinstance(total, int) and self.page_size:
+            self.seen = getattr(self, "seen", 0) + len(records)
+            self.remaining = max(0, -(-(total - self.seen) // self.page_size))
         if nxt in (None, "", False):
             self.has_next = False
             return
