@@ -22,6 +22,7 @@ from syncd.db.session import Database
 from syncd.db.tables import CANONICAL_TABLES, conflicts, proposals
 from syncd.engine.pull import Puller
 from syncd.engine.push import Pusher
+from syncd.engine.reconcile import Reconciler
 from syncd.engine.runtime import Runtime
 from syncd.engine.status import pipeline_report
 from syncd.sandbox import sandbox_class
@@ -150,7 +151,7 @@ def _sample(console: Console, db: Database) -> None:
 
 
 def _editable(rt: Runtime, account: str) -> dict[str, Any] | None:
-    """A proposal whose vendor takes a title update (per the capability matrix)."""
+    """A proposal whose title change the vendor takes: planned for real, then rolled back."""
     connector = rt.account(account).connector
     if connector.capability(connector_entity(), Op.UPDATE) is not None:
         return None
@@ -159,16 +160,19 @@ def _editable(rt: Runtime, account: str) -> dict[str, Any] | None:
             select(proposals).where(proposals.c.account == account,
                                     proposals.c.deleted_at.is_(None),
                                     proposals.c.status.in_(("draft", "sent")))
-            .order_by(proposals.c.id)).mappings().all()
+            .order_by(proposals.c.id).limit(20)).mappings().all()
     for row in rows:
-        raw = row["raw"] or {}
-        payload = next(iter(raw.values())) if len(raw) == 1 else raw
+        conn = rt.db.engine.connect()
+        trans = conn.begin()
         try:
-            connector.plan_update(connector_entity(), row["remote_id"], {"title": "x"},
-                                  dict(row), payload, [])
-        except Exception:
-            continue
-        return dict(row)
+            conn.execute(text("UPDATE proposals SET title = 'probe' WHERE id = :i"),
+                         {"i": row["id"]})
+            plans = Reconciler(rt.account(account), SYSTEM_CLOCK.now()).run(conn)
+        finally:
+            trans.rollback()
+            conn.close()
+        if plans and all(p.status == "pending" for p in plans):
+            return dict(row)
     return None
 
 

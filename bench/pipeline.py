@@ -1,0 +1,162 @@
+"""Figure 4: the local pipeline, from recorded pages, without HTTP.
+
+Recording (once, cached under bench/.work/pages/): a syncd backfill of the Quick Quote
+sandbox (100 quotes per page, line items embedded) through a transport that writes every
+response body to its own file. Replay: the same `Puller` on a fresh mirror, through a
+transport that reads the body of each request from its file, so the whole pull pipeline runs
+(JSON decode, fingerprints, pydantic validation, mapping, `MirrorWriter.apply`, checkpoints)
+with no socket and no sandbox. Pages are read one at a time: memory does not grow with the
+number of pages, which two data sizes side by side show.
+
+    .venv/bin/python -m bench.pipeline --items 200000 --db sqlite
+    .venv/bin/python -m bench.pipeline --items 200000 --db postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from bench.common import WORK, log, make_runtime, peak_rss_mb, pg_database, sqlite_url
+from syncd.clock import FakeClock
+from syncd.db.tables import CANONICAL_TABLES, line_items
+from syncd.engine.pull import Puller
+
+VENDOR = "quickquote"
+ITEMS_PER_QUOTE = 10.5  # the seed's mean with max_items=20 (1-20 items, uniform)
+UNLIMITED = 1_000_000_000
+
+
+def request_key(request: httpx.Request) -> str:
+    query = "&".join(sorted(request.url.query.decode().split("&")))
+    text = f"{request.method} {request.url.path}?{query}"
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Forwards to the real transport and keeps every response body in its own file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        body = response.read()
+        (self.folder / f"{request_key(request)}.json").write_bytes(body)
+        return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+
+class ReplayTransport(httpx.BaseTransport):
+    """Answers each request with its recorded body, read from disk when asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        path = self.folder / f"{request_key(request)}.json"
+        if not path.exists():
+            return httpx.Response(404, json={"message": f"not recorded: {request.url}"})
+        return httpx.Response(200, content=path.read_bytes(),
+                              headers={"content-type": "application/json"})
+
+
+def record(items: int) -> Path:
+    """Recorded pages for about `items` line items (cached; recorded once)."""
+    from syncd.sandbox import sandbox_class
+    from syncd.sandbox.base import serve
+
+    proposals = int(items / ITEMS_PER_QUOTE)
+    folder = WORK / "pages" / f"{VENDOR}-{proposals}"
+    index = folder / "index.json"
+    if index.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    log(f"recording {VENDOR} pages for {proposals} quotes (once; cached in {folder})")
+    clock = FakeClock()
+    sandbox = sandbox_class(VENDOR)(requests_per_minute=UNLIMITED, clock=clock)
+    sandbox.seed_data(companies=max(1, proposals // 5), proposals=proposals, max_items=20, seed=1)
+    served = serve(sandbox)
+    try:
+        entry = {**sandbox.account_entry("acct"), "requests_per_minute": UNLIMITED}
+        runtime = make_runtime(sqlite_url("record"), entry, clock,
+                               transport_factory=lambda _s: RecordingTransport(folder))
+        result = Puller(runtime, runtime.account("acct")).run(sweep=True, kind="backfill")
+        runtime.close()
+        if not result.ok:
+            raise RuntimeError(f"recording failed: {result.errors}")
+        index.write_text(json.dumps({"entry": entry, "expected": sandbox.expected_counts(),
+                                     "pages": result.total("pages")}))
+    finally:
+        served.stop()
+    return folder
+
+
+@contextlib.contextmanager
+def mirror(db: str, tag: str) -> Iterator[str]:
+    if db == "sqlite":
+        yield sqlite_url(f"pipeline-{tag}")
+    else:
+        with pg_database(f"pipeline_{tag}") as url:
+            yield url
+
+
+def replay(folder: Path, db: str) -> dict[str, Any]:
+    """One backfill from the recorded pages into a fresh mirror; rates and peak RSS."""
+    info = json.loads((folder / "index.json").read_text())
+    entry = {**info["entry"], "base_url": "http://replay.invalid"}
+    with mirror(db, folder.name.replace("-", "_")) as url:
+        runtime = make_runtime(url, entry, FakeClock(),
+                               transport_factory=lambda _s: ReplayTransport(folder))
+        try:
+            started = time.perf_counter()
+            result = Puller(runtime, runtime.account("acct")).run(sweep=True, kind="backfill")
+            wall = time.perf_counter() - started
+            with runtime.db.begin() as conn:
+                rows = {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                        for name, t in CANONICAL_TABLES.items()}
+                items = conn.execute(select(func.count()).select_from(line_items)).scalar_one()
+        finally:
+            runtime.close()
+            runtime.db.dispose()
+    return {
+        "db": db, "ok": result.ok, "errors": result.errors, "pages": result.total("pages"),
+        "rows": rows, "expected": info["expected"],
+        "complete": all(rows[k] >= v for k, v in info["expected"].items()),
+        "line_items": items, "seconds": round(wall, 2),
+        "line_items_per_second": round(items / wall), "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--record-only", action="store_true")
+    parser.add_argument("--profile", help="write a cProfile of the replay to this file")
+    args = parser.parse_args()
+    folder = record(args.items)
+    if args.record_only:
+        return
+    if args.profile:
+        import cProfile
+
+        with cProfile.Profile() as prof:
+            out = replay(folder, args.db)
+        prof.dump_stats(args.profile)
+    else:
+        out = replay(folder, args.db)
+    print(json.dumps({"items_wanted": args.items, **out}))
+
+
+if __name__ == "__main__":
+    main()
