@@ -20,7 +20,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syncd.errors import SettingsError
 
-VENDORS = ("offorte", "strawblond", "quickquote", "happyoffer", "automa")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -75,7 +74,7 @@ class AccountSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    vendor: Literal["offorte", "strawblond", "quickquote", "happyoffer", "automa"]
+    vendor: str
     base_url: str
     requests_per_minute: int = Field(30, ge=1)
     allow_delete: bool = False
@@ -90,6 +89,27 @@ class AccountSettings(BaseModel):
     @classmethod
     def _https(cls, value: str) -> str:
         return check_url(value)
+
+    @field_validator("vendor")
+    @classmethod
+    def _known_vendor(cls, value: str) -> str:
+        from syncd.vendors.base import registered_vendors  # the registry is the one list
+
+        known = registered_vendors()
+        if value not in known:
+            raise ValueError(f"unknown vendor {value!r}; known vendors: {', '.join(known)}")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_urls_https(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key, secret in value.items():
+            if key.endswith("_url"):  # e.g. Offorte's oauth_url: tokens travel there
+                try:
+                    check_url(secret.get_secret_value())
+                except ValueError as exc:
+                    raise ValueError(f"auth.{key}: {exc}") from None
+        return value
 
     def secret(self, key: str, default: str | None = None) -> str | None:
         """The plain value of one auth key (only auth plug-ins should call this)."""

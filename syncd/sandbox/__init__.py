@@ -8,8 +8,6 @@ from importlib import import_module
 
 from syncd.sandbox.base import Sandbox
 
-VENDOR_KEYS = ("offorte", "strawblond", "quickquote", "happyoffer", "automa")
-
 
 def sandbox_class(vendor: str) -> type[Sandbox]:
     """The sandbox for a vendor key: the `Sandbox` subclass in `syncd.sandbox.<vendor>`."""
