@@ -41,17 +41,18 @@ def _throwaway_cluster() -> str | None:
     bindir = _binaries()
     if bindir is None:
         return None
-    datadir = tempfile.mkdtemp(prefix="syncd-pg-")
+    workdir = tempfile.mkdtemp(prefix="syncd-pg-")
+    datadir = os.path.join(workdir, "data")  # initdb creates it, owned by whoever runs it
     port = free_port()
     as_postgres: list[str] = []
     if os.geteuid() == 0:
-        os.chmod(datadir, 0o777)
+        os.chmod(workdir, 0o777)
         as_postgres = ["runuser", "-u", "postgres", "--"]
     try:
         subprocess.run([*as_postgres, f"{bindir}/initdb", "-D", datadir, "-U", "postgres",
                         "-A", "trust"], check=True, capture_output=True)
         subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", datadir, "-w", "-l",
-                        f"{datadir}/log", "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
+                        f"{workdir}/log", "-o", f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1",
                         "start"], check=True, capture_output=True)
     except (subprocess.CalledProcessError, FileNotFoundError):
         return None
@@ -59,7 +60,7 @@ def _throwaway_cluster() -> str | None:
     def _stop() -> None:
         subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate",
                         "stop"], capture_output=True)
-        shutil.rmtree(datadir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     atexit.register(_stop)
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"

@@ -153,6 +153,29 @@ class Sandbox:
         """The proposal's title as the vendor now stores it (for push tests)."""
         raise NotImplementedError
 
+    # the two-way suite (tests/connectors/test_two_way_suite.py) also uses these:
+    def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
+        """Change one proposal field other than the title, the way a user in the vendor's
+        UI would (bumping its modified time, logging it where the vendor logs changes);
+        returns the canonical field name and the value a pull must then put in the mirror."""
+        raise NotImplementedError
+
+    def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        """Everything the vendor stores about the proposal, as a plain comparable dict with
+        the title under "title" and without modification times/versions: a push that
+        changed only the title leaves all other keys equal (Automa's full Put included)."""
+        raise NotImplementedError
+
+    def new_proposal_refs(self) -> dict[str, str | None]:
+        """Remote ids of an existing company and contact (`{"company_id": ..., "contact_id":
+        ...}`) that a backfill mirrors and a proposal created through the API may name;
+        a test's plain-SQL INSERT uses their mirror ids."""
+        raise NotImplementedError
+
+    def count_proposals(self) -> int:
+        """Live proposals the vendor holds (a create must add exactly one)."""
+        raise NotImplementedError
+
     # ---- helpers --------------------------------------------------------------------------
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.store.setdefault(name, {})
