@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, select, text, update
 
 from syncd.clock import Clock
 from syncd.db.session import Database
 from syncd.db.tables import request_log
 from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
-from syncd.http.budget import Priority, RateBudget
+from syncd.http.budget import WINDOW_SECONDS, Priority, RateBudget
 from syncd.http.redaction import endpoint_of, redact_url
 from syncd.http.retry import DEFAULT_429_WAIT, parse_retry_after, retrying
 
@@ -59,9 +59,15 @@ class BudgetTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         priority = getattr(_priority, "value", Priority.PULL)
-        sent_at = self.budget.acquire(priority, self.stop)
         endpoint = endpoint_of(request.url.path)
-        row_id = self._log_start(sent_at, request.method, endpoint, priority)
+        while True:
+            sent_at = self.budget.acquire(priority, self.stop)
+            row_id, wait = self._log_start(sent_at, request.method, endpoint, priority)
+            if wait <= 0:
+                break
+            # another process (a cron `syncd sync`, a worker that just lost the lease)
+            # spent this account's minute: the shared request log says when a slot frees
+            self.budget.block(wait)
         started = time.perf_counter()
         try:
             response = self.inner.handle_request(request)
@@ -73,17 +79,35 @@ class BudgetTransport(httpx.BaseTransport):
         self.counts[(request.method, endpoint, response.status_code)] += 1
         return response
 
-    def _log_start(self, sent_at: float, method: str, endpoint: str, priority: Priority) -> int | None:
+    def _log_start(
+        self, sent_at: float, method: str, endpoint: str, priority: Priority
+    ) -> tuple[int | None, float]:
+        """Reserve the request in the shared log, unless every process together already
+        sent `per_minute` requests in the last 60 s; returns (row id, seconds to wait).
+
+        The check and the insert are one transaction, serialised per account (an advisory
+        lock on PostgreSQL, the write lock on SQLite), so two processes never both take
+        the last slot."""
         if self.db is None:
-            return None
+            return None, 0.0
         with self.db.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"),
+                             {"a": f"syncd-budget:{self.account}"})
+            spent, oldest = conn.execute(
+                select(func.count(), func.min(request_log.c.sent_at)).where(
+                    request_log.c.account == self.account,
+                    request_log.c.sent_at > sent_at - WINDOW_SECONDS)
+            ).one()
+            if spent >= self.budget.per_minute:
+                return None, max(0.01, float(oldest) + WINDOW_SECONDS - sent_at)
             result = conn.execute(
                 insert(request_log).values(
                     account=self.account, sent_at=sent_at, method=method, endpoint=endpoint,
                     kind=priority.name.lower(),
                 )
             )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            return int(result.inserted_primary_key[0]), 0.0  # type: ignore[index]
 
     def _log_end(self, row_id: int | None, status: int, started: float) -> None:
         if self.db is None or row_id is None:
