@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +114,9 @@ def mirror(db: str, tag: str) -> Iterator[str]:
 def replay(folder: Path, db: str) -> dict[str, Any]:
     """One backfill from the recorded pages into a fresh mirror; rates and peak RSS."""
     info = json.loads((folder / "index.json").read_text())
-    entry = {**info["entry"], "base_url": "http://replay.invalid"}
+    # the same path on a port nobody listens on: any request not recorded fails loudly
+    entry = {**info["entry"],
+             "base_url": re.sub(r"^http://[^/]+", "http://127.0.0.1:9", info["entry"]["base_url"])}
     with mirror(db, folder.name.replace("-", "_")) as url:
         runtime = make_runtime(url, entry, FakeClock(),
                                transport_factory=lambda _s: ReplayTransport(folder))

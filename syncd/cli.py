@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +23,12 @@ from sqlalchemy import select, update
 from syncd import logs
 from syncd.clock import SYSTEM_CLOCK
 from syncd.db.session import Database
-from syncd.db.tables import CANONICAL_TABLES, conflicts
+from syncd.db.tables import CANONICAL_TABLES, conflicts, outbox
 from syncd.engine.pull import Puller, PullResult
 from syncd.engine.push import Pusher, PushResult
-from syncd.engine.runtime import DbTokenStore, Runtime
+from syncd.engine.runtime import Runtime
 from syncd.engine.status import account_status, pipeline_report
+from syncd.engine.webhooks import register as register_webhooks
 from syncd.errors import SettingsError, SyncdError
 from syncd.settings import Settings, load_settings
 
@@ -138,10 +138,11 @@ def pull_with_progress(rt: Runtime, names: list[str], *, sweep: bool, kind: str)
                 eta = f" · ETA {pages_left / rate:.1f} min for {pages_left} pages of {stream}"
             info = (f"{stream}: {records} records · {requests} requests · budget {rate}/min"
                     + eta + (f" · next slot in {wait:.0f}s" if wait > 1 else ""))
-            with lock:
+            with lock:  # one whole line at a time: accounts pull on parallel threads
                 progress.update(tasks[account], info=info)
-            if not interactive:
-                print(f"{account} {info}", flush=True)
+                if not interactive:
+                    sys.stdout.write(f"{account} {info}\n")
+                    sys.stdout.flush()
 
         def one(name: str) -> PullResult:
             result = Puller(rt, rt.account(name), report).run(sweep=sweep, kind=kind)
@@ -182,7 +183,9 @@ def sync(account: AccountOpt = None) -> None:
     loaded = settings()
     rt = runtime(loaded)
     names = _names(loaded, account)
-    pushes = [Pusher(rt, rt.account(n)).run() for n in names]
+    # settle the outbox left by an earlier run first; reconcile only after the pull, so a
+    # field changed on both sides since the last cycle is a conflict, not a silent overwrite
+    pushes = [Pusher(rt, rt.account(n)).run(reconcile=False) for n in names]
     results = pull_with_progress(rt, names, sweep=False, kind="pull")
     ok = _pull_summary(results)
     pushes += [Pusher(rt, rt.account(n)).run() for n in names]
@@ -324,6 +327,11 @@ def resolve_conflict(rt: Runtime, conflict_id: int, keep: str) -> None:
                                                     op="update"))
         conn.execute(update(conflicts).where(conflicts.c.id == conflict_id).values(
             status="resolved", resolution=keep, resolved_at=SYSTEM_CLOCK.now()))
+        # a push the conflict held goes out now (keep local) or is dropped (keep remote)
+        conn.execute(update(outbox).where(
+            outbox.c.entity == c["entity"], outbox.c.row_id == c["row_id"],
+            outbox.c.status == "held").values(
+                status="pending" if keep == "local" else "superseded", last_error=None))
 
 
 # ---- daemon / webhooks --------------------------------------------------------------------
@@ -341,25 +349,17 @@ def run() -> None:
 def webhooks_register(
     account: Annotated[str, typer.Option("--account", "-a", help="Account name.")],
 ) -> None:
-    """Create (or update) the vendor-side webhook subscription pointing at this daemon."""
+    """Create (or update) the vendor-side webhook subscription pointing at this daemon.
+
+    Safe to re-run: subscriptions the vendor already has are reported "already subscribed"
+    and not created again."""
     loaded = settings()
-    acct = loaded.account(account)
+    loaded.account(account)
     if not loaded.webhooks.public_url:
         raise SettingsError("webhooks.public_url", "set the https URL vendors can reach")
     rt = runtime(loaded)
-    url = f"{loaded.webhooks.public_url}/webhooks/{account}"
-    client = rt.account(account).client
-    connector = rt.account(account).connector
-    secret = acct.webhook_secret.get_secret_value() if acct.webhook_secret else secrets.token_urlsafe(32)
-    for request in connector.webhook_subscriptions(url, secret):
-        response = client.request(request.method, request.path, json=request.json,
-                                  params=request.params, retry=False)
-        issued = connector.webhook_secret_from(client.decode(response))
-        if issued or acct.webhook_secret is None:
-            # kept in the database (like OAuth tokens), never printed
-            DbTokenStore(rt.db, f"{account}#webhook", rt.clock).save(
-                {"webhook_secret": issued or secret})
-        console.print(f"{account}: {request.method} {request.path} ✓ ({request.note or 'subscribed'})")
+    for line in register_webhooks(rt, account, loaded.webhooks.public_url):
+        console.print(line, markup=False)
 
 
 # ---- sandbox / demo ------------------------------------------------------------------------
@@ -396,7 +396,8 @@ def demo(
 def main() -> None:
     """Console-script entry point: map errors to exit codes, never print secrets."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode click *returns* a `typer.Exit` code instead of raising it
+        code = app(standalone_mode=False)
     except SettingsError as exc:
         err.print(f"[red]error:[/] {logs.REDACT(str(exc))}")
         sys.exit(2)
@@ -414,6 +415,7 @@ def main() -> None:
             exc.show()
             sys.exit(2)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

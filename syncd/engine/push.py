@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, or_, select, update
 
 from syncd.canonical import FIELDS, Entity
-from syncd.db.tables import CANONICAL_TABLES, change_log, outbox
+from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox
 from syncd.engine.reconcile import Planned, Reconciler
 from syncd.engine.runtime import AccountRuntime, Runtime
+from syncd.engine.store import MirrorWriter
 from syncd.engine.values import norm
 from syncd.errors import TransientVendorError, VendorError, VendorRefused, VendorUnsupported
 from syncd.http.budget import Priority
@@ -89,9 +90,16 @@ class Pusher:
             conn.close()
         return pending + new
 
-    def run(self) -> PushResult:
+    def run(self, *, reconcile: bool = True) -> PushResult:
+        """Reconcile (unless told not to) and send every due outbox entry.
+
+        `reconcile=False` only settles what is already in the outbox (a create whose answer
+        was lost, retries): `syncd sync` does that before its pull, so the pull cannot
+        mirror such a record twice, and reconciles only after the pull, so a field the
+        vendor changed meanwhile becomes a conflict instead of being overwritten.
+        """
         result = PushResult(self.name)
-        result.planned = self.reconcile()
+        result.planned = self.reconcile() if reconcile else []
         with priority(Priority.PUSH):
             while not self.runtime.stop.is_set():
                 entry = self._claim()
@@ -132,7 +140,17 @@ class Pusher:
         connector = self.account.connector
         client = self.account.client
         entity = Entity(entry["entity"])
+        held = self._held_by_conflict(entry)
+        if held:
+            self._fail(entry, "held", f"open conflict on {', '.join(held)}: settle it with "
+                                      "`syncd conflicts resolve` first")
+            return
         try:
+            if entry["kind"] == "update" and connector.refresh_before_update:
+                entry = self._refreshed(entry)
+                if entry is None:
+                    result.done += 1
+                    return
             if entry["kind"] == "create" and (entry["attempts"] > 0 or entry["uncertain"]):
                 found = connector.find_by_marker(client, entity, entry["idempotency_key"])
                 if found:
@@ -166,6 +184,46 @@ class Pusher:
         except VendorError as exc:
             self._fail(entry, "failed", str(exc))
             result.refused.append(str(exc))
+
+    def _held_by_conflict(self, entry: dict[str, Any]) -> list[str]:
+        """Fields of this entry that an open conflict holds: never sent over the vendor."""
+        if entry["kind"] != "update" or entry["row_id"] is None:
+            return []
+        with self.db.begin() as conn:
+            open_fields = {f for (f,) in conn.execute(select(conflicts.c.field).where(
+                conflicts.c.entity == entry["entity"], conflicts.c.row_id == entry["row_id"],
+                conflicts.c.status == "open"))}
+        return sorted(open_fields & set(entry.get("fields") or []))
+
+    def _refreshed(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """Full-replacement vendors (Automa's Put): re-read the record, merge it, and rebuild
+        the body from what the vendor holds now plus the local changes. None when nothing
+        is left to send."""
+        connector, entity = self.account.connector, Entity(entry["entity"])
+        table = CANONICAL_TABLES[entity]
+        with self.db.begin() as conn:
+            remote_id = conn.execute(select(table.c.remote_id).where(
+                table.c.id == entry["row_id"])).scalar()
+        bundle = connector.fetch_one(self.account.client, entity, remote_id) if remote_id else None
+        if bundle is None:
+            return entry
+        with self.db.begin() as conn:
+            MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
+                         self.clock.now()).apply(conn, bundle, connector.stream_for(entity))
+            plans = Reconciler(self.account, self.clock.now()).plan_row(
+                conn, entry["entity"], entry["row_id"])
+            fresh = [p for p in plans or [] if p.status == "pending" and p.kind == "update"]
+            if not fresh:
+                conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                    status="done", last_error="vendor already holds these values",
+                    updated_at=self.clock.now()))
+                return None
+            plan = fresh[0]
+            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                method=plan.method, path=plan.path, body=plan.body, fields=plan.fields,
+                values=plan.values, updated_at=self.clock.now()))
+        return {**entry, "method": plan.method, "path": plan.path, "body": plan.body,
+                "fields": plan.fields, "values": plan.values}
 
     def _settle(self, entry: dict[str, Any]) -> None:
         """Success: base := values sent, so the next pull sees no change (no echo)."""

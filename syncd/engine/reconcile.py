@@ -99,6 +99,10 @@ class Reconciler:
         return planned
 
     # ---- one row --------------------------------------------------------------------------
+    def plan_row(self, conn: Connection, entity: str, row_id: int) -> list[Planned] | None:
+        """What one row's local changes need now (None: waiting on its parent's create)."""
+        return self._row(conn, entity, row_id)
+
     def _row(self, conn: Connection, entity: str, row_id: int) -> list[Planned] | None:
         table = CANONICAL_TABLES[entity]
         row = conn.execute(select(table).where(table.c.id == row_id)).mappings().first()

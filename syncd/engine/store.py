@@ -85,6 +85,9 @@ def merge_fields(entity: str) -> tuple[str, ...]:
     return FIELDS[entity] + MERGE_EXTRA + extra
 
 
+_EMPTY = {str(e): dict.fromkeys(merge_fields(e)) for e in Entity}
+
+
 def dialect_insert(conn: Connection, table: Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
@@ -101,6 +104,9 @@ class MirrorWriter:
         self.account = account
         self.policy = policy
         self.now = now
+        # remote ids of rows this writer inserted: such a parent has no older children to
+        # look for (a backfill then never reads back the items it has just written)
+        self._inserted: dict[str, set[str]] = defaultdict(set)
 
     # ---- public ---------------------------------------------------------------------------
     def apply(self, conn: Connection, bundle: Bundle, stream: str) -> WriteStats:
@@ -146,8 +152,13 @@ class MirrorWriter:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         sqlite_real = conn.dialect.name == "sqlite"
+        amounts = [f for f in fields if f in DECIMAL_FIELDS]
         for rid, row in incoming.items():
-            remote = {f: storable(f, row[f], sqlite_real) for f in fields if f in row}
+            remote = {f: row[f] for f in fields if f in row}
+            for name in amounts:
+                value = remote.get(name)
+                if value is not None:
+                    remote[name] = storable(name, value, sqlite_real)
             remote.setdefault("deleted_at", None)
             current = existing.get(rid)
             if current is None:
@@ -166,6 +177,7 @@ class MirrorWriter:
                 index_elements=["account", "remote_id"]
             )
             conn.execute(stmt, inserts)
+            self._inserted[entity].update(r["remote_id"] for r in inserts)
             stats.inserted += len(inserts)
             stats.by_table[entity] += len(inserts)
         self._bulk_update(conn, table, updates)
@@ -179,17 +191,15 @@ class MirrorWriter:
     def _new_row(
         self, entity: str, rid: str, remote: dict[str, Any], raw: Any, stream: str
     ) -> dict[str, Any]:
-        row = {f: None for f in merge_fields(entity)}
+        row = dict(_EMPTY[entity])
         row.update(remote)
-        return {
-            **row,
-            "account": self.account,
-            "remote_id": rid,
-            "raw": {stream: raw} if raw is not None else {},
-            "base": {f: norm(v) for f, v in remote.items()},
-            "sync_rev": 1,
-            "synced_at": self.now,
-        }
+        row["account"] = self.account
+        row["remote_id"] = rid
+        row["raw"] = {stream: raw} if raw is not None else {}
+        row["base"] = {f: norm(v) for f, v in remote.items()}
+        row["sync_rev"] = 1
+        row["synced_at"] = self.now
+        return row
 
     def _merge(
         self, conn: Connection, entity: str, current: dict[str, Any], remote: dict[str, Any],
@@ -343,21 +353,27 @@ class MirrorWriter:
     ) -> None:
         """Children of a complete parent that the vendor no longer lists are deleted."""
         table = CANONICAL_TABLES[entity]
-        parent_ids = [ids.get(parent_entity, {}).get(p) for p in complete]
-        parent_ids = [p for p in parent_ids if p is not None]
+        fresh = self._inserted.get(parent_entity, set())
+        known = ids.get(parent_entity, {})
+        parent_ids = [known[p] for p in complete if p in known and p not in fresh]
         if not parent_ids:
             return
         keep = {r["remote_id"] for r in present}
         for part in chunks(parent_ids):
-            gone = conn.execute(
-                select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
-                    table.c.account == self.account,
-                    table.c[parent_column].in_(part),
-                    table.c.remote_id.is_not(None),
-                    table.c.deleted_at.is_(None),
-                )
+            # by parent only: with `account` in the WHERE, SQLite picks the (account,
+            # remote_id) index and scans every row of the account for each page
+            listed = conn.execute(
+                select(table.c.id, table.c.remote_id, table.c.account).where(
+                    table.c[parent_column].in_(part), table.c.deleted_at.is_(None))
             ).all()
-            doomed = [g for g in gone if g.remote_id not in keep]
+            doomed_ids = [g.id for g in listed if g.remote_id is not None
+                          and g.account == self.account and g.remote_id not in keep]
+            if not doomed_ids:
+                continue
+            doomed = conn.execute(
+                select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev)
+                .where(table.c.id.in_(doomed_ids))
+            ).all()
             self.mark_deleted(conn, table, doomed)
             stats.deleted += len(doomed)
 

@@ -25,8 +25,12 @@ _ = LINE_ITEM_FIELDS
 
 def norm(value: Any) -> Any:
     """One comparable, JSON-able form per meaning."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind is str or value is None or kind is bool:  # the common cases, answered first
+        return value
+    if kind is Decimal:
+        text = format(value.normalize(), "f")
+        return "0" if text in ("-0", "") else text
     if isinstance(value, bool):
         return value
     if isinstance(value, datetime):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -27,7 +28,8 @@ from syncd.engine.runtime import DbTokenStore, Runtime
 from syncd.engine.store import MirrorWriter, dialect_insert
 from syncd.errors import SyncdError
 from syncd.http.budget import Priority
-from syncd.http.client import NotFound, priority
+from syncd.http.client import AccountClient, NotFound, priority
+from syncd.vendors.base import Connector, Subscription, default_fingerprint
 
 log = logging.getLogger("syncd.webhooks")
 
@@ -112,13 +114,74 @@ def run_pending_fetches(runtime: Runtime, account_name: str) -> int:
                         table.c.deleted_at.is_(None))).all()
                     writer.mark_deleted(conn, table, rows)
                 else:
-                    writer.apply(conn, bundle, "webhook")
+                    writer.apply(conn, bundle, account.connector.stream_for(entity))
                 conn.execute(delete(pending_fetches).where(
                     pending_fetches.c.account == account_name,
                     pending_fetches.c.entity == item["entity"],
                     pending_fetches.c.remote_id == item["remote_id"]))
             done += 1
     return done
+
+
+def register(runtime: Runtime, account_name: str, public_url: str) -> Iterator[str]:
+    """`syncd webhooks register`: create the account's missing vendor-side subscriptions.
+
+    Idempotent: subscriptions the vendor already lists for the same target (or, where the
+    vendor's list shows no target, the ones syncd made and remembered by id) are skipped,
+    a deactivated one is switched on again where the vendor allows it. The secret stays
+    the same across runs (from the settings, else the one stored at the first run) and is
+    kept in the database after each subscription made. Yields a line to print per
+    subscription (never containing the secret) as it is settled."""
+    settings = runtime.settings.account(account_name)
+    account = runtime.account(account_name)
+    connector, client = account.connector, account.client
+    store = DbTokenStore(runtime.db, f"{account_name}#webhook", runtime.clock)
+    stored = store.load() or {}
+    configured = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    known = configured or stored.get("webhook_secret")
+    secret = known or secrets.token_urlsafe(32)
+    made: dict[str, str] = json.loads(stored.get("subscriptions") or "{}")
+    existing = connector.existing_webhooks(client)
+    by_key = {s.key: s for s in existing if s.key}
+    by_id = {s.id: s for s in existing}
+    for request in connector.webhook_subscriptions(f"{public_url}/webhooks/{account_name}",
+                                                   secret):
+        label = f"{account_name}: {request.note or 'webhook subscription'}"
+        key = connector.webhook_key(request)
+        tag = default_fingerprint(key)  # remembered hashed: the key may hold the secret
+        found = by_key.get(key) or by_id.get(made.get(tag, ""))
+        if found is not None:
+            yield _already(connector, client, found, label, known is not None)
+            continue
+        response = client.request(request.method, request.path, json=request.json,
+                                  params=request.params, retry=False)
+        body = client.decode(response)
+        issued = connector.webhook_secret_from(body)
+        created = connector.webhook_created_id(body)
+        if created is not None:
+            made[tag] = created
+        if issued or configured is None:  # kept in the database, like OAuth tokens
+            stored["webhook_secret"] = issued or secret
+        stored["subscriptions"] = json.dumps(made, sort_keys=True)
+        store.save(stored)
+        yield f"{account_name}: {request.method} {request.path} ✓ ({request.note or 'subscribed'})"
+
+
+def _already(connector: Connector, client: AccountClient, found: Subscription, label: str,
+             secret_known: bool) -> str:
+    """The line for a subscription the vendor already has (switched on again if it is off)."""
+    if not secret_known:
+        return (f"{label}: already subscribed, but syncd holds no secret for it (issued at "
+                "its creation): delete it at the vendor and run register again")
+    if found.active:
+        return f"{label}: already subscribed"
+    again = connector.webhook_reactivate(found)
+    for request in again:
+        client.request(request.method, request.path, json=request.json,
+                       params=request.params, retry=False)
+    if again:
+        return f"{label}: already subscribed; it was deactivated, now active again"
+    return f"{label}: already subscribed, but the vendor deactivated it: re-enable it there"
 
 
 def make_app(runtime: Runtime, on_queued: Callable[[str], None],

@@ -10,7 +10,8 @@ Faithful to the seed and to syncd's project decisions (shared/vendors.md):
   * Put Quote needs every required field (number<=32, currency, buyer, seller,
     additional_costs<=100, non-empty items, payment_term, expires_at) or answers 400; it is
     a full replacement (omitted items are deleted, omitted note cleared) and only while
-    the quote is a draft.
+    the quote is a draft. *Fields its schema has no place for (an address's `email`) are
+    kept; `expires_at` is a date, stored as the end of that day (seeded quotes too).
   * Only calls to subscribed event types are logged. The sandbox logs every quote change
     as a call of the matching subscription: create/put/send/edit -> QUOTE_RECEIVED,
     decline -> QUOTE_DECLINED, accept -> QUOTE_ACCEPTED, expiry -> QUOTE_EXPIRED, opening
@@ -243,7 +244,12 @@ class AutomaSandbox(Sandbox):
         new["buyer"] = data.buyer_of(company, user)
         for key in ("billing_address", "shipping_address", "eu_vat", "name", "number"):
             if key in body["buyer"]["company"]:
-                new["buyer"]["company"][key] = copy.deepcopy(body["buyer"]["company"][key])
+                given = copy.deepcopy(body["buyer"]["company"][key])
+                kept = new["buyer"]["company"].get(key)
+                if key.endswith("_address") and isinstance(given, dict) and isinstance(kept, dict):
+                    # *the Put schema's addresses have no `email`: a Put cannot clear it
+                    given = {**{k: v for k, v in kept.items() if k == "email"}, **given}
+                new["buyer"]["company"][key] = given
         existing = {i["uuid"]: i for i in quote["items"]}
         items = []
         for given in body["items"]:
@@ -460,6 +466,35 @@ class AutomaSandbox(Sandbox):
             quote = self.collection("quotes").get(remote_id)
             return None if quote is None else quote.get("note")
 
+    def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
+        """The seller renumbers the quote in Automa's UI (logged as QUOTE_RECEIVED)."""
+        with self.lock:
+            quote = self._quote(remote_id)
+            quote["number"] = f"R/{quote['number']}"[:32]
+            quote["updated_at"] = self.now()
+            self._changed("QUOTE_RECEIVED", quote)
+            return "number", quote["number"]
+
+    def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        with self.lock:
+            quote = copy.deepcopy(self._quote(remote_id))
+        quote.pop("updated_at", None)
+        quote["title"] = quote.pop("note", None)
+        return dict(quote)
+
+    def new_proposal_refs(self) -> dict[str, str | None]:
+        """The buyer company and user of a (valid) quote, so a backfill mirrors both."""
+        with self.lock:
+            quote = min((q for q in self.collection("quotes").values()
+                         if q["uuid"] not in self.corrupted and q["buyer"]["user"]),
+                        key=lambda q: q["number"])
+            return {"company_id": quote["buyer"]["company"]["uuid"],
+                    "contact_id": quote["buyer"]["user"]["uuid"]}
+
+    def count_proposals(self) -> int:
+        with self.lock:
+            return len(self.collection("quotes"))
+
 
 # ---- validation (NestJS class-validator wording) -----------------------------------------------
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -490,3 +525,4 @@ def _body_of(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text[:1000]
+

@@ -42,6 +42,11 @@ def stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
+def end_of_day(when: datetime) -> datetime:
+    """23:59:59 UTC of `when`'s day: how a quote's expiry date is shown (see Put Quote)."""
+    return when.astimezone(UTC).replace(hour=23, minute=59, second=59, microsecond=0)
+
+
 def money(value: Decimal) -> str:
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
@@ -197,7 +202,8 @@ def make_quote(
                          "type": rng.choice(("pay_by_invoice", "advanced_payment"))},
         "created_by": {"type": "user"}, "created_at": stamp(created),
         "updated_at": stamp(set_at if status != "draft" else created),
-        "expires_at": stamp(created + timedelta(days=30)),
+        # an expiry is a date (Put Quote takes `string <date>`): the end of that day, UTC
+        "expires_at": stamp(end_of_day(created + timedelta(days=30))),
         "reference_number": None,
     }
     price_quote(quote)

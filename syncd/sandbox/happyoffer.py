@@ -425,3 +425,39 @@ class HappyofferSandbox(Sandbox):
         offer = self.collection("offers").get(remote_id)
         return Decimal(offer["attributes"]["total_price_once"]) if offer else None
 
+
+    def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
+        """A user renumbers the offer in the Happyoffer dashboard."""
+        with self.lock:
+            attrs = self.collection("offers")[remote_id]["attributes"]
+            attrs["offer_number"] = f"R-{remote_id}"
+            self._touch(attrs)
+            return "number", attrs["offer_number"]
+
+    def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        with self.lock:
+            offer = json.loads(json.dumps(self.collection("offers")[remote_id], default=str))
+            externals = [json.loads(json.dumps(e, default=str))
+                         for e in self.collection("external_offers").values()
+                         if e["attributes"]["offer_id"] == remote_id]
+        attrs = offer["attributes"]
+        attrs.pop("updated_at", None)
+        return {**offer, "title": attrs.pop("name"), "external_offers": externals}
+
+    def new_proposal_refs(self) -> dict[str, str | None]:
+        """The client and contact of a live external offer (Happyoffer contacts are keyed by
+        client and e-mail)."""
+        with self.lock:
+            live = self.live_offers()
+            for ext in sorted(self.collection("external_offers").values(),
+                              key=lambda e: int(e["attributes"]["offer_id"])):
+                a = ext["attributes"]
+                if a["offer_id"] in live:
+                    client = str(a["external_client_id"])
+                    return {"company_id": client,
+                            "contact_id": f"{client}:{a['contact_email'].strip().lower()}"}
+        raise LookupError("no live external offer")
+
+    def count_proposals(self) -> int:
+        with self.lock:
+            return len(self.live_offers())

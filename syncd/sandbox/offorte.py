@@ -750,3 +750,31 @@ class OfforteSandbox(Sandbox):
         with self.lock:
             proposal = self.proposals.get(str(remote_id))
             return None if proposal is None or proposal.get("deleted") else proposal["name"]
+
+    def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
+        """A user renumbers the proposal in Offorte."""
+        with self.lock:
+            proposal = self.proposals[str(remote_id)]
+            proposal["proposal_nr"] = f"R-{proposal['id']}"
+            self._touch(proposal)
+            return "number", proposal["proposal_nr"]
+
+    def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        with self.lock:
+            proposal = json.loads(json.dumps(self.proposals[str(remote_id)], default=str))
+        proposal.pop("modified", None)
+        proposal["title"] = proposal.pop("name")
+        return dict(proposal)
+
+    def new_proposal_refs(self) -> dict[str, str | None]:
+        """A company with a person who has an e-mail address (Offorte's receivers need one)."""
+        with self.lock:
+            for key in sorted(self.companies, key=int):
+                for person in self._people_of(self.companies[key]):
+                    if person.get("email"):
+                        return {"company_id": key, "contact_id": str(person["id"])}
+        raise LookupError("no company with a person who has an e-mail address")
+
+    def count_proposals(self) -> int:
+        with self.lock:
+            return len(self._live())

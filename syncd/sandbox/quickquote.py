@@ -427,3 +427,34 @@ class QuickQuoteSandbox(Sandbox):
         with self.lock:
             quote = self.quotes.get(remote_id)
             return None if quote is None else quote.get("internal_notes")
+
+    def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
+        """The merchant moves the quote on (Created -> Sent -> Viewed -> Sent): still
+        editable, but a different status."""
+        with self.lock:
+            quote = self.quotes[remote_id]
+            quote["status"] = {"Created": "Sent", "Sent": "Viewed"}.get(quote["status"], "Sent")
+            self._touch(quote)
+            return "status", quote["status"].lower()
+
+    def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        with self.lock:
+            quote = json.loads(json.dumps(self.quotes[remote_id], default=str))
+        quote.pop("_updated", None)
+        quote["title"] = quote.pop("internal_notes", None)
+        return dict(quote)
+
+    def new_proposal_refs(self) -> dict[str, str | None]:
+        """A Shopify customer with a "Company Name" on one of their quotes."""
+        with self.lock:
+            for qid in sorted(self.quotes, key=int):
+                quote = self.quotes[qid]
+                name = quote["custom_fields"].get(data.COMPANY_FIELD_ID)
+                if quote.get("customer_id") is not None and isinstance(name, str) and name.strip():
+                    return {"company_id": "name:" + " ".join(name.split()).casefold(),
+                            "contact_id": str(quote["customer_id"])}
+        raise LookupError("no quote with a customer and a company name")
+
+    def count_proposals(self) -> int:
+        with self.lock:
+            return len(self.quotes)

@@ -727,3 +727,33 @@ class StrawBlondSandbox(Sandbox):
         with self.lock:
             offer = self.collection("offers").get(remote_id)
             return None if offer is None else offer["name"]
+
+    def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
+        """A user renumbers the offer in StrawBlond."""
+        with self.lock:
+            offer = self.collection("offers")[remote_id]
+            offer["number"] = f"R-{offer['seq']}"
+            offer["updated_at"] = self._now()
+            return "number", offer["number"]
+
+    def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        with self.lock:
+            offer = json.loads(json.dumps(self.collection("offers")[remote_id], default=str))
+            elements = sorted(
+                (json.loads(json.dumps(e, default=str))
+                 for e in self.collection("elements").values() if e["document_id"] == remote_id),
+                key=lambda e: str(e["id"]))
+        offer.pop("updated_at", None)
+        offer["title"] = offer.pop("name")
+        offer["elements"] = elements
+        return dict(offer)
+
+    def new_proposal_refs(self) -> dict[str, str | None]:
+        """The contact (and its company) of a live offer, so a backfill mirrors both."""
+        with self.lock:
+            offer = min(self._live_offers(), key=lambda o: o["seq"])
+            return {"company_id": offer["company_id"], "contact_id": offer["contact_id"]}
+
+    def count_proposals(self) -> int:
+        with self.lock:
+            return len(self._live_offers())

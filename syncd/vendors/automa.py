@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -76,6 +76,7 @@ from pydantic import (
 
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import BadRecord, VendorError, VendorRefused, VendorUnsupported
+from syncd.http.auth import BearerAuth
 from syncd.http.paginators import LastPagePaginator
 from syncd.parsing import parse_datetime, parse_decimal, parse_id
 from syncd.vendors.base import (
@@ -83,6 +84,7 @@ from syncd.vendors.base import (
     DetailSpec,
     Op,
     StreamSpec,
+    Subscription,
     TokenStore,
     VendorClient,
     WebhookHint,
@@ -464,18 +466,6 @@ _DELIVERY = {w.upper().replace(" ", "").replace("-", ""): w for w in (
     "Emergency", "Next Day", "2-3 Days", "4-6 Days", "7-10 Days", "10+ Days", "Any")}
 
 
-# ---- auth ------------------------------------------------------------------------------------
-class BearerAuth(httpx.Auth):
-    """`Authorization: Bearer <api_key>` on every request (syncd's choice for Automa)."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        yield request
-
-
 def _money(value: Any) -> str:
     return f"{Decimal(str(value)):.2f}"
 
@@ -511,6 +501,7 @@ class AutomaConnector(Connector):
 
     vendor = "automa"
     line_items_via_parent = True
+    refresh_before_update = True  # Put replaces the whole quote: re-read it first
     streams = (
         StreamSpec(
             name="webhook_calls", path="/webhooks/calls",
@@ -561,7 +552,7 @@ class AutomaConnector(Connector):
 
     # ---- transport -------------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
-        return BearerAuth(self.account.secret("api_key") or "")
+        return BearerAuth(self.account.secret("api_key") or "")  # syncd's choice for Automa
 
     def refusal_message(self, response: httpx.Response) -> str:
         """NestJS bodies: `message` is a string or a list of validation messages."""
@@ -807,6 +798,30 @@ class AutomaConnector(Connector):
                              json={"eventType": event, "url": url, "authorization": secret},
                              note=f"webhook {event}")
                 for event in QUOTE_EVENTS]
+
+    def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
+        """`GET /webhooks`: pages of `{uuid, eventType, isEnabled, createdAt, updatedAt}` —
+        no URL and no secret, so syncd recognises its own subscriptions by the uuid it
+        remembered when it made them (`key` is None)."""
+        found: list[Subscription] = []
+        path = self.account.path("webhooks", "/webhooks")
+        for page in range(1, 1000):
+            data = (client.get_json(path, params={"page": page, "perPage": PAGE_SIZE})
+                    or {}).get("data") or {}
+            items = [i for i in data.get("items") or [] if isinstance(i, dict) and i.get("uuid")]
+            found += [Subscription(str(i["uuid"]), None, bool(i.get("isEnabled", True)))
+                      for i in items]
+            if not items or page >= int(data.get("lastPage") or 1):
+                break
+        return found
+
+    def webhook_key(self, request: WriteRequest) -> str:
+        return f"{request.json['eventType']} {request.json['url']}"
+
+    def webhook_created_id(self, body: Any) -> str | None:
+        """`{"data": {"uuid": …}}`."""
+        data = body.get("data") if isinstance(body, dict) else None
+        return str(data["uuid"]) if isinstance(data, dict) and data.get("uuid") else None
 
 
 def _check_put_fields(changes: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import VendorUnsupported
+from syncd.http.auth import TokenStore
 from syncd.http.paginators import Paginator
 
 if TYPE_CHECKING:
@@ -61,14 +62,6 @@ class VendorClient(Protocol):
     def get_json(
         self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None
     ) -> Any: ...
-
-
-class TokenStore(Protocol):
-    """Persisted OAuth tokens (the database), so a refreshed pair survives a restart."""
-
-    def load(self) -> dict[str, str] | None: ...
-
-    def save(self, tokens: dict[str, str]) -> None: ...
 
 
 def default_fingerprint(raw: Any) -> str:
@@ -169,6 +162,22 @@ class WebhookHint:
     occurred_at: float | None = None
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """A webhook subscription the vendor already has (see `Connector.existing_webhooks`).
+
+    `key` says what it delivers where, in the form `Connector.webhook_key` gives a
+    subscription request (so equal keys mean "already subscribed"); None when the vendor's
+    list does not show it (Automa.Net lists neither URL nor secret: syncd then recognises
+    the subscriptions it made by the `id` it remembered). `active` is False for one the
+    vendor switched off (Offorte deactivates a hook after 10 failed deliveries).
+    """
+
+    id: str
+    key: str | None
+    active: bool = True
+
+
 class Connector:
     """Base class for vendor connectors; subclasses are mostly class attributes.
 
@@ -187,6 +196,9 @@ class Connector:
     writable_fields: ClassVar[Mapping[Entity, frozenset[str]]] = {}
     # True when line items can only change by rewriting the whole proposal (Automa Put)
     line_items_via_parent: ClassVar[bool] = False
+    # True when an update replaces the whole record: push re-reads it first (one extra
+    # request) and rebuilds the body, so a remote edit made since the last pull survives
+    refresh_before_update: ClassVar[bool] = False
 
     def __init__(self, account: AccountSettings) -> None:
         self.account = account
@@ -211,6 +223,13 @@ class Connector:
                 if body.get(key):
                     return str(body[key])[:500]
         return str(body)[:500]
+
+    def stream_for(self, entity: Entity) -> str:
+        """The stream whose raw payload a targeted fetch of `entity` replaces."""
+        for stream in self.streams:
+            if stream.entity == entity:
+                return stream.name
+        return "fetch"
 
     def active_streams(self, sweep: bool) -> list[StreamSpec]:
         """Streams to run: `sweep_only` ones only in full sweeps."""
@@ -290,6 +309,29 @@ class Connector:
     def webhook_subscriptions(self, url: str, secret: str) -> list[WriteRequest]:
         """Requests that create the vendor-side webhook subscription(s) pointing at `url`."""
         raise VendorUnsupported(f"{self.vendor} has no webhook API")
+
+    def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
+        """The subscriptions the vendor already has, so `syncd webhooks register` creates
+        none twice (Offorte allows at most 10). Default: the vendor cannot list them."""
+        return []
+
+    def webhook_key(self, request: WriteRequest) -> str:
+        """What a subscription request delivers where (compared with `Subscription.key`);
+        default: the target URL of its body. May contain the secret: never print it."""
+        body = request.json if isinstance(request.json, Mapping) else {}
+        return str(body.get("url") or body.get("payload_url") or request.path)
+
+    def webhook_created_id(self, body: Any) -> str | None:
+        """The new subscription's id in a create response (remembered by syncd)."""
+        if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping):
+            body = body["data"]
+        found = body.get("id") if isinstance(body, Mapping) else None
+        return None if found is None else str(found)
+
+    def webhook_reactivate(self, subscription: Subscription) -> list[WriteRequest]:
+        """Requests that switch a deactivated subscription on again; [] when the vendor
+        offers no way (the user then re-enables it in the vendor's UI)."""
+        return []
 
 
 _REGISTRY: dict[str, type[Connector]] = {}

@@ -29,7 +29,6 @@ Auth keys (`[accounts.auth]`): `token` (a static Sanctum token) and/or `email` +
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,7 +37,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from syncd.canonical import Bundle, Entity, ProposalStatus
-from syncd.errors import AuthError, TransientVendorError, VendorRefused, VendorUnsupported
+from syncd.errors import VendorRefused, VendorUnsupported
+from syncd.http.auth import LoginTokenAuth
 from syncd.http.paginators import SinglePage
 from syncd.parsing import parse_datetime, parse_decimal, parse_id, parse_money
 from syncd.vendors.base import (
@@ -237,72 +237,11 @@ def redact(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- auth ----------------------------------------------------------------------------------
-class SanctumAuth(httpx.Auth):
-    """Bearer token; logs in lazily at `POST /login` and once more after a 401.
-
-    Login answer (Happyoffer app, authentication.service.ts):
+def _sanctum_token(body: Any) -> Any:
+    """The token of a login answer (Happyoffer app, authentication.service.ts):
     `{"data": {"attributes": {...}, "token": {"token": "12|abc..."},
-    "relationships": {"company": {"id": "20", "name": "..."}}}}`.
-    """
-
-    requires_response_body = True
-
-    def __init__(
-        self, login_url: str, tokens: TokenStore, *, token: str | None,
-        email: str | None, password: str | None,
-    ) -> None:
-        self.login_url = login_url
-        self.tokens = tokens
-        self.static_token = token
-        self.credentials = (email, password) if email and password else None
-        self.token: str | None = None
-        self._loaded = False
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if not self._loaded:  # lazily: a token saved by an earlier run beats the static one
-            self.token = (self.tokens.load() or {}).get("token") or self.static_token
-            self._loaded = True
-        if self.token is None:
-            yield from self._login()
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        response = yield request
-        if response.status_code != 401 or self.credentials is None:
-            return
-        yield from self._login()
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        yield request
-
-    def _login(self) -> Generator[httpx.Request, httpx.Response, None]:
-        if self.credentials is None:
-            raise AuthError("happyoffer: no `token` and no `email`+`password` in [accounts.auth]")
-        email, password = self.credentials
-        response = yield httpx.Request(
-            "POST", self.login_url, json={"email": email, "password": password},
-            headers={"Accept": "application/json"},
-        )
-        status = response.status_code
-        if status == 429 or status >= 500:
-            retry = response.headers.get("Retry-After")
-            raise TransientVendorError(
-                f"happyoffer login: HTTP {status}", status=status,
-                retry_after=float(retry) if retry and retry.isdigit() else None)
-        try:
-            token = response.json()["data"]["token"]["token"]
-        except (ValueError, KeyError, TypeError):
-            token = None
-        if status != 200 or not isinstance(token, str):
-            message = _message(response)
-            raise AuthError(f"happyoffer login refused: {message}", status=status, body=message)
-        self.token = token
-        self.tokens.save({"token": token})
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
-    return str(body.get("message") if isinstance(body, dict) else body)[:300]
+    "relationships": {"company": {"id": "20", "name": "..."}}}}`."""
+    return body["data"]["token"]["token"]
 
 
 # ---- the connector ---------------------------------------------------------------------------
@@ -371,10 +310,15 @@ class HappyofferConnector(Connector):
 
     # ---- transport ---------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """A static Sanctum `token`, and/or `email`+`password` exchanged at `POST /login`
+        (lazily, and once more after a 401)."""
         login = self.account.base_url + self.account.path("login", "/login")
-        return SanctumAuth(
+        email, password = self.account.secret("email"), self.account.secret("password")
+        return LoginTokenAuth(
             login, tokens, token=self.account.secret("token"),
-            email=self.account.secret("email"), password=self.account.secret("password"))
+            credentials={"email": email, "password": password} if email and password else None,
+            token_from=_sanctum_token, label="happyoffer",
+            missing="no `token` and no `email`+`password` in [accounts.auth]")
 
     def headers(self) -> dict[str, str]:
         """Without `Accept: application/json` Laravel answers errors with redirects."""

@@ -39,8 +39,7 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from html import escape
 from typing import Any, Literal
@@ -50,7 +49,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from syncd.canonical import Bundle, Entity, ProposalStatus
-from syncd.errors import AuthError, SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.errors import SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.http.auth import HeaderKeyAuth, OAuth2RefreshAuth
 from syncd.http.paginators import PageNumberPaginator
 from syncd.parsing import (
     currency_of,
@@ -65,6 +65,7 @@ from syncd.vendors.base import (
     DetailSpec,
     Op,
     StreamSpec,
+    Subscription,
     TokenStore,
     VendorClient,
     WebhookHint,
@@ -398,86 +399,19 @@ def _streams(version: str) -> tuple[StreamSpec, ...]:
 
 
 # ---- auth ------------------------------------------------------------------------------------
-class OfforteOAuth2(httpx.Auth):
-    """v1: `Authorization: Bearer <access>`; on a 401, one refresh grant, persisted, one resend.
+class OfforteOAuth2(OAuth2RefreshAuth):
+    """v1: the generic OAuth2 refresh scheme, configured from the account's auth keys.
 
-    The pair comes from the database (`TokenStore`) and falls back to the settings; a stored
-    pair remembers (as a hash) which settings pair it descends from, so re-authorising in
-    settings.toml takes effect. A refresh invalidates the old refresh token at Offorte, so a
-    request meeting a 401 after another one refreshed just picks up the stored pair.
+    Offorte serves the refresh grant at `{oauth_url}/oauth2/refresh-token` (default
+    `https://{account}.offorte.com`) and spends the old refresh token on every refresh.
     """
-
-    requires_response_body = True
 
     def __init__(self, tokens: TokenStore, settings: Mapping[str, str | None],
                  oauth_url: str) -> None:
-        self.tokens = tokens
-        self.settings = settings
-        self.oauth_url = oauth_url.rstrip("/")
-        self._lock = threading.Lock()
-
-    def _origin(self) -> str:
-        """Which settings pair a stored pair descends from (a hash, never the tokens)."""
-        seed = f"{self.settings.get('access_token')}|{self.settings.get('refresh_token')}"
-        return default_fingerprint(seed)
-
-    def _pair(self) -> dict[str, str | None]:
-        stored = self.tokens.load() or {}
-        if stored.get("origin") not in (None, self._origin()):
-            stored = {}  # the user put a new pair in the settings since: it wins
-        return {key: stored.get(key) or self.settings.get(key)
-                for key in ("access_token", "refresh_token")}
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        sent = self._pair()["access_token"]
-        if sent:
-            request.headers["Authorization"] = f"Bearer {sent}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        with self._lock:
-            pair = self._pair()
-            fresh = pair["access_token"]
-            if not fresh or fresh == sent:
-                reply = yield self._refresh_request(pair.get("refresh_token"))
-                fresh = self._store(reply, pair)
-        request.headers["Authorization"] = f"Bearer {fresh}"
-        yield request
-
-    def _refresh_request(self, refresh_token: str | None) -> httpx.Request:
-        client_id, secret = self.settings.get("client_id"), self.settings.get("client_secret")
-        if not (refresh_token and client_id and secret):
-            raise AuthError("offorte: access token rejected (401) and no refresh_token, "
-                            "client_id and client_secret to refresh it", status=401)
-        form = {"grant_type": "refresh_token", "client_id": client_id,
-                "client_secret": secret, "refresh_token": refresh_token}
-        return httpx.Request("POST", f"{self.oauth_url}/oauth2/refresh-token", data=form,
-                             headers={"Accept": "application/json"})
-
-    def _store(self, reply: httpx.Response, old: dict[str, str | None]) -> str:
-        try:
-            body = reply.json() if reply.status_code == 200 else None
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not body.get("access_token"):
-            raise AuthError(f"offorte: refreshing the OAuth2 token failed "
-                            f"(HTTP {reply.status_code})", status=reply.status_code)
-        pair = {"access_token": str(body["access_token"]),
-                "refresh_token": str(body.get("refresh_token") or old.get("refresh_token")),
-                "origin": self._origin()}
-        self.tokens.save(pair)
-        return pair["access_token"]
-
-
-class OfforteApiKey(httpx.Auth):
-    """v2: the API key as the raw `Authorization` value (no "Bearer")."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self.key
-        yield request
+        super().__init__(
+            tokens, access_token=settings.get("access_token"),
+            refresh_token=settings.get("refresh_token"), client_id=settings.get("client_id"),
+            client_secret=settings.get("client_secret"), oauth_url=oauth_url, label="offorte")
 
 
 # ---- the connector -----------------------------------------------------------------------------
@@ -540,7 +474,7 @@ class OfforteConnector(Connector):
             key = self.account.secret("api_key")
             if not key:
                 raise SettingsError("accounts.auth.api_key", "required for Offorte API v2")
-            return OfforteApiKey(key)
+            return HeaderKeyAuth("Authorization", key)  # v2: the raw key, no "Bearer"
         keys = ("access_token", "refresh_token", "client_id", "client_secret")
         settings = {k: self.account.secret(k) for k in keys}
         return OfforteOAuth2(tokens, settings, self.account.secret("oauth_url") or self._oauth())
@@ -808,6 +742,28 @@ class OfforteConnector(Connector):
         path = self._p("webhooks", "/webhooks/", "/webhooks")
         return [WriteRequest("POST", path, "webhook", Entity.PROPOSALS, body,
                              note="Offorte webhook subscription (all events)")]
+
+    def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
+        """`GET /webhooks/`: a bare list of `{id, active, payload_url, events, ...}`."""
+        hooks = client.get_json(self._p("webhooks", "/webhooks/", "/webhooks"))
+        return [Subscription(str(h["id"]), str(h.get("payload_url") or ""),
+                             bool(h.get("active", True)))
+                for h in hooks or [] if isinstance(h, dict) and h.get("id") is not None]
+
+    def webhook_key(self, request: WriteRequest) -> str:
+        return str(request.json["payload_url"])
+
+    def webhook_created_id(self, body: Any) -> str | None:
+        """v1 answers the hook itself, v2 `{"webhook_id": …}`."""
+        found = body.get("webhook_id", body.get("id")) if isinstance(body, dict) else None
+        return None if found is None else str(found)
+
+    def webhook_reactivate(self, subscription: Subscription) -> list[WriteRequest]:
+        """Offorte switches a hook off after 10 failed deliveries; PATCH switches it on."""
+        base = self._p("webhooks", "/webhooks/", "/webhooks").rstrip("/")
+        path = f"{base}/{subscription.id}" + ("" if self.v2 else "/")
+        return [WriteRequest("PATCH", path, "webhook", Entity.PROPOSALS, {"active": True},
+                             note="Offorte webhook subscription reactivated")]
 
 
 def _event_target(event: str, data: Mapping[str, Any]) -> tuple[Entity, str, bool] | None:

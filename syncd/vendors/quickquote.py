@@ -42,6 +42,7 @@ from pydantic import (
 
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.http.auth import HeaderKeyAuth
 from syncd.http.paginators import CursorPaginator
 from syncd.parsing import parse_datetime, parse_decimal, parse_id, parse_money
 from syncd.vendors.base import (
@@ -228,18 +229,6 @@ def map_quote(connector: Connector, quote: QQQuote, raw: dict[str, Any]) -> Bund
     return bundle
 
 
-# ---- auth --------------------------------------------------------------------------------
-class ApiKeyHeaderAuth(httpx.Auth):
-    """Puts the account's key in `x-api-key` on every request."""
-
-    def __init__(self, api_key: str) -> None:
-        self._api_key = api_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["x-api-key"] = self._api_key
-        yield request
-
-
 # ---- write helpers -----------------------------------------------------------------------
 def _number(value: Any) -> float | None:
     """Money out: the vendor takes JSON numbers (2-decimal amounts survive a float)."""
@@ -326,7 +315,7 @@ class QuickQuoteConnector(Connector):
         key = self.account.secret("api_key")
         if not key:
             raise SettingsError(f"accounts[{self.account.name}].auth.api_key", "is required")
-        return ApiKeyHeaderAuth(key)
+        return HeaderKeyAuth("x-api-key", key)
 
     def headers(self) -> dict[str, str]:
         # Without this Content-Type every POST/PUT is answered 415 (httpx adds it for json=,

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -60,12 +60,14 @@ from pydantic import BaseModel, ConfigDict
 
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.http.auth import BearerAuth
 from syncd.http.paginators import LaravelPaginator
 from syncd.parsing import parse_datetime, parse_decimal, parse_id, parse_money, strip_html
 from syncd.vendors.base import (
     Connector,
     Op,
     StreamSpec,
+    Subscription,
     TokenStore,
     VendorClient,
     WebhookHint,
@@ -304,18 +306,6 @@ def _laravel(size: int, state: dict[str, Any] | None) -> LaravelPaginator:
     return LaravelPaginator(size, state)
 
 
-# ---- transport ---------------------------------------------------------------------------
-class BearerKeyAuth(httpx.Auth):
-    """`Authorization: Bearer <personal API key>` on every request."""
-
-    def __init__(self, api_key: str) -> None:
-        self._header = f"Bearer {api_key}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
-
-
 def _iso_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -398,7 +388,7 @@ class StrawBlondConnector(Connector):
         key = self.account.secret("api_key")
         if not key:
             raise SettingsError(f"accounts[{self.account.name}].auth.api_key", "is required")
-        return BearerKeyAuth(key)
+        return BearerAuth(key)  # the personal API key
 
     def headers(self) -> dict[str, str]:
         """Without `Accept: application/json` StrawBlond answers like to a browser (302)."""
@@ -431,6 +421,9 @@ class StrawBlondConnector(Connector):
             raise VendorRefused("StrawBlond requires a contact for every offer (contact_id)")
         body: dict[str, Any] = {"contact_id": contact, "custom_fields": {MARKER_FIELD: marker}}
         fields = ["contact_id"]
+        company = row.get("company_id")
+        if company is not None and company == (row.get("contact") or {}).get("company_id"):
+            fields.append("company_id")  # StrawBlond files the offer under its contact's company
         if row.get("title") is not None:
             body["name"] = row["title"]
             fields.append("title")
@@ -641,7 +634,25 @@ class StrawBlondConnector(Connector):
         path = self.account.path("webhooks", "/webhook")
         return [WriteRequest("POST", path, "webhook", Entity.PROPOSALS,
                              json={"event": "*", "url": url},
-                             note="store the response's `secret` as the account's webhook_secret")]
+                             note="StrawBlond webhook subscription (all events)")]
+
+    def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
+        """`GET /webhook`, Laravel pages of `{id, event, url, failed_count, ...}` (the
+        signing secret is shown only once, in the create response)."""
+        found: list[Subscription] = []
+        path = self.account.path("webhooks", "/webhook")
+        for page in range(1, 1000):
+            body = client.get_json(path, params={"page": page, "per_page": 50})
+            rows = _records(body)
+            found += [Subscription(str(h["id"]), f"{h.get('event')} {h.get('url')}")
+                      for h in rows if h.get("id") is not None]
+            meta = body.get("meta") if isinstance(body, dict) else None
+            if not rows or not isinstance(meta, dict) or page >= int(meta.get("last_page") or 1):
+                break
+        return found
+
+    def webhook_key(self, request: WriteRequest) -> str:
+        return f"{request.json['event']} {request.json['url']}"
 
     @staticmethod
     def webhook_secret_from(body: Any) -> str | None:
