@@ -242,11 +242,11 @@ def status(fmt: FormatOpt = Format.table) -> None:
     rt = runtime(loaded)
     with rt.db.begin() as conn:
         data = account_status(conn, loaded, SYSTEM_CLOCK.time())
-    table = Table("account", "vendor", "last pull", "last push", "req/min", "req/h", "429s",
-                  "outbox", "conflicts", "quarantined", "proposals")
+    table = Table("account", "vendor", "pulled", "pushed", "req/min", "req/h", "429",
+                  "outbox", "confl", "quar", "props")
     for a in data:
-        table.add_row(a["account"], a["vendor"], str(a["last_pull"] or "-"),
-                      str(a["last_push"] or "-"),
+        table.add_row(a["account"], a["vendor"], _short_time(a["last_pull"]),
+                      _short_time(a["last_push"]),
                       f"{a['requests_last_minute']}/{a['budget_per_minute']}",
                       str(a["requests_last_hour"]), str(a["responses_429"]),
                       str(a["outbox_pending"]), str(a["open_conflicts"]), str(a["quarantined"]),
@@ -257,6 +257,11 @@ def status(fmt: FormatOpt = Format.table) -> None:
             for problem in a["push_problems"]:
                 console.print(f"{a['account']}: {problem['kind']} {problem['entity']} "
                               f"{problem['status']}: {problem['reason']}")
+
+
+def _short_time(iso: str | None) -> str:
+    """"2026-11-25T02:13:47.1+00:00" -> "11-25 02:13" (UTC), so the table fits a terminal."""
+    return f"{iso[5:10]} {iso[11:16]}" if iso else "-"
 
 
 @app.command()

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, or_, select, update
 
 from syncd.canonical import FIELDS, Entity
-from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox
+from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox, runs
 from syncd.engine.reconcile import Planned, Reconciler
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter
@@ -99,6 +99,7 @@ class Pusher:
         vendor changed meanwhile becomes a conflict instead of being overwritten.
         """
         result = PushResult(self.name)
+        started = self.clock.now()
         result.planned = self.reconcile() if reconcile else []
         with priority(Priority.PUSH):
             while not self.runtime.stop.is_set():
@@ -106,6 +107,13 @@ class Pusher:
                 if entry is None:
                     break
                 self._send(entry, result)
+        if result.planned or result.sent or result.done:  # idle cycles leave no trace
+            with self.db.begin() as conn:
+                conn.execute(insert(runs).values(
+                    run_id=self.worker[:40], account=self.name, kind="push", started_at=started,
+                    finished_at=self.clock.now(), status="ok" if result.ok else "failed",
+                    records=result.done, requests=result.sent,
+                    error="; ".join(result.refused)[:2000] or None))
         return result
 
     # ---- claiming -------------------------------------------------------------------------
