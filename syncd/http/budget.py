@@ -115,6 +115,20 @@ class RateBudget:
                     self._cond.notify_all()
             raise
 
+    def settle(self, granted: float) -> float:
+        """The request granted at `granted` has been answered: its slot now counts from now.
+
+        The vendor's window starts when a request *arrives*, which is later than the grant;
+        counting the slot from the answer (when the vendor has certainly counted it) means a
+        slot reused 60 s later can never reach the vendor inside the same window."""
+        now = self.clock.time()
+        with self._cond:
+            for index, value in enumerate(self._sent):
+                if value == granted:
+                    self._sent[index] = max(value, now)
+                    break
+        return max(granted, now)
+
     def _sleep(self, seconds: float) -> None:
         self.clock.sleep(min(seconds, WINDOW_SECONDS))
 

@@ -72,10 +72,10 @@ class BudgetTransport(httpx.BaseTransport):
         try:
             response = self.inner.handle_request(request)
         except httpx.TransportError:
-            self._log_end(row_id, -1, started)
+            self._log_end(row_id, -1, started, self.budget.settle(sent_at))
             self.counts[(request.method, endpoint, -1)] += 1
             raise
-        self._log_end(row_id, response.status_code, started)
+        self._log_end(row_id, response.status_code, started, self.budget.settle(sent_at))
         self.counts[(request.method, endpoint, response.status_code)] += 1
         return response
 
@@ -109,14 +109,16 @@ class BudgetTransport(httpx.BaseTransport):
             )
             return int(result.inserted_primary_key[0]), 0.0  # type: ignore[index]
 
-    def _log_end(self, row_id: int | None, status: int, started: float) -> None:
+    def _log_end(self, row_id: int | None, status: int, started: float, done_at: float) -> None:
+        """Record the answer; the slot counts from when the answer came back (see settle)."""
         if self.db is None or row_id is None:
             return
         with self.db.begin() as conn:
             conn.execute(
                 update(request_log)
                 .where(request_log.c.id == row_id)
-                .values(status=status, duration_ms=int((time.perf_counter() - started) * 1000))
+                .values(status=status, sent_at=done_at,
+                        duration_ms=int((time.perf_counter() - started) * 1000))
             )
 
     def close(self) -> None:

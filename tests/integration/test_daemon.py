@@ -145,11 +145,16 @@ def test_sigterm_mid_backfill_exits_cleanly_and_the_next_start_resumes(tmp_path:
     config.write_text(text_)
     cmd = [sys.executable, "-m", "syncd", "--config", str(config), "--quiet", "run"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for(lambda: box.count("GET", r"/quotes$") >= 3, timeout=30)
-    started = time.time()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) == 0, proc.stderr.read().decode()[-2000:]
-    assert time.time() - started < 10
+    try:
+        wait_for(lambda: box.count("GET", r"/quotes$") >= 3, timeout=30)
+        started = time.time()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0, proc.stderr.read().decode()[-2000:]
+        assert time.time() - started < 10
+    finally:
+        if proc.poll() is None:  # never leave a daemon behind, even when the test fails
+            proc.kill()
+            proc.wait()
     pages_before = box.count("GET", r"/quotes$")
     resumed = subprocess.run([sys.executable, "-m", "syncd", "--config", str(config), "--quiet",
                               "backfill"], capture_output=True, timeout=120)
