@@ -6,6 +6,8 @@ requests per minute on a clock that skips the waits but keeps the real working t
 
     .venv/bin/python -m bench.backfill --vendor offorte            # the issue's sizes
     .venv/bin/python -m bench.backfill --vendor offorte --quick    # 1/10 of them
+    .venv/bin/python -m bench.backfill --vendor automa --proposals 2000
+    .venv/bin/python -m bench.backfill --vendor offorte --virtual-only   # no working time
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.common import make_runtime, peak_rss_mb, sqlite_url
-from bench.remote import RemoteSandbox
+from bench.remote import RemoteSandbox, SharedClock
 from syncd.db.tables import CANONICAL_TABLES, request_log
 from syncd.engine.pull import Puller
 from syncd.engine.runtime import Runtime
@@ -62,8 +64,8 @@ def budget_use(sent: list[float], per_minute: int = RPM) -> dict[str, Any]:
             "span_minutes": round((sent[-1] - first) / 60, 1)}
 
 
-def run_vendor(vendor: str, sizes: dict[str, int]) -> dict[str, Any]:
-    with RemoteSandbox(vendor, sizes, rpm=RPM) as sandbox:
+def run_vendor(vendor: str, sizes: dict[str, int], *, live: bool = True) -> dict[str, Any]:
+    with RemoteSandbox(vendor, sizes, rpm=RPM, clock=SharedClock(live=live)) as sandbox:
         clock = sandbox.clock
         entry = {**sandbox.entry, "requests_per_minute": RPM}
         runtime = make_runtime(sqlite_url(f"backfill-{vendor}"), entry, clock)
@@ -126,12 +128,25 @@ def _measure(vendor: str, sizes: dict[str, int], sandbox: RemoteSandbox,
             "peak_rss_mb": peak_rss_mb()}
 
 
+def sizes_for(proposals: int) -> dict[str, int]:
+    """The issue's shape at another scale: one company per five proposals, 1-20 items."""
+    return {"companies": max(1, proposals // 5), "proposals": proposals, "max_items": 20,
+            "seed": 1}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vendor", required=True)
     parser.add_argument("--quick", action="store_true", help="1/10 of the issue's sizes")
+    parser.add_argument("--proposals", type=int, help="another size (companies = 1/5 of it)")
+    parser.add_argument("--virtual-only", action="store_true",
+                        help="time moves only by budget waits (the connector suite's FakeClock)")
     args = parser.parse_args()
-    print(json.dumps(run_vendor(args.vendor, QUICK if args.quick else FULL)))
+    sizes = QUICK if args.quick else FULL
+    if args.proposals:
+        sizes = sizes_for(args.proposals)
+    out = run_vendor(args.vendor, sizes, live=not args.virtual_only)
+    print(json.dumps({**out, "clock": "virtual only" if args.virtual_only else "live + virtual"}))
 
 
 if __name__ == "__main__":

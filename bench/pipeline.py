@@ -10,6 +10,7 @@ number of pages, which two data sizes side by side show.
 
     .venv/bin/python -m bench.pipeline --items 200000 --db sqlite
     .venv/bin/python -m bench.pipeline --items 200000 --db postgresql
+    .venv/bin/python -m bench.pipeline --items 200000 --stages    # time per stage
 """
 
 from __future__ import annotations
@@ -140,15 +141,71 @@ def replay(folder: Path, db: str) -> dict[str, Any]:
     }
 
 
+def stages(folder: Path, db: str, pages: int = 40) -> dict[str, Any]:
+    """Where the time goes, stage by stage, over the first `pages` recorded pages (held in
+    memory for this split only): decode, fingerprint, validate, map (the connector's
+    declarations), and the engine's `MirrorWriter.apply` (merge + upsert + commit)."""
+    from syncd.canonical import Bundle
+    from syncd.engine.store import MirrorWriter
+
+    info = json.loads((folder / "index.json").read_text())
+    files = sorted(p for p in folder.glob("*.json") if p.name != "index.json")[:pages]
+    with mirror(db, f"stages_{folder.name.replace('-', '_')}") as url:
+        runtime = make_runtime(url, info["entry"], FakeClock())
+        try:
+            account = runtime.account("acct")
+            stream = account.connector.streams[0]
+            clock = time.perf_counter
+            took: dict[str, float] = {}
+            started = clock()
+            bodies = [json.loads(p.read_bytes())["data"] for p in files]
+            took["decode JSON"] = clock() - started
+            records = [r for body in bodies for r in body]
+            items = sum(len(r.get("line_items") or []) for r in records)
+            started = clock()
+            for record in records:
+                stream.fingerprint(record)
+            took["fingerprint"] = clock() - started
+            started = clock()
+            models = [stream.model.model_validate(r) for r in records]
+            took["validate (pydantic)"] = clock() - started
+            started = clock()
+            bundles = [stream.map(account.connector, m, r) for m, r in zip(models, records,
+                                                                            strict=True)]
+            took["map"] = clock() - started
+            started = clock()
+            done = 0
+            for body in bodies:
+                page = Bundle()
+                for bundle in bundles[done:done + len(body)]:
+                    page.extend(bundle)
+                done += len(body)
+                with runtime.db.begin() as conn:
+                    MirrorWriter("acct", "manual", runtime.clock.now()).apply(conn, page, stream.name)
+            took["merge + upsert (MirrorWriter.apply)"] = clock() - started
+        finally:
+            runtime.close()
+            runtime.db.dispose()
+    total = sum(took.values())
+    return {"db": db, "pages": len(files), "line_items": items,
+            "stages": {k: {"seconds": round(v, 2), "line_items_per_second": round(items / v)}
+                       for k, v in took.items()},
+            "total_seconds": round(total, 2), "line_items_per_second": round(items / total)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--record-only", action="store_true")
     parser.add_argument("--profile", help="write a cProfile of the replay to this file")
+    parser.add_argument("--stages", action="store_true", help="time each stage apart")
     args = parser.parse_args()
     folder = record(args.items)
     if args.record_only:
+        return
+    if args.stages:
+        print(json.dumps(stages(folder, args.db)))
         return
     if args.profile:
         import cProfile

@@ -25,13 +25,16 @@ from syncd.clock import Clock
 class SharedClock(Clock):
     """Wall time at start + real elapsed time + the virtual seconds slept (by anyone)."""
 
-    def __init__(self, offset: Any = None, origin: tuple[float, float] | None = None) -> None:
+    def __init__(self, offset: Any = None, origin: tuple[float, float] | None = None,
+                 live: bool = True) -> None:
         self.offset = offset if offset is not None else mp.get_context("spawn").Value("d", 0.0)
         self.origin = origin or (1_790_000_000.0, time.monotonic())
+        self.live = live  # False: only the slept seconds move it, like the tests' FakeClock
 
     def time(self) -> float:
         start, mono = self.origin
-        return start + (time.monotonic() - mono) + self.offset.value
+        elapsed = time.monotonic() - mono if self.live else 0.0
+        return start + elapsed + self.offset.value
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -54,12 +57,12 @@ class SeenRow:
 
 
 def _serve(vendor: str, sizes: dict[str, int], rpm: int, offset: Any,
-           origin: tuple[float, float], conn: Connection) -> None:
+           origin: tuple[float, float], live: bool, conn: Connection) -> None:
     """Child process: build, seed and serve the sandbox, then answer calls until "stop"."""
     from syncd.sandbox import sandbox_class
     from syncd.sandbox.base import serve
 
-    clock = SharedClock(offset, origin)
+    clock = SharedClock(offset, origin, live)
     sandbox = sandbox_class(vendor)(requests_per_minute=rpm, clock=clock)
     started = time.perf_counter()
     sandbox.seed_data(**sizes)
@@ -96,7 +99,8 @@ class RemoteSandbox:
         self.clock = clock or SharedClock()
         self._conn, child = ctx.Pipe()
         self.process = ctx.Process(
-            target=_serve, args=(vendor, sizes, rpm, self.clock.offset, self.clock.origin, child),
+            target=_serve,
+            args=(vendor, sizes, rpm, self.clock.offset, self.clock.origin, self.clock.live, child),
             daemon=True)
         self.process.start()
         kind, info = self._conn.recv()

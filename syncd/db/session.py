@@ -49,7 +49,11 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No server-side prepared statements: psycopg prepares a query after five runs and
+    # PostgreSQL then keeps the plan it chose while a table was empty (a full scan per
+    # `IN (...)` lookup once the table has grown).
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args={"prepare_threshold": None})
 
 
 class Database:

@@ -38,7 +38,7 @@ from syncd.db.tables import (
     stream_state,
 )
 from syncd.engine.runtime import AccountRuntime, Runtime
-from syncd.engine.store import MirrorWriter, WriteStats, chunks, dialect_insert
+from syncd.engine.store import MirrorWriter, WriteStats, chunks, dialect_insert, in_list
 from syncd.errors import SyncdError, TransientVendorError, VendorError
 from syncd.http.budget import Priority
 from syncd.http.client import MalformedResponse, NotFound, priority
@@ -366,7 +366,7 @@ class Puller:
                     select(fingerprints.c.remote_id, fingerprints.c.fingerprint).where(
                         fingerprints.c.account == self.name,
                         fingerprints.c.stream == stream.name,
-                        fingerprints.c.remote_id.in_(part),
+                        in_list(conn, fingerprints.c.remote_id, part),
                     )
                 ):
                     found[rid] = fp

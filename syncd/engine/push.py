@@ -218,9 +218,13 @@ class Pusher:
         with self.db.begin() as conn:
             MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
                          self.clock.now()).apply(conn, bundle, connector.stream_for(entity))
-            plans = Reconciler(self.account, self.clock.now()).plan_row(
-                conn, entry["entity"], entry["row_id"])
-            fresh = [p for p in plans or [] if p.status == "pending" and p.kind == "update"]
+            reconciler = Reconciler(self.account, self.clock.now())
+            plans = reconciler.plan_row(conn, entry["entity"], entry["row_id"]) or []
+            if "line_items" in (entry.get("fields") or []) and not any(
+                    "line_items" in p.fields for p in plans):
+                # a line-item change travels inside the rewrite of its proposal
+                plans += reconciler.plan_items_rewrite(conn, entry["row_id"])
+            fresh = [p for p in plans if p.status == "pending" and p.kind == "update"]
             if not fresh:
                 conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
                     status="done", last_error="vendor already holds these values",
@@ -237,6 +241,8 @@ class Pusher:
         """Success: base := values sent, so the next pull sees no change (no echo)."""
         with self.db.begin() as conn:
             self._base_update(conn, entry)
+            if entry["entity"] == Entity.PROPOSALS and "line_items" in (entry.get("fields") or []):
+                self._retire_placeholders(conn, entry["row_id"])
             conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
                 status="done", last_error=None, updated_at=self.clock.now()))
 

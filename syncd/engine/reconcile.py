@@ -103,6 +103,10 @@ class Reconciler:
         """What one row's local changes need now (None: waiting on its parent's create)."""
         return self._row(conn, entity, row_id)
 
+    def plan_items_rewrite(self, conn: Connection, proposal_id: int) -> list[Planned]:
+        """The whole-proposal rewrite that carries its current line items (Automa)."""
+        return self._parent_rewrite(conn, {"proposal_id": proposal_id, "id": proposal_id})
+
     def _row(self, conn: Connection, entity: str, row_id: int) -> list[Planned] | None:
         table = CANONICAL_TABLES[entity]
         row = conn.execute(select(table).where(table.c.id == row_id)).mappings().first()

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
@@ -97,7 +98,21 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-_SQLITE_INSERTS: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[tuple[str, Any], ...]] | None] = {}
+def in_list(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN (values)` for the engine's key lookups.
+
+    On PostgreSQL the values are written into the SQL text: psycopg prepares a statement
+    it has run five times, and PostgreSQL may then keep the generic plan it made while the
+    table was still empty — a sequential scan — for the whole backfill (0.5 s per lookup at
+    100,000 line items). With literal values every lookup is planned with the table as it is.
+    """
+    literal = conn.dialect.name == "postgresql"
+    return column.in_(bindparam(f"in_{column.key}", list(values), expanding=True,
+                                literal_execute=literal))
+
+
+_Plan = tuple[str, Any, tuple[tuple[int, Any], ...]]
+_SQLITE_INSERTS: dict[tuple[str, tuple[str, ...]], _Plan | None] = {}
 
 
 def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -117,24 +132,27 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
     if plan is None or any(len(r) != len(columns) for r in rows):
         conn.execute(stmt, rows)
         return
-    sql, binds = plan
-    conn.exec_driver_sql(sql, [
-        tuple(row[name] if process is None else process(row[name]) for name, process in binds)
-        for row in rows
-    ])
+    sql, values_of, processors = plan
+    params = []
+    for row in rows:
+        values = list(values_of(row))
+        for index, process in processors:
+            values[index] = process(values[index])
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
 
 
-def _compile_insert(
-    conn: Connection, stmt: Any, columns: tuple[str, ...]
-) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
+def _compile_insert(conn: Connection, stmt: Any, columns: tuple[str, ...]) -> _Plan | None:
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
     names = tuple(compiled.positiontup or ())
-    if not compiled.positional or sorted(names) != sorted(columns):
+    if not compiled.positional or len(names) < 2 or sorted(names) != sorted(columns):
         return None  # anything unusual (defaults, expressions) goes through SQLAlchemy
     dialect = conn.dialect
-    binds = tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-                  for name in names)
-    return str(compiled), binds
+    processors = tuple(
+        (index, process) for index, name in enumerate(names)
+        if (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+    )
+    return str(compiled), itemgetter(*names), processors
 
 
 class MirrorWriter:
@@ -233,7 +251,8 @@ class MirrorWriter:
         row["account"] = self.account
         row["remote_id"] = rid
         row["raw"] = {stream: raw} if raw is not None else {}
-        row["base"] = {f: norm(v) for f, v in remote.items()}
+        row["base"] = {f: v if v is None or type(v) is str else norm(v)
+                       for f, v in remote.items()}
         row["sync_rev"] = 1
         row["synced_at"] = self.now
         return row
@@ -401,7 +420,7 @@ class MirrorWriter:
             # remote_id) index and scans every row of the account for each page
             listed = conn.execute(
                 select(table.c.id, table.c.remote_id, table.c.account).where(
-                    table.c[parent_column].in_(part), table.c.deleted_at.is_(None))
+                    in_list(conn, table.c[parent_column], part), table.c.deleted_at.is_(None))
             ).all()
             doomed_ids = [g.id for g in listed if g.remote_id is not None
                           and g.account == self.account and g.remote_id not in keep]
@@ -409,7 +428,7 @@ class MirrorWriter:
                 continue
             doomed = conn.execute(
                 select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev)
-                .where(table.c.id.in_(doomed_ids))
+                .where(in_list(conn, table.c.id, doomed_ids))
             ).all()
             self.mark_deleted(conn, table, doomed)
             stats.deleted += len(doomed)
@@ -438,7 +457,8 @@ class MirrorWriter:
     def _existing(self, conn: Connection, table: Table, rids: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for part in chunks(rids):
-            stmt = select(table).where(table.c.account == self.account, table.c.remote_id.in_(part))
+            stmt = select(table).where(table.c.account == self.account,
+                                       in_list(conn, table.c.remote_id, part))
             if conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update()
             for row in conn.execute(stmt).mappings():
@@ -450,7 +470,7 @@ class MirrorWriter:
         for part in chunks(rids):
             for rid, local in conn.execute(
                 select(table.c.remote_id, table.c.id).where(
-                    table.c.account == self.account, table.c.remote_id.in_(part)
+                    table.c.account == self.account, in_list(conn, table.c.remote_id, part)
                 )
             ):
                 found[rid] = local
@@ -463,7 +483,7 @@ class MirrorWriter:
             for row_id, name in conn.execute(
                 select(conflicts.c.row_id, conflicts.c.field).where(
                     and_(conflicts.c.entity == entity, conflicts.c.status == "open",
-                         conflicts.c.row_id.in_(part))
+                         in_list(conn, conflicts.c.row_id, part))
                 )
             ):
                 out.add((row_id, name))

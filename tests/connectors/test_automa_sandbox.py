@@ -380,3 +380,30 @@ def test_automa_webhook_subscription_validation(harness: Harness) -> None:
                  {"eventType": "QUOTE_ACCEPTED", "authorization": "a"}):
         answer = harness.raw.post("/webhooks", json=body, headers=auth(harness))
         assert answer.status_code == 400 and answer.json()["error"] == "Bad Request"
+
+
+def test_automa_line_item_change_travels_in_a_refreshed_full_put(db_url, make_runtime, served):
+    """A quantity edit of one quote item becomes one re-read plus one complete Put, and the
+    vendor then holds the new quantity (the item change is not lost in the refresh)."""
+    from sqlalchemy import select, text
+
+    from syncd.db.tables import line_items, outbox, proposals
+    from syncd.engine.push import Pusher
+    from tests.connectors.standard import make_case
+
+    case = make_case("automa", db_url, make_runtime, served)
+    assert case.pull().ok
+    with case.runtime.db.begin() as conn:
+        quote = conn.execute(select(proposals).where(proposals.c.vendor_status == "draft")
+                             .order_by(proposals.c.id)).mappings().first()
+        item = conn.execute(select(line_items).where(line_items.c.proposal_id == quote["id"])
+                            .order_by(line_items.c.position)).mappings().first()
+        conn.execute(text("UPDATE line_items SET quantity = 77 WHERE id = :i"), {"i": item["id"]})
+    case.sandbox.reset_log()
+    result = Pusher(case.runtime, case.runtime.account(case.account)).run()
+    assert result.ok, result.refused
+    assert [r.method for r in case.sandbox.requests] == ["GET", "PUT"]
+    stored = case.sandbox._quote(quote["remote_id"])
+    assert [i["quantity"] for i in stored["items"] if i["uuid"] == item["remote_id"]] == [77]
+    with case.runtime.db.begin() as conn:
+        assert {r.status for r in conn.execute(select(outbox.c.status))} == {"done"}
