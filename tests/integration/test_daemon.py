@@ -242,3 +242,19 @@ def _three_workers(url: str, make_runtime, served) -> None:
         spans = sorted((j[3], j[4], j[2]) for j in jobs if j[0] == account)
         for (_s1, e1, w1), (s2, _e2, w2) in itertools.pairwise(spans):
             assert w1 == w2 or s2 >= e1, f"{account}: {w1} and {w2} overlapped"
+
+
+def test_healthz_turns_503_when_an_account_has_failed_longer_than_the_threshold(
+    sqlite_url, make_runtime
+):
+    box_entry = {"name": "qq", "vendor": "quickquote", "base_url": "http://127.0.0.1:9",
+                 "auth": {"api_key": "k" * 12}}
+    rt = make_runtime(sqlite_url, [box_entry], pull_interval_seconds=60)
+    daemon = Daemon(rt, serve_http=False)
+    status, body = daemon.health()
+    assert status == 200 and body["accounts"]["qq"]["healthy"]
+    daemon.failing_since["qq"] = time.time() - 60  # failing, but not for long
+    assert daemon.health()[0] == 200
+    daemon.failing_since["qq"] = time.time() - 4 * 60  # longer than 3 pull intervals
+    status, body = daemon.health()
+    assert status == 503 and not body["accounts"]["qq"]["healthy"]
