@@ -1,0 +1,23 @@
+"""`--log-format json`: one JSON object per line with account/stream/run id; no secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from syncd import logs
+
+
+def test_json_logs_carry_context_and_mask_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.setup("json")
+    logs.REDACT.add("sk-very-secret-value")
+    logging.getLogger("syncd.pull").warning(
+        "account=a refresh failed with token sk-very-secret-value",
+        extra={"account": "a", "stream": "quotes", "run_id": "r1"})
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["account"] == "a" and record["stream"] == "quotes" and record["run_id"] == "r1"
+    assert "sk-very-secret-value" not in line and "***" in record["message"]
+    logging.getLogger().handlers.clear()
