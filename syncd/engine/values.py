@@ -23,11 +23,16 @@ BOOL_FIELDS = frozenset({"optional"})
 _ = LINE_ITEM_FIELDS
 
 
+_BIG = 10**27  # ints below this keep every digit through Decimal's 28-digit context
+
+
 def norm(value: Any) -> Any:
     """One comparable, JSON-able form per meaning."""
     kind = type(value)
     if kind is str or value is None or kind is bool:  # the common cases, answered first
         return value
+    if kind is int and -_BIG < value < _BIG:  # what the Decimal route gives, without it
+        return str(value)
     if kind is Decimal:
         text = format(value.normalize(), "f")
         return "0" if text in ("-0", "") else text
