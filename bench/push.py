@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, text
@@ -129,7 +130,41 @@ def quantity_change(runtime: Runtime, sandbox: Sandbox, row: dict[str, Any]) -> 
     pick = next((i for i in items if plans_pending(runtime, QUANTITY, {"id": i})), None)
     if pick is None:
         pick = items[0]
-    return one_change(runtime, sandbox, QUANTITY, {"id": pick})
+    got = one_change(runtime, sandbox, QUANTITY, {"id": pick})
+    with runtime.db.begin() as conn:
+        item = conn.execute(select(line_items.c.remote_id, line_items.c.quantity,
+                                   proposals.c.remote_id.label("parent"))
+                            .join(proposals, proposals.c.id == line_items.c.proposal_id)
+                            .where(line_items.c.id == pick)).one()
+    held = vendor_quantity(sandbox.proposal_fields(str(item.parent)), str(item.remote_id))
+    got["vendor_has_it"] = held is not None and _same(held, item.quantity)
+    return got
+
+
+def vendor_quantity(fields: Any, remote_id: str) -> Any:
+    """The `quantity` of the record with this id anywhere in the vendor's proposal (its
+    line items sit under a vendor-specific key: items, elements, line_items, ...)."""
+    if isinstance(fields, dict):
+        ids = {str(fields.get(k)) for k in ("id", "uuid") if fields.get(k) is not None}
+        if remote_id in ids and "quantity" in fields:
+            return fields["quantity"]
+        values: Any = fields.values()
+    elif isinstance(fields, list):
+        values = fields
+    else:
+        return None
+    for value in values:
+        found = vendor_quantity(value, remote_id)
+        if found is not None:
+            return found
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except ArithmeticError:
+        return str(a) == str(b)
 
 
 def main() -> None:

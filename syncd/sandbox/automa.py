@@ -110,13 +110,18 @@ class AutomaSandbox(Sandbox):
         self._last_stamp = text
         return text
 
-    def _page(self, request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    def _page(self, request: Request, items: list[dict[str, Any]],
+              copy_page: bool = False) -> dict[str, Any]:
+        """One page of `items`; `copy_page` deep-copies only the page's items (a snapshot
+        of the stored records, taken under the lock, without copying the whole list)."""
         page = _int_param(request, "page", 1) or 1
         per_page = _int_param(request, "perPage", 20) or 20
         if per_page > MAX_PER_PAGE:
             raise BadRequest(f"perPage must not be greater than {MAX_PER_PAGE}")
         start = (page - 1) * per_page
-        return {"data": {"items": items[start:start + per_page], "perPage": per_page,
+        chunk = items[start:start + per_page]
+        return {"data": {"items": copy.deepcopy(chunk) if copy_page else chunk,
+                         "perPage": per_page,
                          "currentPage": page, "lastPage": max(1, math.ceil(len(items) / per_page)),
                          "total": len(items)}}
 
@@ -151,7 +156,7 @@ class AutomaSandbox(Sandbox):
             with self.lock:
                 rfqs = [r for r in self.collection(name).values() if not wanted
                         or r["uuid"] in wanted]
-                return JSONResponse(self._page(request, copy.deepcopy(rfqs)))
+                return JSONResponse(self._page(request, rfqs, copy_page=True))
         return handler
 
     # ---- quotes ----------------------------------------------------------------------------
@@ -327,12 +332,12 @@ class AutomaSandbox(Sandbox):
 
     async def list_calls(self, request: Request) -> Response:
         with self.lock:
-            calls = copy.deepcopy(list(self.collection("calls").values()))
-        return JSONResponse(self._page(request, _ordered(request, calls)))
+            calls = list(self.collection("calls").values())
+            return JSONResponse(self._page(request, _ordered(request, calls), copy_page=True))
 
     def _payload(self, sub: dict[str, Any], event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
         return {"timestamp": int(self.clock.time() * 1000), "webhookUuid": sub["uuid"],
-                "objectUuid": obj["uuid"], "eventType": event_type, "object": copy.deepcopy(obj)}
+                "objectUuid": obj["uuid"], "eventType": event_type, "object": data.clone(obj)}
 
     def _log_call(self, sub: dict[str, Any], payload: dict[str, Any], status: int,
                   response_body: Any, url: str | None = None) -> None:

@@ -269,6 +269,23 @@ def make_rfq(
 
 
 # ---- call log --------------------------------------------------------------------------------
+def clone(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, immutable scalars): what
+    `copy.deepcopy` gives for it, several times faster (no memo; the call log's records are
+    never changed in place, so shared sub-objects in the source would not matter)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else clone(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _SCALARS else clone(v) for v in value]
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def call_entry(
     rng: random.Random, subscription: dict[str, Any], payload: dict[str, Any], created: str,
     status: int, response_body: Any,
@@ -277,8 +294,8 @@ def call_entry(
     return {
         "uuid": new_uuid(rng), "webhookUuid": subscription["uuid"],
         "status": "SUCCESS" if 200 <= status < 300 else "FAILED",
-        "eventObjectUuid": payload["objectUuid"], "eventObject": copy.deepcopy(payload["object"]),
-        "result": {"requestBody": copy.deepcopy(payload), "responseBody": response_body,
+        "eventObjectUuid": payload["objectUuid"], "eventObject": clone(payload["object"]),
+        "result": {"requestBody": clone(payload), "responseBody": response_body,
                    "status": str(status), "url": subscription["url"]},
         "createdAt": created, "updatedAt": created,
     }

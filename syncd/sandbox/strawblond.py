@@ -44,9 +44,11 @@ from syncd.sandbox.base import Sandbox
 from syncd.sandbox.strawblond_data import (
     LINE_ITEM_TYPES,
     OFFER_TYPE,
+    ElementStore,
     Generator,
     Invalid,
     compute,
+    elements_of,
     hashid,
     iso,
     new_element,
@@ -107,6 +109,7 @@ class StrawBlondSandbox(Sandbox):
         self._taken: set[str] = set()
         self._ids = Generator(seed=99_991)  # runtime ids, independent of seed_data
         super().__init__(requests_per_minute=requests_per_minute, clock=clock)
+        self.store["elements"] = ElementStore()  # indexed by document_id
         for name in ("companies", "contacts", "offers", "elements", "webhooks"):
             self.collection(name)
         self.app.app.add_exception_handler(StarletteHTTPException, self._http_error)
@@ -438,9 +441,7 @@ class StrawBlondSandbox(Sandbox):
 
     # ---- document elements -------------------------------------------------------------------
     def _element_render(self, el: dict[str, Any]) -> dict[str, Any]:
-        siblings = [e for e in self.collection("elements").values()
-                    if e["document_id"] == el["document_id"]]
-        per, _ = compute(siblings)
+        per, _ = compute(elements_of(self.store, el["document_id"]))
         return render_element(el, per[el["id"]])
 
     async def _list_elements(self, request: Request) -> Response:
@@ -450,14 +451,15 @@ class StrawBlondSandbox(Sandbox):
         flt, _, _ = parsed
         with self.lock:
             rows = []
-            for el in self.collection("elements").values():
+            candidates = (elements_of(self.store, flt["document_id"]) if "document_id" in flt
+                          else self.collection("elements").values())
+            for el in candidates:
                 if "document_type" in flt and el["document_type"] != flt["document_type"]:
                     continue
-                if "document_id" in flt and el["document_id"] != flt["document_id"]:
-                    continue
-                text = f"{el['name'] or ''} {el['description'] or ''} {el['remark'] or ''}"
-                if "search" in flt and flt["search"].lower() not in text.lower():
-                    continue
+                if "search" in flt:
+                    text = f"{el['name'] or ''} {el['description'] or ''} {el['remark'] or ''}"
+                    if flt["search"].lower() not in text.lower():
+                        continue
                 rows.append(el)
             return self._page(request, rows, self._element_render, ELEMENT_FILTERS)
 
@@ -498,8 +500,8 @@ class StrawBlondSandbox(Sandbox):
             if refusal:
                 return self._json(request, {"message": refusal}, 403)
             elements = self.collection("elements")
-            order = 1 + max((e["order"] for e in elements.values()
-                             if e["document_id"] == values["document_id"]), default=0)
+            order = 1 + max((e["order"] for e in elements_of(self.store, values["document_id"])),
+                            default=0)
             el = new_element(self._new_hashid(), values.pop("document_id"), order,
                              values.pop("type"), self._now(), **values)
             elements[el["id"]] = el
@@ -741,7 +743,7 @@ class StrawBlondSandbox(Sandbox):
             offer = json.loads(json.dumps(self.collection("offers")[remote_id], default=str))
             elements = sorted(
                 (json.loads(json.dumps(e, default=str))
-                 for e in self.collection("elements").values() if e["document_id"] == remote_id),
+                 for e in elements_of(self.store, remote_id)),
                 key=lambda e: str(e["id"]))
         offer.pop("updated_at", None)
         offer["title"] = offer.pop("name")

@@ -135,6 +135,93 @@ def compute(elements: list[dict[str, Any]]) -> tuple[dict[str, Decimal | None], 
     return per, totals
 
 
+# ---- the element store ------------------------------------------------------------------
+class ElementStore(dict[str, dict[str, Any]]):
+    """The `elements` collection: a plain id -> element dict that also keeps its elements
+    grouped by `document_id`, so rendering one offer touches only that offer's elements
+    (not every element of every offer). Within a document, elements keep the collection's
+    own order (insertion order), so `of()` answers exactly what filtering the whole
+    collection by `document_id` would. An element's `document_id` never changes in place
+    (the API cannot move an element); every other change goes through the dict methods."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self._by_doc: dict[str, dict[str, dict[str, Any]]] = {}
+        self.update(*args, **kwargs)
+
+    def of(self, document_id: str) -> list[dict[str, Any]]:
+        return list(self._by_doc.get(document_id, {}).values())
+
+    def _unindex(self, key: str) -> None:
+        old = dict.get(self, key)
+        if old is not None:
+            group = self._by_doc.get(old["document_id"])
+            if group is not None:
+                group.pop(key, None)
+                if not group:
+                    del self._by_doc[old["document_id"]]
+
+    def __setitem__(self, key: str, value: dict[str, Any]) -> None:
+        if key in self:
+            old = dict.__getitem__(self, key)
+            if old["document_id"] == value["document_id"]:
+                dict.__setitem__(self, key, value)
+                self._by_doc[value["document_id"]][key] = value
+                return
+            # a replaced element keeps its place in the collection but joins its new
+            # document's group at the end, as a filter over the collection would not:
+            # rebuild that group in collection order instead
+            self._unindex(key)
+            dict.__setitem__(self, key, value)
+            doc = value["document_id"]
+            self._by_doc[doc] = {k: e for k, e in self.items() if e["document_id"] == doc}
+            return
+        dict.__setitem__(self, key, value)
+        self._by_doc.setdefault(value["document_id"], {})[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._unindex(key)
+        dict.__delitem__(self, key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self._unindex(key)
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, dict[str, Any]]:
+        key, value = dict.popitem(self)
+        dict.__setitem__(self, key, value)
+        self._unindex(key)
+        dict.__delitem__(self, key)
+        return key, value
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self._by_doc.clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def __ior__(self, other: Any) -> ElementStore:  # type: ignore[override]
+        self.update(other)
+        return self
+
+
+def elements_of(store: dict[str, dict[str, dict[str, Any]]], document_id: str
+                ) -> list[dict[str, Any]]:
+    """The elements of one document, in collection order."""
+    elements = store.get("elements", {})
+    if isinstance(elements, ElementStore):
+        return elements.of(document_id)
+    return [e for e in elements.values() if e["document_id"] == document_id]
+
+
 # ---- rendering --------------------------------------------------------------------------
 def _signed(root: str, path: str, now: float, expires_in: int | None, extra: str = "") -> str:
     query = extra
@@ -200,7 +287,7 @@ def render_offer(
     root: str, now: float,
 ) -> dict[str, Any]:
     """The offer object of seed 001, with relations only when included."""
-    elements = [e for e in store["elements"].values() if e["document_id"] == offer["id"]]
+    elements = elements_of(store, offer["id"])
     per, totals = compute(elements)
     contact = store["contacts"].get(offer["contact_id"] or "")
     company = store["companies"].get(offer["company_id"] or "")
