@@ -198,12 +198,14 @@ def _two_way(console: Console, rt: Runtime, served: dict[str, tuple[Sandbox, Ser
         with rt.db.begin() as conn:  # what a user does in their SQL client
             conn.execute(text("UPDATE proposals SET title = :t WHERE id = :i"),
                          {"t": title, "i": row["id"]})
+        before = rt.account(name).client.transport.requests_sent
         pushed = pusher.run()
+        spent = rt.account(name).client.transport.requests_sent - before
         at_vendor = box.proposal_title(row["remote_id"])
         ok = at_vendor == title
         failures += 0 if ok else 1
         console.print(f"{name}: SQL UPDATE of proposal {row['remote_id']} pushed with "
-                      f"{pushed.sent} request(s); vendor now has title {at_vendor!r} "
+                      f"{spent} request(s); vendor now has title {at_vendor!r} "
                       + ("[green]✓[/]" if ok else f"[red]✗ {pushed.refused}[/]"))
         box.remote_edit_title(row["remote_id"], "Changed at the vendor")
         Puller(rt, rt.account(name)).run(sweep=False)
