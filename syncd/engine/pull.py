@@ -193,99 +193,89 @@ class Puller:
         state: dict[str, Any], part: str, stop_at: Any,
     ) -> bool:
         """Process one page; returns True when an incremental high-water mark was reached."""
-        connector = self.account.connector
-        ids: list[str | None] = []
-        for rec in records:
-            try:
-                ids.append(stream.id_of(rec))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                ids.append(None)
+        ids = [_record_id(stream, rec) for rec in records]
         last = {rid: i for i, rid in enumerate(ids) if rid}  # a log may name one record twice
         known = self._fingerprints(stream, [i for i in ids if i])
-        page_bundle = Bundle()
-        new_fps: dict[str, str] = {}
-        seen: list[str] = []
-        gone: list[str] = []
-        bad: list[tuple[str | None, Any, str]] = []
+        work = _PageWork()
         reached = False
         for index, (rid, rec) in enumerate(zip(ids, records, strict=True)):
             result.records += 1
             if rid is not None and last[rid] != index:
                 result.skipped_unchanged += 1
                 continue
-            if stream.high_water and isinstance(rec, dict):
-                try:
-                    mark = stream.high_water(rec)
-                except (KeyError, TypeError, ValueError):
-                    mark = None
-                if mark is not None:
-                    best = state.setdefault("new_marks", {}).get(part)
-                    if best is None or str(mark) > str(best):
-                        state["new_marks"][part] = mark
-                    if stop_at is not None and str(mark) <= str(stop_at):
-                        reached = True
+            reached = _note_high_water(stream, rec, state, part, stop_at) or reached
             if rid is None:
-                bad.append((None, rec, f"{stream.name}: record without a usable id"))
+                work.bad.append((None, rec, f"{stream.name}: record without a usable id"))
                 continue
-            seen.append(rid)
+            work.seen.append(rid)
             if stream.is_deleted is not None and stream.is_deleted(rec):
-                gone.append(rid)
+                work.gone.append(rid)
                 continue
-            fp = stream.fingerprint(rec)
-            if len(fp) > 64:  # the column holds 64 characters; a hash of a long key is as good
-                fp = default_fingerprint(fp)
+            fp = _fingerprint(stream, rec)
             if known.get(rid) == fp:
                 result.skipped_unchanged += 1
                 continue
-            merged: Any = rec
-            if stream.detail is not None:
-                detail = stream.detail
-                try:
-                    body = self.account.client.get_json(
-                        self.account.settings.path(f"{stream.name}.{detail.name}", detail.path)
-                        .format(id=detail.id_of(rec))
-                    )
-                    result.details += 1
-                    merged = detail.merge(rec, dig(body, detail.records_path))
-                except NotFound:
-                    result.details += 1
-                    gone.append(rid)
-                    continue
-                except MalformedResponse as exc:
-                    result.details += 1
-                    self._single(stream, rid, None, fp, (rid, exc.body, str(exc)), result)
-                    continue
-            try:
-                model = stream.model.model_validate(merged)
-                bundle = stream.map(connector, model, merged)
-            except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                problem = (rid, merged, f"{type(exc).__name__}: {exc}")
-                if stream.detail is not None:
-                    self._single(stream, rid, None, fp, problem, result)
-                else:
-                    bad.append(problem)
-                    new_fps[rid] = fp
-                continue
-            if stream.detail is not None:
-                # committed at once: a kill loses at most this record's detail call
-                self._single(stream, rid, bundle, fp, None, result)
-            else:
-                page_bundle.extend(bundle)
-                new_fps[rid] = fp
-        with self.db.begin() as conn:
-            writer = self._writer()
-            result.writes.add(writer.apply(conn, page_bundle, stream.name))
-            self._store_fingerprints(conn, stream, new_fps)
-            self._resolve_quarantine(conn, stream, [r for r in new_fps if r not in
-                                                    {b[0] for b in bad}])
-            for problem in bad:
-                self._quarantine(conn, stream, *problem)
-            result.quarantined += len(bad)
-            if stream.deletes_missing and stream.entity in CANONICAL_TABLES:
-                self._mark_seen(conn, stream, seen)
-            if gone:
-                result.deleted += self._delete_remote_ids(conn, str(stream.entity), gone)
+            self._record(stream, rid, rec, fp, work, result)
+        self._commit_page(stream, work, result)
         return reached
+
+    def _record(self, stream: StreamSpec, rid: str, rec: Any, fp: str, work: _PageWork,
+                result: StreamResult) -> None:
+        """One changed record: detail (if the stream has one), validate, map, stage or commit."""
+        merged: Any = rec
+        if stream.detail is not None:
+            merged = self._detail(stream, rid, rec, fp, work, result)
+            if merged is None:
+                return
+        try:
+            model = stream.model.model_validate(merged)
+            bundle = stream.map(self.account.connector, model, merged)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            problem = (rid, merged, f"{type(exc).__name__}: {exc}")
+            if stream.detail is not None:
+                self._single(stream, rid, None, fp, problem, result)
+            else:
+                work.bad.append(problem)
+                work.fingerprints[rid] = fp
+            return
+        if stream.detail is not None:
+            # committed at once: a kill loses at most this record's detail call
+            self._single(stream, rid, bundle, fp, None, result)
+        else:
+            work.bundle.extend(bundle)
+            work.fingerprints[rid] = fp
+
+    def _detail(self, stream: StreamSpec, rid: str, rec: Any, fp: str, work: _PageWork,
+                result: StreamResult) -> Any | None:
+        """The record completed by its detail request; None when it is gone or unreadable."""
+        detail = stream.detail
+        assert detail is not None
+        path = self.account.settings.path(f"{stream.name}.{detail.name}", detail.path)
+        result.details += 1
+        try:
+            body = self.account.client.get_json(path.format(id=detail.id_of(rec)))
+        except NotFound:
+            work.gone.append(rid)
+            return None
+        except MalformedResponse as exc:
+            self._single(stream, rid, None, fp, (rid, exc.body, str(exc)), result)
+            return None
+        return detail.merge(rec, dig(body, detail.records_path))
+
+    def _commit_page(self, stream: StreamSpec, work: _PageWork, result: StreamResult) -> None:
+        """The page's rows, fingerprints, quarantine, seen ids and deletions: one transaction."""
+        with self.db.begin() as conn:
+            result.writes.add(self._writer().apply(conn, work.bundle, stream.name))
+            self._store_fingerprints(conn, stream, work.fingerprints)
+            failed = {b[0] for b in work.bad}
+            self._resolve_quarantine(conn, stream, [r for r in work.fingerprints if r not in failed])
+            for problem in work.bad:
+                self._quarantine(conn, stream, *problem)
+            result.quarantined += len(work.bad)
+            if stream.deletes_missing and stream.entity in CANONICAL_TABLES:
+                self._mark_seen(conn, stream, work.seen)
+            if work.gone:
+                result.deleted += self._delete_remote_ids(conn, str(stream.entity), work.gone)
 
     def _single(
         self, stream: StreamSpec, rid: str, bundle: Bundle | None, fp: str,
@@ -457,6 +447,48 @@ class Puller:
                 ).all()
                 writer.mark_deleted(conn, table, kids)
         return len(rows)
+
+
+@dataclass
+class _PageWork:
+    """What one page will commit: staged rows, new fingerprints, ids seen, gone and bad."""
+
+    bundle: Bundle = field(default_factory=Bundle)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    bad: list[tuple[str | None, Any, str]] = field(default_factory=list)
+
+
+def _record_id(stream: StreamSpec, rec: Any) -> str | None:
+    try:
+        return stream.id_of(rec)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _fingerprint(stream: StreamSpec, rec: Any) -> str:
+    fp = stream.fingerprint(rec)
+    # the column holds 64 characters; a hash of a longer key is as good
+    return default_fingerprint(fp) if len(fp) > 64 else fp
+
+
+def _note_high_water(stream: StreamSpec, rec: Any, state: dict[str, Any], part: str,
+                     stop_at: Any) -> bool:
+    """Track the newest modification key seen; True once a record is not newer than the
+    mark of the previous run (lists sorted newest first can stop there)."""
+    if not stream.high_water or not isinstance(rec, dict):
+        return False
+    try:
+        mark = stream.high_water(rec)
+    except (KeyError, TypeError, ValueError):
+        return False
+    if mark is None:
+        return False
+    best = state.setdefault("new_marks", {}).get(part)
+    if best is None or str(mark) > str(best):
+        state["new_marks"][part] = mark
+    return stop_at is not None and str(mark) <= str(stop_at)
 
 
 def pull_accounts(
