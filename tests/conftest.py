@@ -16,11 +16,10 @@ from syncd.settings import settings_from_dict
 from tests import pg
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """An empty, migrated mirror database URL: SQLite file, then a fresh PostgreSQL db."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/mirror.db"
+def migrated_mirror(dialect: str, directory: Any) -> Iterator[str]:
+    """Yield the URL of an empty, migrated mirror on `dialect`; drop it afterwards."""
+    if dialect == "sqlite":
+        url = f"sqlite:///{directory}/mirror.db"
         Database(url).upgrade()
         yield url
         return
@@ -33,6 +32,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     db.dispose()
     yield url
     drop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty, migrated mirror database URL: SQLite file, then a fresh PostgreSQL db."""
+    yield from migrated_mirror(request.param, tmp_path)
 
 
 @pytest.fixture

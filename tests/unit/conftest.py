@@ -15,27 +15,14 @@ from sqlalchemy import text
 
 from syncd.db.session import Database
 from syncd.db.tables import metadata
-from tests import pg
+from tests.conftest import migrated_mirror
 
 
 @pytest.fixture(scope="session",
                 params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def _shared_mirror(request: pytest.FixtureRequest,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('mirror')}/mirror.db"
-        Database(url).upgrade()
-        yield url
-        return
-    admin = pg.server_url()
-    if admin is None:
-        pytest.skip("SKIP PostgreSQL: no server answered and no postgres binaries to start one")
-    url, drop = pg.fresh_database(admin)
-    db = Database(url)
-    db.upgrade()
-    db.dispose()
-    yield url
-    drop()
+    yield from migrated_mirror(request.param, tmp_path_factory.mktemp("mirror"))
 
 
 def wipe(url: str) -> None:
