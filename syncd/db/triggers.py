@@ -15,25 +15,28 @@ def create_sql(dialect: str) -> list[str]:
     """DDL creating the triggers on `dialect` ("sqlite" or "postgresql")."""
     statements: list[str] = []
     if dialect == "postgresql":
+        # The WHEN conditions are checked by the server itself, so an engine write (new
+        # remote row, or sync_rev bumped) never enters PL/pgSQL: a backfill inserts
+        # hundreds of thousands of rows, each of which would otherwise call the function.
         statements.append(
             """
             CREATE OR REPLACE FUNCTION syncd_log_change() RETURNS trigger AS $$
             BEGIN
-              IF TG_OP = 'INSERT' THEN
-                IF NEW.remote_id IS NULL THEN
-                  INSERT INTO change_log (table_name, row_id, op) VALUES (TG_TABLE_NAME, NEW.id, 'insert');
-                END IF;
-              ELSIF NEW.sync_rev IS NOT DISTINCT FROM OLD.sync_rev THEN
-                INSERT INTO change_log (table_name, row_id, op) VALUES (TG_TABLE_NAME, NEW.id, 'update');
-              END IF;
+              INSERT INTO change_log (table_name, row_id, op)
+              VALUES (TG_TABLE_NAME, NEW.id, lower(TG_OP));
               RETURN NULL;
             END $$ LANGUAGE plpgsql
             """
         )
         for table in TRIGGER_TABLES:
             statements.append(
-                f"CREATE TRIGGER trg_{table}_change AFTER INSERT OR UPDATE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION syncd_log_change()"
+                f"CREATE TRIGGER trg_{table}_update AFTER UPDATE ON {table} FOR EACH ROW "
+                f"WHEN (NEW.sync_rev IS NOT DISTINCT FROM OLD.sync_rev) "
+                f"EXECUTE FUNCTION syncd_log_change()"
+            )
+            statements.append(
+                f"CREATE TRIGGER trg_{table}_insert AFTER INSERT ON {table} FOR EACH ROW "
+                f"WHEN (NEW.remote_id IS NULL) EXECUTE FUNCTION syncd_log_change()"
             )
         return statements
     for table in TRIGGER_TABLES:
@@ -55,7 +58,7 @@ def create_sql(dialect: str) -> list[str]:
 def drop_sql(dialect: str) -> list[str]:
     """DDL removing the triggers (downgrade)."""
     if dialect == "postgresql":
-        return [f"DROP TRIGGER IF EXISTS trg_{t}_change ON {t}" for t in TRIGGER_TABLES] + [
-            "DROP FUNCTION IF EXISTS syncd_log_change()"
-        ]
+        names = ("change", "update", "insert")  # "change": the single trigger of revision 0001
+        return [f"DROP TRIGGER IF EXISTS trg_{t}_{n} ON {t}" for t in TRIGGER_TABLES
+                for n in names] + ["DROP FUNCTION IF EXISTS syncd_log_change()"]
     return [f"DROP TRIGGER IF EXISTS trg_{t}_{k}" for t in TRIGGER_TABLES for k in ("update", "insert")]

@@ -20,9 +20,9 @@ from typing import IO
 from sqlalchemy import and_, delete, or_, select, update
 
 from syncd.clock import Clock
+from syncd.db.bulk import dialect_insert
 from syncd.db.session import Database
 from syncd.db.tables import leases
-from syncd.engine.store import dialect_insert
 from syncd.errors import LeaseError
 
 WORKER_PREFIX = "__worker__:"

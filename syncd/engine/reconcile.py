@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from syncd.canonical import FIELDS, READ_ONLY_FIELDS, REFERENCES, Entity
+from syncd.db.bulk import dialect_insert
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox
 from syncd.engine.runtime import AccountRuntime
-from syncd.engine.store import chunks, dialect_insert
+from syncd.engine.store import chunks
 from syncd.engine.values import norm
 from syncd.errors import VendorRefused, VendorUnsupported
 from syncd.vendors.base import Op, WriteRequest

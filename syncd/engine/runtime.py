@@ -15,9 +15,9 @@ import httpx
 from sqlalchemy import select
 
 from syncd.clock import SYSTEM_CLOCK, Clock
+from syncd.db.bulk import dialect_insert
 from syncd.db.session import Database
 from syncd.db.tables import oauth_tokens
-from syncd.engine.store import dialect_insert
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient
 from syncd.settings import AccountSettings, Settings

@@ -23,9 +23,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from syncd.canonical import Entity
+from syncd.db.bulk import dialect_insert
 from syncd.db.tables import CANONICAL_TABLES, pending_fetches, webhook_events
 from syncd.engine.runtime import DbTokenStore, Runtime
-from syncd.engine.store import MirrorWriter, dialect_insert
+from syncd.engine.store import MirrorWriter
 from syncd.errors import SyncdError
 from syncd.http.budget import Priority
 from syncd.http.client import AccountClient, NotFound, priority
