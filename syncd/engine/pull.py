@@ -45,6 +45,7 @@ from syncd.http.budget import Priority
 from syncd.http.client import MalformedResponse, NotFound, priority
 from syncd.vendors.base import StreamSpec, default_fingerprint
 
+ANALYZE_FIRST = 2_000  # rows written before the first statistics refresh (PostgreSQL)
 log = logging.getLogger("syncd.pull")
 Progress = Callable[..., None]  # (account, stream, records, requests, pages_left)
 
@@ -105,6 +106,8 @@ class Puller:
         self.progress = progress
         self.name = account.name
         self.run_id = "-"
+        self._rows_written = 0  # rows this pull inserted (mirror, fingerprints, seen ids)
+        self._analyze_at = ANALYZE_FIRST
 
     # ---- entry point ----------------------------------------------------------------------
     def run(self, *, sweep: bool, kind: str = "pull") -> PullResult:
@@ -265,6 +268,7 @@ class Puller:
 
     def _commit_page(self, stream: StreamSpec, work: _PageWork, result: StreamResult) -> None:
         """The page's rows, fingerprints, quarantine, seen ids and deletions: one transaction."""
+        inserted_before = result.writes.inserted
         with self.db.begin() as conn:
             result.writes.add(self._writer().apply(conn, work.bundle, stream.name))
             self._store_fingerprints(conn, stream, work.fingerprints)
@@ -277,6 +281,20 @@ class Puller:
                 self._mark_seen(conn, stream, work.seen)
             if work.gone:
                 result.deleted += self._delete_remote_ids(conn, str(stream.entity), work.gone)
+            self._rows_written += result.writes.inserted - inserted_before + 2 * len(work.seen)
+            self._refresh_statistics(conn)
+
+    def _refresh_statistics(self, conn: Connection) -> None:
+        """PostgreSQL: ANALYZE the tables a pull fills each time it has doubled what it wrote.
+
+        A backfill writes faster than autovacuum refreshes the planner's statistics; with
+        a table believed empty, key lookups scan every row of the account (quadratic over
+        the backfill). Doubling keeps it to a handful of ANALYZEs per backfill."""
+        if conn.dialect.name != "postgresql" or self._rows_written < self._analyze_at:
+            return
+        tables = ", ".join([fingerprints.name, scan_seen.name, *CANONICAL_TABLES])
+        conn.exec_driver_sql(f"ANALYZE {tables}")
+        self._analyze_at = 2 * self._rows_written
 
     def _single(
         self, stream: StreamSpec, rid: str, bundle: Bundle | None, fp: str,
@@ -285,8 +303,11 @@ class Puller:
         """Commit one detailed record (or its quarantine) with its fingerprint."""
         with self.db.begin() as conn:
             if bundle is not None:
-                result.writes.add(self._writer().apply(conn, bundle, stream.name))
+                written = self._writer().apply(conn, bundle, stream.name)
+                result.writes.add(written)
                 self._resolve_quarantine(conn, stream, [rid])
+                self._rows_written += written.inserted + 1
+                self._refresh_statistics(conn)
             if problem is not None:
                 self._quarantine(conn, stream, *problem)
                 result.quarantined += 1

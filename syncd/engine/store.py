@@ -78,6 +78,7 @@ class WriteStats:
 
 
 _SCALE = Decimal("0.0001")
+_EXACT = 10**11  # below this a 4-decimal amount survives the float SQLite keeps
 
 
 def storable(name: str, value: Any, sqlite_real: bool) -> Any:
@@ -87,9 +88,11 @@ def storable(name: str, value: Any, sqlite_real: bool) -> Any:
     also passed through the float it will become (exact for amounts below ~10^11)."""
     if name not in DECIMAL_FIELDS or value is None or isinstance(value, bool):
         return value
+    if type(value) is int and -_EXACT < value < _EXACT:
+        return Decimal(value)
     amount = (Decimal(repr(value)) if isinstance(value, float) else Decimal(value)).quantize(
         _SCALE, rounding=ROUND_HALF_EVEN)
-    if sqlite_real:
+    if sqlite_real and not -_EXACT < amount < _EXACT:  # below, the float round trip is exact
         amount = Decimal(f"{float(amount):.4f}")
     return amount
 
