@@ -28,6 +28,7 @@ from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 
 from syncd.canonical import Bundle, Entity
 from syncd.db.bulk import dialect_insert, insert_rows
+from syncd.db.json_columns import EncodedRecord
 from syncd.db.tables import (
     CANONICAL_TABLES,
     contacts,
@@ -43,7 +44,7 @@ from syncd.engine.store import MirrorWriter, WriteStats, chunks, in_list
 from syncd.errors import SyncdError, TransientVendorError, VendorError
 from syncd.http.budget import Priority
 from syncd.http.client import MalformedResponse, NotFound, priority
-from syncd.vendors.base import StreamSpec, default_fingerprint
+from syncd.vendors.base import StreamSpec, canonical_json, default_fingerprint, hash_text
 
 ANALYZE_FIRST = 2_000  # rows written before the first statistics refresh (PostgreSQL)
 log = logging.getLogger("syncd.pull")
@@ -215,7 +216,13 @@ class Puller:
             if stream.is_deleted is not None and stream.is_deleted(rec):
                 work.gone.append(rid)
                 continue
-            fp = _fingerprint(stream, rec)
+            if stream.fingerprint is default_fingerprint and type(rec) is dict:
+                text = canonical_json(rec)
+                fp = hash_text(text)
+                if known.get(rid) != fp and stream.detail is None:
+                    rec = EncodedRecord(rec, text)  # its raw column is written from `text`
+            else:
+                fp = _fingerprint(stream, rec)
             if known.get(rid) == fp:
                 result.skipped_unchanged += 1
                 continue

@@ -64,10 +64,18 @@ class VendorClient(Protocol):
     ) -> Any: ...
 
 
+def canonical_json(raw: Any) -> str:
+    """A record's JSON with sorted keys: the same text whatever order the vendor used."""
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def hash_text(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def default_fingerprint(raw: Any) -> str:
     """A stable hash of a record's JSON: unchanged records are neither re-fetched nor written."""
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return hash_text(canonical_json(raw))
 
 
 @dataclass(frozen=True)
