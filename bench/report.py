@@ -379,7 +379,7 @@ def pipeline_section(r: dict[str, Any]) -> str:
         "by `(account, stream)` only and anti-joined `scan_seen` by nested loop — quadratic "
         "(26 ms per page lookup and 5 s for the final unseen-rows query at 50,000 items). "
         "The pull now runs `ANALYZE` each time it has doubled what it wrote (a handful per "
-        "backfill; `Puller._refresh_statistics`) and before the unseen-rows query.",
+        "backfill; `Puller._refresh_statistics`).",
         "- Key lookups (`store.in_list`) pass the keys as one JSON text parameter "
         "(`json_each` on SQLite, `= ANY(ARRAY(SELECT json_array_elements_text(…)))` on "
         "PostgreSQL): the statement stays compiled in SQLAlchemy's cache instead of being "

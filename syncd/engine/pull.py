@@ -216,13 +216,7 @@ class Puller:
             if stream.is_deleted is not None and stream.is_deleted(rec):
                 work.gone.append(rid)
                 continue
-            if stream.fingerprint is default_fingerprint and type(rec) is dict:
-                text = canonical_json(rec)
-                fp = hash_text(text)
-                if known.get(rid) != fp and stream.detail is None:
-                    rec = EncodedRecord(rec, text)  # its raw column is written from `text`
-            else:
-                fp = _fingerprint(stream, rec)
+            fp, rec = _fingerprint(stream, rec)
             if known.get(rid) == fp:
                 result.skipped_unchanged += 1
                 continue
@@ -295,8 +289,9 @@ class Puller:
         """PostgreSQL: ANALYZE the tables a pull fills each time it has doubled what it wrote.
 
         A backfill writes faster than autovacuum refreshes the planner's statistics; with
-        a table believed empty, key lookups scan every row of the account (quadratic over
-        the backfill). Doubling keeps it to a handful of ANALYZEs per backfill."""
+        a table believed empty, key lookups scan every row of the account and the final
+        unseen-rows query anti-joins scan_seen by nested loop (quadratic over the backfill).
+        Doubling keeps it to a handful of ANALYZEs per backfill."""
         if conn.dialect.name != "postgresql" or self._rows_written < self._analyze_at:
             return
         tables = ", ".join([fingerprints.name, scan_seen.name, *CANONICAL_TABLES])
@@ -428,11 +423,6 @@ class Puller:
 
     def _delete_unseen(self, conn: Connection, stream: StreamSpec) -> int:
         table = CANONICAL_TABLES[str(stream.entity)]
-        if conn.dialect.name == "postgresql":
-            # A backfill has just filled both tables; until autovacuum catches up the
-            # planner believes them nearly empty and anti-joins by nested loop, reading
-            # scan_seen once per row (seconds at 5,000 proposals, minutes beyond).
-            conn.exec_driver_sql(f"ANALYZE {scan_seen.name}, {table.name}")
         unseen = ~exists().where(and_(
             scan_seen.c.account == self.name, scan_seen.c.stream == stream.name,
             scan_seen.c.remote_id == table.c.remote_id))
@@ -495,10 +485,16 @@ def _record_id(stream: StreamSpec, rec: Any) -> str | None:
         return None
 
 
-def _fingerprint(stream: StreamSpec, rec: Any) -> str:
+def _fingerprint(stream: StreamSpec, rec: Any) -> tuple[str, Any]:
+    """The record's fingerprint, and the record to go on with: with the default fingerprint
+    and no detail call, an `EncodedRecord` whose raw column is written from the text the
+    fingerprint hashed (the record is encoded once, not twice)."""
+    if stream.fingerprint is default_fingerprint and type(rec) is dict:
+        text = canonical_json(rec)
+        return hash_text(text), rec if stream.detail is not None else EncodedRecord(rec, text)
     fp = stream.fingerprint(rec)
     # the column holds 64 characters; a hash of a longer key is as good
-    return default_fingerprint(fp) if len(fp) > 64 else fp
+    return (default_fingerprint(fp) if len(fp) > 64 else fp), rec
 
 
 def _note_high_water(stream: StreamSpec, rec: Any, state: dict[str, Any], part: str,
