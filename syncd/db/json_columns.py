@@ -13,10 +13,9 @@ its cost down:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+from syncd import jsontext
 
 
 class EncodedRecord(dict[str, Any]):
@@ -37,5 +36,5 @@ def dump_json(value: Any) -> str:
     if type(value) is dict and len(value) == 1:
         ((key, inner),) = value.items()
         if type(inner) is EncodedRecord and type(key) is str:
-            return "{" + _ENCODER.encode(key) + ":" + inner.text + "}"
-    return _ENCODER.encode(value)
+            return "{" + jsontext.compact(key) + ":" + inner.text + "}"
+    return jsontext.compact(value)

@@ -15,7 +15,6 @@ retries, merge and the outbox; a connector never touches the database or sleeps.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel
 
+from syncd import jsontext
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import VendorUnsupported
 from syncd.http.auth import TokenStore
@@ -66,7 +66,7 @@ class VendorClient(Protocol):
 
 def canonical_json(raw: Any) -> str:
     """A record's JSON with sorted keys: the same text whatever order the vendor used."""
-    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return jsontext.canonical(raw)
 
 
 def hash_text(text: str) -> str:

@@ -1,0 +1,70 @@
+"""JSON text encoded by orjson, identical to what the standard library writes.
+
+Encoding every row's `raw` and `base` and the canonical text behind each fingerprint is the
+largest cost of a backfill after the database's own work, and orjson encodes several times
+faster than `json`. But the text must not change with the library: a fingerprint stored by
+an earlier release has to match the same record again (a mismatch re-fetches its detail,
+which costs requests). orjson differs from `json` in three ways, each handled here:
+
+* it writes floats below 1e-4 as `0.0000123` / `1.23e-7` (`json`: `1.23e-05`): such text
+  is re-encoded by `json`;
+* it writes non-ASCII characters and DEL as they are (`json` escapes them by default):
+  such text is re-encoded by `json` (escaping the runs in place measured slower);
+* it refuses integers beyond 64 bits and non-string keys: `json` encodes those.
+
+What is left: NaN and ±Infinity (not JSON; they only reach syncd from a vendor that sends
+them) become null instead of `NaN`, which a PostgreSQL JSON column would refuse anyway.
+Decoding stays with `json`: orjson reads integers beyond 64 bits as floats, and ruling
+those out costs more than its faster parse saves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_SORTED = _OPTIONS | orjson.OPT_SORT_KEYS
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str)
+
+
+def compact(value: Any) -> str:
+    """`json.dumps(value, separators=(",", ":"))`, the same text, faster (what JSON
+    columns store; a value JSON cannot hold raises TypeError, as with `json`)."""
+    return _encode(value, _OPTIONS, _COMPACT, None)
+
+
+def canonical(value: Any) -> str:
+    """`json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)`, the same
+    text, faster: what a fingerprint hashes, so it must not change between releases."""
+    return _encode(value, _SORTED, _CANONICAL, str)
+
+
+def _encode(value: Any, options: int, fallback: json.JSONEncoder, default: Any) -> str:
+    try:
+        text = orjson.dumps(value, default=default, option=options).decode()
+    except TypeError:  # integers beyond 64 bits, non-string keys, deep nesting
+        return fallback.encode(value)
+    if not text.isascii() or "\x7f" in text or _may_hold_tiny_float(text):
+        return fallback.encode(value)
+    return text
+
+
+def _may_hold_tiny_float(text: str) -> bool:
+    """Whether orjson may have written a float below 1e-4 (`0.0000123`, `1.23e-7`).
+
+    Plain string searches: "e-" is common in text ("White-glove"), and a regular
+    expression over every record costs more than orjson saves. A string that merely
+    looks like such a number only sends its record down the slower, identical path."""
+    if "0.0000" in text:
+        return True
+    at = text.find("e-")
+    while at != -1:
+        if at and text[at - 1].isdigit() and text[at + 2 : at + 3].isdigit():
+            return True
+        at = text.find("e-", at + 2)
+    return False
