@@ -11,7 +11,9 @@ the answer in one transaction with the mirror's base update:
 
 A create whose answer was lost (the connection dropped after the vendor processed it, or a
 crash between request and commit) is looked up by its marker before it is sent again, so
-the vendor never gets a duplicate.
+the vendor never gets a duplicate. Where the vendor has no field for a marker (Offorte
+companies and people), the connector searches for records holding every value sent and
+the first one no mirror row holds is adopted.
 """
 
 from __future__ import annotations
@@ -160,7 +162,9 @@ class Pusher:
                     result.done += 1
                     return
             if entry["kind"] == "create" and (entry["attempts"] > 0 or entry["uncertain"]):
-                found = connector.find_by_marker(client, entity, entry["idempotency_key"])
+                found = connector.find_by_marker(client, entity, entry["idempotency_key"]) or \
+                    self._unmirrored(entity, connector.find_lookalikes(
+                        client, entity, entry["path"], entry["body"]))
                 if found:
                     self._settle_create(entry, str(found))
                     result.done += 1
@@ -192,6 +196,17 @@ class Pusher:
         except VendorError as exc:
             self._fail(entry, "failed", str(exc))
             result.refused.append(str(exc))
+
+    def _unmirrored(self, entity: Entity, candidates: list[str]) -> str | None:
+        """The first candidate that no mirror row holds yet: a lookalike another row already
+        mirrors is that row's record, not the one a lost create made."""
+        if not candidates:
+            return None
+        table = CANONICAL_TABLES[entity]
+        with self.db.begin() as conn:
+            held = set(conn.execute(select(table.c.remote_id).where(
+                table.c.account == self.name, table.c.remote_id.in_(candidates))).scalars())
+        return next((c for c in candidates if c not in held), None)
 
     def _held_by_conflict(self, entry: dict[str, Any]) -> list[str]:
         """Fields of this entry that an open conflict holds: never sent over the vendor."""

@@ -295,6 +295,13 @@ class Connector:
         """Look up a record created earlier with `marker` (idempotent create)."""
         return None
 
+    def find_lookalikes(self, client: VendorClient, entity: Entity, path: str,
+                        body: Any) -> list[str]:
+        """Records holding every value a create sent (`path`, `body`), for entities with no
+        field to carry a marker: the engine adopts the first one no mirror row holds, when
+        an earlier attempt's answer was lost. Default: none (the create is sent again)."""
+        return []
+
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
         """A targeted fetch of one record (webhooks, verification); None when gone."""
         raise VendorUnsupported(f"{self.vendor} cannot fetch one {entity}")

@@ -26,7 +26,11 @@ Decisions where Offorte is silent (see shared/vendors.md "Project decisions"):
   * Idempotent create: Offorte has no external id, so syncd puts its marker in the
     proposal's internal `remarks` (not shown to the client, unlike a name suffix) and
     `find_by_marker` searches `/proposals/edit?query=<marker>` (the search ignores the
-    status) and confirms the hit's remarks. Companies and people carry no such field.
+    status) and confirms the hit's remarks. Companies and people carry no such field:
+    `find_lookalikes` finds them by the values sent (name search, the company's people, or
+    the v2 e-mail search), and the engine adopts the first one no mirror row holds. A record
+    someone else created at Offorte with exactly those values since the last pull would be
+    adopted too; it holds what the mirror row holds, so nothing diverges.
   * Content edits (name, price, company, contacts) are accepted only while the proposal is
     in `edit`; other statuses take status changes only. syncd refuses such pushes up front.
   * Price table rows can only be given when a proposal is created; later line-item changes
@@ -415,6 +419,11 @@ class OfforteOAuth2(OAuth2RefreshAuth):
 
 
 # ---- the connector -----------------------------------------------------------------------------
+def _same_text(held: Any, sent: Any) -> bool:
+    """A value Offorte holds equals the one sent ("" and null both mean empty)."""
+    return (held or "") == (sent or "") or str(held) == str(sent)
+
+
 def _vendor_id(remote_id: Any) -> Any:
     """Offorte wants integer ids in bodies; syncd keeps them as text."""
     text = str(remote_id)
@@ -677,6 +686,44 @@ class OfforteConnector(Connector):
             if isinstance(detail, dict) and marker in (detail.get("remarks") or ""):
                 return parse_id(detail.get("id")) or str(hit.get("id"))
         return None
+
+    def find_lookalikes(self, client: VendorClient, entity: Entity, path: str,
+                        body: Any) -> list[str]:
+        """Companies and people have no field for a marker: a lost create is recognised by
+        a record holding every value sent, found by the name search (companies), among the
+        company's people (v1) or by the e-mail search (v2 people)."""
+        if not isinstance(body, dict):
+            return []
+        if entity == Entity.COMPANIES and body.get("name"):
+            stream = "organisations" if self.v2 else "companies"
+            hits = self._search(client, self.account.path(
+                stream, "/contacts/organisations/" if self.v2 else "/companies"), body["name"])
+        elif entity == Entity.CONTACTS and self.v2 and body.get("email"):
+            company = path.rstrip("/").split("/")[-2]  # POST /contacts/{company}/people
+            hits = [h for h in self._search(client, self.account.path(
+                "people", "/contacts/people/"), body["email"])
+                if str(h.get("contact_id")) == company]
+        elif entity == Entity.CONTACTS:
+            hits = self._search(client, path, None)  # v1: GET what the create POSTed to
+        else:
+            return []
+        sent = {k: v for k, v in body.items() if k != "type"}
+        return [str(parse_id(h.get("id"))) for h in hits
+                if all(_same_text(h.get(k), v) for k, v in sent.items())]
+
+    def _search(self, client: VendorClient, path: str, query: str | None) -> list[dict[str, Any]]:
+        """Every page of a (searched) list; a search returns few, usually one page."""
+        found: list[dict[str, Any]] = []
+        for page in range(1, 1000):
+            params: dict[str, Any] = {"page": page}
+            if query is not None:
+                params["query"] = query
+            hits = client.get_json(path, params=params)
+            hits = hits if isinstance(hits, list) else []
+            found.extend(h for h in hits if isinstance(h, dict))
+            if len(hits) < PAGE_SIZE:
+                break
+        return found
 
     def _get(self, client: VendorClient, entity: Entity, remote_id: str) -> Any:
         if entity == Entity.PROPOSALS:

@@ -57,10 +57,12 @@ class Case:
 
 def make_case(
     vendor: str, db_url: str, make_runtime: Callable[..., Runtime], served: Callable[..., Any],
-    *, rpm: int = 30, sizes: dict[str, int] | None = None, **sync: Any,
+    *, rpm: int = 30, sizes: dict[str, int] | None = None,
+    sandbox_options: dict[str, Any] | None = None, **sync: Any,
 ) -> Case:
     clock = FakeClock()
-    sandbox = sandbox_class(vendor)(requests_per_minute=rpm, clock=clock)
+    sandbox = sandbox_class(vendor)(requests_per_minute=rpm, clock=clock,
+                                    **(sandbox_options or {}))
     sandbox.seed_data(**(sizes or SIZES))
     served(sandbox)
     entry = sandbox.account_entry("acct")

@@ -1,11 +1,13 @@
-"""Offorte through the engine: pushes obey the edit lock, creates survive a lost answer,
-webhooks (unsigned, secret path token) only trigger re-fetches."""
+"""Offorte through the engine: pushes obey the edit lock, creates survive a lost answer
+(proposals by their marker, companies and people by the values sent), webhooks (unsigned,
+secret path token) only trigger re-fetches."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select, update
 
 from syncd.canonical import Entity
@@ -114,6 +116,50 @@ def test_offorte_create_with_a_lost_answer_is_found_by_its_marker(
     items = [i for i in case.rows(Entity.LINE_ITEMS)
              if i["proposal_id"] == new_id and i["deleted_at"] is None]
     assert [(i["name"], i["remote_id"] is not None) for i in items] == [("Widget", True)]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_offorte_company_and_person_creates_with_a_lost_answer_are_adopted_not_repeated(
+    sqlite_url, make_runtime, served, version
+):
+    case = make_case("offorte", sqlite_url, make_runtime, served, sizes=SIZES,
+                     sandbox_options={"api_version": version})
+    assert case.pull().ok
+    companies, contacts = CANONICAL_TABLES[Entity.COMPANIES], CANONICAL_TABLES[Entity.CONTACTS]
+    namesake = case.rows(Entity.COMPANIES)[0]  # mirrored already: never adopted for the new one
+    with case.runtime.db.begin() as conn:
+        company_id = conn.execute(insert(companies).values(
+            account=case.account, name=namesake["name"])).inserted_primary_key[0]
+    company_post = r"/contacts/$" if version == "v2" else r"/companies/$"
+    case.sandbox.add_fault("POST", company_post, "drop", times=1)
+    before = len(case.sandbox.companies)
+    assert push(case).retrying == 1 and len(case.sandbox.companies) == before + 1
+    case.clock.advance(3600)
+    assert push(case).done == 1
+    assert len(case.sandbox.companies) == before + 1
+    assert case.sandbox.count("POST", company_post) == 1
+    made = max(case.sandbox.companies.values(), key=lambda c: c["id"])
+    adopted = next(r for r in case.rows(Entity.COMPANIES) if r["id"] == company_id)
+    assert adopted["remote_id"] == str(made["id"]) != namesake["remote_id"]
+
+    with case.runtime.db.begin() as conn:
+        person_id = conn.execute(insert(contacts).values(
+            account=case.account, company_id=company_id, full_name="Ada Lost",
+            email="ada.lost@example.com")).inserted_primary_key[0]
+    person_post = r"/contacts/\d+/people$" if version == "v2" else r"/companies/\d+/people/$"
+    case.sandbox.add_fault("POST", person_post, "drop", times=1)
+    people = len(case.sandbox.people)
+    assert push(case).retrying == 1 and len(case.sandbox.people) == people + 1
+    case.clock.advance(3600)
+    assert push(case).done == 1
+    assert len(case.sandbox.people) == people + 1 and case.sandbox.count("POST", person_post) == 1
+    person = next(p for p in case.sandbox.people.values() if p["email"] == "ada.lost@example.com")
+    assert person["company_id"] == made["id"]
+    mirrored = next(r for r in case.rows(Entity.CONTACTS) if r["id"] == person_id)
+    assert mirrored["remote_id"] == str(person["id"])
+    assert case.pull().ok  # the next pull sees them as the rows it already has
+    assert [r["name"] for r in case.rows(Entity.COMPANIES)].count(namesake["name"]) == 2
+    assert [r["email"] for r in case.rows(Entity.CONTACTS)].count("ada.lost@example.com") == 1
 
 
 def mirror_by_id(case: Case, row_id: int) -> dict[str, Any]:
