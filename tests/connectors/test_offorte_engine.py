@@ -118,6 +118,17 @@ def test_offorte_create_with_a_lost_answer_is_found_by_its_marker(
     assert [(i["name"], i["remote_id"] is not None) for i in items] == [("Widget", True)]
 
 
+def created_once_despite_a_lost_answer(case: Case, post: str, collection: str) -> None:
+    """The first push's answer is dropped (the vendor did create); the retry adopts it."""
+    case.sandbox.add_fault("POST", post, "drop", times=1)
+    before = len(case.sandbox.collection(collection))
+    assert push(case).retrying == 1 and len(case.sandbox.collection(collection)) == before + 1
+    case.clock.advance(3600)
+    assert push(case).done == 1
+    assert len(case.sandbox.collection(collection)) == before + 1
+    assert case.sandbox.count("POST", post) == 1
+
+
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_offorte_company_and_person_creates_with_a_lost_answer_are_adopted_not_repeated(
     sqlite_url, make_runtime, served, version
@@ -130,14 +141,8 @@ def test_offorte_company_and_person_creates_with_a_lost_answer_are_adopted_not_r
     with case.runtime.db.begin() as conn:
         company_id = conn.execute(insert(companies).values(
             account=case.account, name=namesake["name"])).inserted_primary_key[0]
-    company_post = r"/contacts/$" if version == "v2" else r"/companies/$"
-    case.sandbox.add_fault("POST", company_post, "drop", times=1)
-    before = len(case.sandbox.companies)
-    assert push(case).retrying == 1 and len(case.sandbox.companies) == before + 1
-    case.clock.advance(3600)
-    assert push(case).done == 1
-    assert len(case.sandbox.companies) == before + 1
-    assert case.sandbox.count("POST", company_post) == 1
+    created_once_despite_a_lost_answer(
+        case, r"/contacts/$" if version == "v2" else r"/companies/$", "companies")
     made = max(case.sandbox.companies.values(), key=lambda c: c["id"])
     adopted = next(r for r in case.rows(Entity.COMPANIES) if r["id"] == company_id)
     assert adopted["remote_id"] == str(made["id"]) != namesake["remote_id"]
@@ -146,13 +151,9 @@ def test_offorte_company_and_person_creates_with_a_lost_answer_are_adopted_not_r
         person_id = conn.execute(insert(contacts).values(
             account=case.account, company_id=company_id, full_name="Ada Lost",
             email="ada.lost@example.com")).inserted_primary_key[0]
-    person_post = r"/contacts/\d+/people$" if version == "v2" else r"/companies/\d+/people/$"
-    case.sandbox.add_fault("POST", person_post, "drop", times=1)
-    people = len(case.sandbox.people)
-    assert push(case).retrying == 1 and len(case.sandbox.people) == people + 1
-    case.clock.advance(3600)
-    assert push(case).done == 1
-    assert len(case.sandbox.people) == people + 1 and case.sandbox.count("POST", person_post) == 1
+    created_once_despite_a_lost_answer(
+        case, r"/contacts/\d+/people$" if version == "v2" else r"/companies/\d+/people/$",
+        "people")
     person = next(p for p in case.sandbox.people.values() if p["email"] == "ada.lost@example.com")
     assert person["company_id"] == made["id"]
     mirrored = next(r for r in case.rows(Entity.CONTACTS) if r["id"] == person_id)
