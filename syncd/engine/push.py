@@ -103,6 +103,10 @@ class Pusher:
         result = PushResult(self.name)
         started = self.clock.now()
         result.planned = self.reconcile() if reconcile else []
+        # a local change the vendor cannot take fails this run once, when it is found (the
+        # outbox keeps the report; later reconciles do not plan it again)
+        result.refused += [f"{p.entity} {p.row_id} {p.kind}: {p.reason}" for p in result.planned
+                           if p.status in ("refused", "unsupported")]
         with priority(Priority.PUSH):
             while not self.runtime.stop.is_set():
                 entry = self._claim()
