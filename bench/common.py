@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import sys
+import timeit
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +22,26 @@ WORK = Path(__file__).resolve().parent / ".work"
 PG_ADMIN = os.environ.get("SYNCD_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+PROBE = 'sum(range(1000))'
+
+
+def python_speed_us() -> float:
+    """Microseconds this interpreter takes for `sum(range(1000))` (best of 5, as
+    `python -m timeit` reports it): shared machines of one type differ by 1.5× from day to
+    day, and this number lets a reader scale one run's rates against another's."""
+    timer = timeit.Timer(PROBE)
+    loops, _ = timer.autorange()
+    return round(min(timer.repeat(5, loops)) / loops * 1e6, 1)
+
+
 def machine() -> dict[str, Any]:
-    """The facts a reader needs to compare figures: cores, Python, OS."""
+    """The facts a reader needs to compare figures: cores, Python, OS, Python's speed."""
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "system": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "python_speed_us": python_speed_us(),
     }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.common import PROBE
+
 PASS, FAIL, INFO = "pass", "**FAIL**", "—"
 
 
@@ -37,7 +39,11 @@ def render(r: dict[str, Any]) -> str:
         + (" (`--quick`: small sizes)" if r.get("quick") else "") + ".",
         f"Machine: {m['cpus']} CPUs, {m['implementation']} {m['python']}, {m['system']}; "
         f"load average {m['load_before']} before and {m['load_after']} after (other "
-        "sessions share this machine, so wall-clock rates move by ±20 % from run to run).",
+        "sessions share this machine, so wall-clock rates move by ±20 % from run to run)."
+        + (f" Python speed probe: `python -m timeit '{PROBE}'` = {m['python_speed_us']} µs "
+           "at the start of this run (the same machine type has measured 18 to 28 µs on "
+           "different days; rates scale roughly inversely with it)."
+           if m.get("python_speed_us") else ""),
         "",
         "Every figure's command reproduces it alone (from the repository root). Targets are "
         "issue 6's; a missed target says **FAIL** and why below.",
@@ -317,10 +323,11 @@ def pipeline_section(r: dict[str, Any]) -> str:
     rows = []
     for run in p["runs"]:
         if run.get("failed"):
-            rows.append([run["db"], run["items_wanted"], "failed", "", "", "", "",
+            rows.append([run["db"], run["items_wanted"], "failed", "", "", "", "", "",
                          code(run["command"])])
             continue
         rows.append([run["db"], f"{run['line_items']:,}", run["pages"], run["seconds"],
+                     run.get("cpu_seconds", ""),
                      f"{run['line_items_per_second']:,}", run["peak_rss_mb"],
                      "yes" if run["complete"] else "**no**", code(run["command"])])
     out = [
@@ -334,8 +341,8 @@ def pipeline_section(r: dict[str, Any]) -> str:
         "no socket, no sandbox. Peak RSS at two data sizes shows memory does not grow with "
         "the data.",
         "",
-        table(["database", "line items", "pages", "seconds", "line items/s", "peak RSS MB",
-               "complete", "command"], rows),
+        table(["database", "line items", "pages", "seconds", "CPU s (syncd process)",
+               "line items/s", "peak RSS MB", "complete", "command"], rows),
         "",
     ]
     stages = p.get("stages")

@@ -170,7 +170,7 @@ class Puller:
                             f"{stream.name}: expected a list of records, got {type(records).__name__}")
                     paginator.update(body, records)
                     result.pages += 1
-                    reached_mark = self._page(stream, records, result, state, part, stop_at)
+                    work, reached_mark = self._page(stream, records, result, state, part, stop_at)
                     if reached_mark:
                         paginator.has_next = False
                         state["early_stop"] = True
@@ -179,8 +179,8 @@ class Puller:
                         state["partition"] += 1
                         if stream.keep_cursor:
                             state.setdefault("kept", {})[part] = paginator.state
-                    with self.db.begin() as conn:
-                        self._save_state(conn, stream, state)
+                    # the page's rows and the position after it: one transaction
+                    self._commit_page(stream, work, result, state)
                     if self.progress:
                         self.progress(self.name, stream.name, result.records,
                                       self.account.client.transport.requests_sent,
@@ -196,8 +196,9 @@ class Puller:
     def _page(
         self, stream: StreamSpec, records: list[Any], result: StreamResult,
         state: dict[str, Any], part: str, stop_at: Any,
-    ) -> bool:
-        """Process one page; returns True when an incremental high-water mark was reached."""
+    ) -> tuple[_PageWork, bool]:
+        """Process one page: what it will commit, and whether an incremental high-water
+        mark was reached."""
         ids = [_record_id(stream, rec) for rec in records]
         last = {rid: i for i, rid in enumerate(ids) if rid}  # a log may name one record twice
         known = self._fingerprints(stream, [i for i in ids if i])
@@ -221,8 +222,7 @@ class Puller:
                 result.skipped_unchanged += 1
                 continue
             self._record(stream, rid, rec, fp, work, result)
-        self._commit_page(stream, work, result)
-        return reached
+        return work, reached
 
     def _record(self, stream: StreamSpec, rid: str, rec: Any, fp: str, work: _PageWork,
                 result: StreamResult) -> None:
@@ -267,10 +267,13 @@ class Puller:
             return None
         return detail.merge(rec, dig(body, detail.records_path))
 
-    def _commit_page(self, stream: StreamSpec, work: _PageWork, result: StreamResult) -> None:
-        """The page's rows, fingerprints, quarantine, seen ids and deletions: one transaction."""
+    def _commit_page(self, stream: StreamSpec, work: _PageWork, result: StreamResult,
+                     state: dict[str, Any]) -> None:
+        """The page's rows, fingerprints, quarantine, seen ids, deletions and the stream's
+        position after the page: one transaction (a kill re-reads the page or none of it)."""
         inserted_before = result.writes.inserted
         with self.db.begin() as conn:
+            self._save_state(conn, stream, state)
             result.writes.add(self._writer().apply(conn, work.bundle, stream.name))
             self._store_fingerprints(conn, stream, work.fingerprints)
             failed = {b[0] for b in work.bad}

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -44,7 +45,7 @@ from sqlalchemy import (
 from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.bulk import dialect_insert, insert_rows
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, vendor_records
-from syncd.engine.values import DECIMAL_FIELDS, denorm, norm
+from syncd.engine.values import DECIMAL_FIELDS, decimal_text, denorm, norm
 
 MERGE_EXTRA = ("deleted_at",)
 CHUNK = 500
@@ -88,10 +89,19 @@ def storable(name: str, value: Any, sqlite_real: bool) -> Any:
     also passed through the float it will become (exact for amounts below ~10^11)."""
     if name not in DECIMAL_FIELDS or value is None or isinstance(value, bool):
         return value
+    if type(value) is Decimal and value.is_finite():  # what every mapping hands over
+        return _stored_decimal(value, sqlite_real)
     if type(value) is int and -_EXACT < value < _EXACT:
         return Decimal(value)
-    amount = (Decimal(repr(value)) if isinstance(value, float) else Decimal(value)).quantize(
-        _SCALE, rounding=ROUND_HALF_EVEN)
+    return _stored_decimal(Decimal(repr(value)) if isinstance(value, float) else Decimal(value),
+                           sqlite_real)
+
+
+@lru_cache(maxsize=1 << 16)
+def _stored_decimal(value: Decimal, sqlite_real: bool) -> Decimal:
+    """`value` at the column's 4 decimals, cached: amounts repeat across a backfill, and
+    equal Decimals (2.5, 2.50) round to the same stored amount."""
+    amount = value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
     if sqlite_real and not -_EXACT < amount < _EXACT:  # below, the float round trip is exact
         amount = Decimal(f"{float(amount):.4f}")
     return amount
@@ -104,6 +114,7 @@ def merge_fields(entity: str) -> tuple[str, ...]:
 
 
 _EMPTY = {str(e): dict.fromkeys(merge_fields(e)) for e in Entity}
+_FIELD_SETS = {str(e): frozenset(merge_fields(e)) for e in Entity}
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -192,12 +203,15 @@ class MirrorWriter:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         sqlite_real = conn.dialect.name == "sqlite"
+        field_set = _FIELD_SETS[entity]
         amounts = [f for f in fields if f in DECIMAL_FIELDS]
         for rid, row in incoming.items():
-            remote = {f: row[f] for f in fields if f in row}
+            remote = {k: v for k, v in row.items() if k in field_set}
             for name in amounts:
                 value = remote.get(name)
-                if value is not None:
+                if type(value) is Decimal:  # what mappings hand over: the cached route
+                    remote[name] = _stored_decimal(value, sqlite_real)
+                elif value is not None:
                     remote[name] = storable(name, value, sqlite_real)
             remote.setdefault("deleted_at", None)
             current = existing.get(rid)
@@ -237,8 +251,8 @@ class MirrorWriter:
         row["account"] = self.account
         row["remote_id"] = rid
         row["raw"] = {stream: raw} if raw is not None else {}
-        row["base"] = {f: v if v is None or type(v) is str else norm(v)
-                       for f, v in remote.items()}
+        row["base"] = {f: v if v is None or type(v) is str else (
+            decimal_text(v) if type(v) is Decimal else norm(v)) for f, v in remote.items()}
         row["sync_rev"] = 1
         row["synced_at"] = self.now
         return row
@@ -383,7 +397,8 @@ class MirrorWriter:
             pid = known.get(item["proposal_remote_id"])
             if pid is None:
                 continue
-            row = {k: v for k, v in item.items() if k != "proposal_remote_id"}
+            row = item.copy()
+            del row["proposal_remote_id"]
             row["proposal_id"] = pid
             out.append(row)
         return out

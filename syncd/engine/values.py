@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from syncd.canonical import LINE_ITEM_FIELDS
@@ -34,8 +35,10 @@ def norm(value: Any) -> Any:
     if kind is int and -_BIG < value < _BIG:  # what the Decimal route gives, without it
         return str(value)
     if kind is Decimal:
-        text = format(value.normalize(), "f")
-        return "0" if text in ("-0", "") else text
+        try:
+            return decimal_text(value)
+        except TypeError:  # a signalling NaN cannot be hashed (nor come from a parser)
+            return format(value, "f")
     if isinstance(value, bool):
         return value
     if isinstance(value, datetime):
@@ -46,6 +49,15 @@ def norm(value: Any) -> Any:
         text = format(dec.normalize(), "f")
         return "0" if text in ("-0", "") else text
     return str(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def decimal_text(value: Decimal) -> str:
+    """Decimal text without trailing zeros, cached: a backfill normalises hundreds of
+    thousands of amounts drawn from a few thousand distinct values (quantities, prices),
+    and equal Decimals (1.50, 1.5) share one entry because they have one text."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
 
 
 def denorm(field: str, value: Any) -> Any:

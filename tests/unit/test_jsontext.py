@@ -94,3 +94,19 @@ def test_dict_subclasses_encode_as_their_items() -> None:
 
 def test_nan_is_written_as_null_the_one_documented_difference() -> None:
     assert jsontext.compact([float("nan"), float("inf")]) == "[null,null]"
+
+
+@pytest.mark.parametrize("value", [
+    {"name": "Müller&Söhne", "emoji": "😀", "line": "\u2028", "del": "\x7f"},
+    [1e-5, -1.23e-7, 7.07e-05, 0.1, 12.5, 1e308], {"a": [None, True, False, 0, -0.0]},
+    [2**64, -(2**63) - 1, 2**100], {"deep": [[[["x"]]]]}, {1: "int_key"},
+])
+def test_stored_text_holds_the_same_json_value(value: Any) -> None:
+    """JSON columns need the same value back, not json's bytes: orjson's text is kept."""
+    text = jsontext.stored(value)
+    assert json.loads(text) == json.loads(std_compact(value))
+    assert ": " not in text and ", " not in text  # compact
+
+
+def test_stored_text_keeps_non_ascii_readable() -> None:
+    assert jsontext.stored({"name": "Müller"}) == '{"name":"Müller"}'
