@@ -18,8 +18,11 @@ which costs requests). orjson differs from `json` in three ways, each handled he
 
 What is left: NaN and ±Infinity (not JSON; they only reach syncd from a vendor that sends
 them) become null instead of `NaN`, which a PostgreSQL JSON column would refuse anyway.
-Decoding stays with `json`: orjson reads integers beyond 64 bits as floats, and ruling
-those out costs more than its faster parse saves.
+Decoding (`loads`, every vendor answer) is orjson's too, where it gives what `json` gives:
+orjson reads integers outside the 64-bit range as floats, so a body holding a run of 19 or
+more digits is left to `json` (a byte translation finds such a run at a fraction of the
+parse), as is anything orjson refuses that `json` accepts (NaN, a BOM, lone surrogates,
+UTF-16), so errors keep `json`'s words.
 """
 
 from __future__ import annotations
@@ -41,6 +44,20 @@ def compact(value: Any) -> str:
     """`json.dumps(value, separators=(",", ":"))`, the same text, faster (what JSON
     columns store; a value JSON cannot hold raises TypeError, as with `json`)."""
     return _encode(value, _OPTIONS, _COMPACT, None)
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19  # -9223372036854775809 already leaves orjson's integers
+
+
+def loads(data: bytes) -> Any:
+    """`json.loads(data)`, the same values, about twice as fast (orjson where it agrees)."""
+    if _LONG_NUMBER in data.translate(_DIGITS_AS_ZERO):
+        return json.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def stored(value: Any) -> str:

@@ -30,6 +30,11 @@ def parse_money(value: Any) -> Decimal | None:
     The last `.` or `,` followed by one or two digits is the decimal separator; every
     other separator groups thousands.
     """
+    kind = type(value)
+    if kind is float:  # JSON numbers: the common case, answered first
+        return Decimal(repr(value))
+    if kind is int or kind is Decimal:
+        return Decimal(value)
     if value is None or value == "" or value is False:
         return None
     if isinstance(value, bool):

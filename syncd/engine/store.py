@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -45,7 +44,7 @@ from sqlalchemy import (
 from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.bulk import dialect_insert, insert_rows
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, vendor_records
-from syncd.engine.values import DECIMAL_FIELDS, decimal_text, denorm, norm
+from syncd.engine.values import CACHE_SIZE, DECIMAL_FIELDS, decimal_text, denorm, norm
 
 MERGE_EXTRA = ("deleted_at",)
 CHUNK = 500
@@ -97,13 +96,21 @@ def storable(name: str, value: Any, sqlite_real: bool) -> Any:
                            sqlite_real)
 
 
-@lru_cache(maxsize=1 << 16)
+_STORED: dict[tuple[str, bool], Decimal] = {}
+
+
 def _stored_decimal(value: Decimal, sqlite_real: bool) -> Decimal:
-    """`value` at the column's 4 decimals, cached: amounts repeat across a backfill, and
-    equal Decimals (2.5, 2.50) round to the same stored amount."""
-    amount = value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
-    if sqlite_real and not -_EXACT < amount < _EXACT:  # below, the float round trip is exact
-        amount = Decimal(f"{float(amount):.4f}")
+    """`value` at the column's 4 decimals, remembered by its text (see `decimal_text` for
+    why not by the Decimal): amounts repeat across a backfill."""
+    key = (str(value), sqlite_real)
+    amount = _STORED.get(key)
+    if amount is None:
+        if len(_STORED) >= CACHE_SIZE:
+            _STORED.clear()
+        amount = value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
+        if sqlite_real and not -_EXACT < amount < _EXACT:  # below, the float trip is exact
+            amount = Decimal(f"{float(amount):.4f}")
+        _STORED[key] = amount
     return amount
 
 

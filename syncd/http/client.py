@@ -8,7 +8,6 @@ path can bypass it: auth refreshes and connector lookups use the same transport.
 
 from __future__ import annotations
 
-import json as jsonlib
 import logging
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, insert, select, text, update
 
+from syncd import jsontext
 from syncd.clock import Clock
 from syncd.db.session import Database
 from syncd.db.tables import request_log
@@ -222,7 +222,7 @@ class AccountClient:
         if not response.content:
             return None
         try:
-            return jsonlib.loads(response.content)
+            return jsontext.loads(response.content)
         except ValueError as exc:
             raise MalformedResponse(
                 f"malformed JSON from {redact_url(str(response.request.url))}: {exc}",

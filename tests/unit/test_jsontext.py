@@ -110,3 +110,37 @@ def test_stored_text_holds_the_same_json_value(value: Any) -> None:
 
 def test_stored_text_keeps_non_ascii_readable() -> None:
     assert jsontext.stored({"name": "Müller"}) == '{"name":"Müller"}'
+
+
+def _typed(value: Any) -> Any:
+    """A value with every number tagged by its type (1 and 1.0 compare equal otherwise)."""
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    return (type(value).__name__, value if value == value else "nan")
+
+
+@pytest.mark.parametrize("body", [
+    b"[18446744073709551615]", b"[18446744073709551616]", b"[-9223372036854775809]",
+    b'{"id": 123456789012345678901234567890, "ok": 9007199254740999}',
+    b"[1e400, -1e400]", b"[NaN]", b"\xef\xbb\xbf[1]", b'["\\ud800"]', b'{"a":1,"a":2}',
+    b"[-0, 1E2, 0.1, 5e-324, 1.7976931348623157e308]", '["M\u00fcller"]'.encode("utf-16"),
+])
+def test_loads_gives_what_json_gives(body: bytes) -> None:
+    assert _typed(jsontext.loads(body)) == _typed(json.loads(body))
+
+
+def test_loads_agrees_with_json_on_random_documents() -> None:
+    rng = random.Random(20261128)
+    for _ in range(2000):
+        body = json.dumps(random_value(rng)).encode()
+        assert _typed(jsontext.loads(body)) == _typed(json.loads(body))
+
+
+def test_loads_raises_what_json_raises_for_a_malformed_body() -> None:
+    with pytest.raises(json.JSONDecodeError) as raised:
+        jsontext.loads(b'{"data": [1, 2')
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(b'{"data": [1, 2')
+    assert str(raised.value) == str(expected.value)
