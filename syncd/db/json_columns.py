@@ -3,9 +3,8 @@
 The raw vendor JSON of every row is the largest thing a backfill writes. Two things keep
 its cost down:
 
-* compact text (no spaces after separators), non-ASCII characters as UTF-8 (readable in
-  plain SQL, `raw LIKE '%Müller%'`): a quarter less encoding time and storage, the same
-  JSON to every reader;
+* compact text (no spaces after separators), non-ASCII characters as UTF-8: a quarter
+  less encoding time and storage, the same JSON to every reader;
 * `EncodedRecord`: a list record whose canonical JSON text the pull has already made for
   its fingerprint carries that text, and the `raw` column `{stream: record}` is written
   from it instead of encoding the record a second time. Its keys are sorted (that is what

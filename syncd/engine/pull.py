@@ -39,6 +39,7 @@ from syncd.db.tables import (
     scan_seen,
     stream_state,
 )
+from syncd.engine.collector import relaxed_collector
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter, WriteStats, chunks, in_list
 from syncd.errors import SyncdError, TransientVendorError, VendorError
@@ -122,7 +123,7 @@ class Puller:
             ).inserted_primary_key[0]
         sent_before = self.account.client.transport.requests_sent
         rank = Priority.SWEEP if sweep and kind == "sweep" else Priority.PULL
-        with priority(rank):
+        with priority(rank), relaxed_collector():
             for stream in self.account.connector.active_streams(sweep):
                 if self.runtime.stop.is_set():
                     break
