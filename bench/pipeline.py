@@ -239,6 +239,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = record(args.items)
     if args.record_only:
+        print(json.dumps({"recorded": str(folder)}))
         return
     if args.stages:
         print(json.dumps(stages(folder, args.db)))

@@ -67,6 +67,9 @@ def backfills(quick: bool, full_size: bool) -> list[dict[str, Any]]:
 
 def pipelines(sizes: tuple[int, ...], postgres: bool) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
+    for items in sizes:  # record first, in its own process: its peak RSS is not the replay's
+        figure("bench.pipeline", "--items", str(items), "--record-only",
+               name=f"pipeline-record-{items}")
     for items in sizes:
         for db in ("sqlite", "postgresql") if postgres else ("sqlite",):
             if db == "postgresql" and items != sizes[-1]:
