@@ -363,6 +363,7 @@ def pipeline_section(r: dict[str, Any]) -> str:
             "",
             missed_line(p),
             "",
+            *against_dlt(r),
         ]
     out += [
         "### Engine changes made for this figure",
@@ -445,6 +446,36 @@ def pipeline_section(r: dict[str, Any]) -> str:
         "compare only after scaling by it.",
     ]
     return "\n".join(out)
+
+
+# The previous BENCHMARKS.md's 198,475-item figures (stop 9, 2026-11-25): syncd's SQLite
+# replay and dlt's in-memory load of the same pages, measured in that one run.
+PREVIOUS = {"syncd": 8_273, "dlt": 8_004}
+
+
+def against_dlt(r: dict[str, Any]) -> list[str]:
+    """Rates across runs, with dlt as the yardstick: the shared machine's speed moves by up
+    to 2× between days, and dlt loads the same pages in the same run."""
+    mem = (r.get("dlt") or {}).get("memory")
+    pipe = next((x for x in r.get("pipeline", {}).get("runs", [])
+                 if x.get("db") == "sqlite" and not x.get("failed")
+                 and x.get("line_items") == (mem or {}).get("line_items")), None)
+    if not mem or not pipe:
+        return []
+    now = pipe["line_items_per_second"] / mem["line_items_per_second"]
+    before = PREVIOUS["syncd"] / PREVIOUS["dlt"]
+    return [
+        f"Across runs, with dlt's in-memory load of the same {mem['line_items']:,} line "
+        f"items as the yardstick (figure 7): the previous BENCHMARKS.md measured syncd at "
+        f"{PREVIOUS['syncd']:,} line items/s and dlt at {PREVIOUS['dlt']:,} (syncd/dlt "
+        f"{before:.2f}); this run {pipe['line_items_per_second']:,} and "
+        f"{mem['line_items_per_second']:,} (syncd/dlt **{now:.2f}**). The machine ran "
+        f"{PREVIOUS['dlt'] / mem['line_items_per_second']:.1f}× slower for dlt today, so the "
+        "lower absolute rate is the machine's; relative to the same yardstick syncd is "
+        f"{now / before:.2f}× faster than at the previous stop (each run's rates move by "
+        "±20 %, so read this as a range, not a third digit).",
+        "",
+    ]
 
 
 def pg_ratio(p: dict[str, Any]) -> str:
