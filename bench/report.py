@@ -223,7 +223,10 @@ def backfill_section(r: dict[str, Any]) -> str:
         "*records/s* = canonical rows (companies + contacts + proposals + line items) per "
         "wall second, sandbox answering time included; *at 30/min* is the duration the same "
         "backfill takes against the real vendor (virtual time). Peak RSS is the syncd "
-        "process's own.",
+        "process's own. Happyoffer's is the exception to streaming: its lists have no "
+        "pagination (shared/vendors.md: `GET /api/offers`, no params), so each answer holds "
+        "every offer and is decoded whole before its first record is written; keeping that "
+        "flat would take an incremental JSON parser (a new dependency, not taken).",
         "",
         *throttle_lines(r),
         *control_lines(r),
