@@ -44,7 +44,7 @@ from sqlalchemy import (
 from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.bulk import dialect_insert, insert_rows
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, vendor_records
-from syncd.engine.values import CACHE_SIZE, DECIMAL_FIELDS, decimal_text, denorm, norm
+from syncd.engine.values import DECIMAL_FIELDS, denorm, norm, remembered_by_text
 
 MERGE_EXTRA = ("deleted_at",)
 CHUNK = 500
@@ -88,7 +88,7 @@ def storable(name: str, value: Any, sqlite_real: bool) -> Any:
     also passed through the float it will become (exact for amounts below ~10^11)."""
     if name not in DECIMAL_FIELDS or value is None or isinstance(value, bool):
         return value
-    if type(value) is Decimal and value.is_finite():  # what every mapping hands over
+    if type(value) is Decimal:  # what every mapping hands over
         return _stored_decimal(value, sqlite_real)
     if type(value) is int and -_EXACT < value < _EXACT:
         return Decimal(value)
@@ -96,21 +96,12 @@ def storable(name: str, value: Any, sqlite_real: bool) -> Any:
                            sqlite_real)
 
 
-_STORED: dict[tuple[str, bool], Decimal] = {}
-
-
+@remembered_by_text
 def _stored_decimal(value: Decimal, sqlite_real: bool) -> Decimal:
-    """`value` at the column's 4 decimals, remembered by its text (see `decimal_text` for
-    why not by the Decimal): amounts repeat across a backfill."""
-    key = (str(value), sqlite_real)
-    amount = _STORED.get(key)
-    if amount is None:
-        if len(_STORED) >= CACHE_SIZE:
-            _STORED.clear()
-        amount = value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
-        if sqlite_real and not -_EXACT < amount < _EXACT:  # below, the float trip is exact
-            amount = Decimal(f"{float(amount):.4f}")
-        _STORED[key] = amount
+    """`value` at the column's 4 decimals (amounts repeat across a backfill)."""
+    amount = value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
+    if sqlite_real and not -_EXACT < amount < _EXACT:  # below, the float round trip is exact
+        amount = Decimal(f"{float(amount):.4f}")
     return amount
 
 
@@ -216,9 +207,7 @@ class MirrorWriter:
             remote = {k: v for k, v in row.items() if k in field_set}
             for name in amounts:
                 value = remote.get(name)
-                if type(value) is Decimal:  # what mappings hand over: the cached route
-                    remote[name] = _stored_decimal(value, sqlite_real)
-                elif value is not None:
+                if value is not None:
                     remote[name] = storable(name, value, sqlite_real)
             remote.setdefault("deleted_at", None)
             current = existing.get(rid)
@@ -258,8 +247,8 @@ class MirrorWriter:
         row["account"] = self.account
         row["remote_id"] = rid
         row["raw"] = {stream: raw} if raw is not None else {}
-        row["base"] = {f: v if v is None or type(v) is str else (
-            decimal_text(v) if type(v) is Decimal else norm(v)) for f, v in remote.items()}
+        row["base"] = {f: v if v is None or type(v) is str else norm(v)
+                       for f, v in remote.items()}
         row["sync_rev"] = 1
         row["synced_at"] = self.now
         return row

@@ -6,9 +6,10 @@ as a reference: `norm` maps each to one JSON-able form, which is also what `base
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from syncd.canonical import LINE_ITEM_FIELDS
 
@@ -21,6 +22,7 @@ DECIMAL_FIELDS = frozenset(
 INT_FIELDS = frozenset({"company_id", "contact_id", "position", "proposal_id"})
 BOOL_FIELDS = frozenset({"optional"})
 _ = LINE_ITEM_FIELDS
+T = TypeVar("T")
 
 
 _BIG = 10**27  # ints below this keep every digit through Decimal's 28-digit context
@@ -47,23 +49,35 @@ def norm(value: Any) -> Any:
     return str(value)
 
 
-CACHE_SIZE = 1 << 16  # distinct amounts remembered (then forgotten all at once)
-_TEXTS: dict[str, str] = {}
+CACHE_SIZE = 1 << 16  # distinct amounts remembered per function (then forgotten at once)
 
 
+def remembered_by_text(compute: Callable[..., T]) -> Callable[..., T]:
+    """`compute(amount, *flags)` remembered per (amount text, flags): a backfill handles
+    hundreds of thousands of amounts drawn from a few thousand distinct values. Keyed by
+    `str(amount)`, not the Decimal, because hashing a fresh Decimal costs about a
+    microsecond (a modular power) and its text 20 ns; equal amounts spelled differently
+    ("1.5", "1.50") only take two entries."""
+    cache: dict[tuple[Any, ...], T] = {}
+
+    def remembered(amount: Decimal, *flags: Any) -> T:
+        key = (str(amount), *flags)
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            found = cache[key] = compute(amount, *flags)
+        return found
+
+    remembered.cache = cache  # type: ignore[attr-defined]  # for tests
+    return remembered
+
+
+@remembered_by_text
 def decimal_text(value: Decimal) -> str:
-    """Decimal text without trailing zeros ("1.50" -> "1.5"), remembered by the Decimal's
-    own text: a backfill normalises hundreds of thousands of amounts drawn from a few
-    thousand distinct values. Keyed by `str`, not the Decimal itself, because hashing a
-    fresh Decimal costs about a microsecond (a modular power), its text 20 ns."""
-    key = str(value)
-    text = _TEXTS.get(key)
-    if text is None:
-        if len(_TEXTS) >= CACHE_SIZE:
-            _TEXTS.clear()
-        text = format(value.normalize(), "f")
-        text = _TEXTS[key] = "0" if text in ("-0", "") else text
-    return text
+    """Decimal text without trailing zeros ("1.50" -> "1.5")."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
 
 
 def denorm(field: str, value: Any) -> Any:

@@ -24,10 +24,10 @@ def test_decimal_text_is_the_same_for_every_spelling_of_a_value(amount: str, tex
 
 def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(values, "CACHE_SIZE", 3)
-    monkeypatch.setattr(values, "_TEXTS", {})
+    decimal_text.cache.clear()  # type: ignore[attr-defined]
     for n in range(10):
         assert decimal_text(Decimal(f"{n}.10")) == f"{n}.1"
-    assert len(values._TEXTS) <= 3
+    assert len(decimal_text.cache) <= 3  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("sqlite_real", [True, False])
@@ -43,7 +43,7 @@ def test_stored_amounts_round_to_four_places_whatever_was_seen_before(sqlite_rea
 
 def test_sqlite_amounts_beyond_exact_floats_come_back_as_the_float_keeps_them(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "_STORED", {})
+    store._stored_decimal.cache.clear()  # type: ignore[attr-defined]
     big = Decimal("123456789012.3456")
     assert storable("total_net", big, True) == Decimal(f"{float(big):.4f}")
     assert storable("total_net", big, False) == big
