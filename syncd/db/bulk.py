@@ -124,9 +124,16 @@ def _compile(conn: Connection, stmt: Any, columns: tuple[str, ...]) -> _Plan | N
     for name in names:
         impl = compiled.binds[name].type.dialect_impl(dialect)
         process = impl.bind_processor(dialect)
-        if process is not None:
+        if process is None:
+            continue
+        serializer = getattr(dialect, "_json_serializer", None)
+        if isinstance(impl, JSON) and serializer is not None:
+            processors[name] = _json_documents(serializer, process)
+        elif isinstance(impl, DateTime):
             # a timestamp column mostly repeats one value (`synced_at` is the writer's now)
-            processors[name] = _last_one(process) if isinstance(impl, DateTime) else process
+            processors[name] = _last_one(process)
+        else:
+            processors[name] = process
     return str(compiled), _tuple_builder(names, processors)
 
 
@@ -162,6 +169,16 @@ def _last_one(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return last[1]
 
     return remembered
+
+
+def _json_documents(serializer: Callable[[Any], str], process: Callable[[Any], Any]
+                    ) -> Callable[[Any], Any]:
+    """A JSON column's processor that hands a dict (every `raw` and `base`) straight to the
+    engine's serializer, as SQLAlchemy's would after its checks for None and SQL NULL."""
+    def serialize(value: Any) -> Any:
+        return serializer(value) if type(value) is dict else process(value)
+
+    return serialize
 
 
 def _executemany(conn: Connection, plan: _Plan, rows: Sequence[dict[str, Any]]) -> None:

@@ -88,21 +88,36 @@ def storable(name: str, value: Any, sqlite_real: bool) -> Any:
     also passed through the float it will become (exact for amounts below ~10^11)."""
     if name not in DECIMAL_FIELDS or value is None or isinstance(value, bool):
         return value
+    return _amount_forms(_as_decimal(value), sqlite_real)[0]
+
+
+def stored_forms(name: str, value: Any, sqlite_real: bool) -> tuple[Any, Any]:
+    """`storable(name, value)` and its `norm` (what base holds and the merge compares).
+
+    Together because an amount's two forms come from one remembered rounding: a backfill
+    handles hundreds of thousands of amounts drawn from a few thousand distinct values."""
+    if value is None or (type(value) is str and name not in DECIMAL_FIELDS):
+        return value, value
+    if name not in DECIMAL_FIELDS or isinstance(value, bool):
+        return value, norm(value)
+    return _amount_forms(_as_decimal(value), sqlite_real)
+
+
+def _as_decimal(value: Any) -> Decimal:
     if type(value) is Decimal:  # what every mapping hands over
-        return _stored_decimal(value, sqlite_real)
-    if type(value) is int and -_EXACT < value < _EXACT:
-        return Decimal(value)
-    return _stored_decimal(Decimal(repr(value)) if isinstance(value, float) else Decimal(value),
-                           sqlite_real)
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
 
 
 @remembered_by_text
-def _stored_decimal(value: Decimal, sqlite_real: bool) -> Decimal:
-    """`value` at the column's 4 decimals (amounts repeat across a backfill)."""
+def _amount_forms(value: Decimal, sqlite_real: bool) -> tuple[Decimal, str]:
+    """`value` at the column's 4 decimals, and that amount's normalised text."""
     amount = value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
     if sqlite_real and not -_EXACT < amount < _EXACT:  # below, the float round trip is exact
         amount = Decimal(f"{float(amount):.4f}")
-    return amount
+    return amount, norm(amount)
 
 
 def merge_fields(entity: str) -> tuple[str, ...]:
@@ -197,25 +212,29 @@ class MirrorWriter:
                 incoming[rid] = row
         existing = self._existing(conn, table, list(incoming))
         open_conflicts = self._open_conflicts(conn, entity, [r["id"] for r in existing.values()])
-        fields = merge_fields(entity)
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         sqlite_real = conn.dialect.name == "sqlite"
         field_set = _FIELD_SETS[entity]
-        amounts = [f for f in fields if f in DECIMAL_FIELDS]
         for rid, row in incoming.items():
-            remote = {k: v for k, v in row.items() if k in field_set}
-            for name in amounts:
-                value = remote.get(name)
-                if value is not None:
-                    remote[name] = storable(name, value, sqlite_real)
-            remote.setdefault("deleted_at", None)
+            remote: dict[str, Any] = {}
+            normal: dict[str, Any] = {}
+            for name, value in row.items():
+                if name not in field_set:
+                    continue
+                if value is None or (type(value) is str and name not in DECIMAL_FIELDS):
+                    remote[name] = normal[name] = value  # most fields: nothing to convert
+                else:
+                    remote[name], normal[name] = stored_forms(name, value, sqlite_real)
+            if "deleted_at" not in remote:
+                remote["deleted_at"] = normal["deleted_at"] = None
             current = existing.get(rid)
             if current is None:
-                inserts.append(self._new_row(entity, rid, remote, row.get("raw"), stream))
+                inserts.append(self._new_row(entity, rid, remote, normal, row.get("raw"),
+                                             stream))
                 continue
-            change = self._merge(conn, entity, current, remote, row.get("raw"), stream,
-                                 open_conflicts, stats)
+            change = self._merge(conn, entity, current, remote, normal, row.get("raw"),
+                                 stream, open_conflicts, stats)
             if change is None:
                 stats.unchanged += 1
             elif change == "stale":
@@ -240,22 +259,23 @@ class MirrorWriter:
 
     # ---- merge ----------------------------------------------------------------------------
     def _new_row(
-        self, entity: str, rid: str, remote: dict[str, Any], raw: Any, stream: str
+        self, entity: str, rid: str, remote: dict[str, Any], normal: dict[str, Any], raw: Any,
+        stream: str,
     ) -> dict[str, Any]:
         row = dict(_EMPTY[entity])
         row.update(remote)
         row["account"] = self.account
         row["remote_id"] = rid
         row["raw"] = {stream: raw} if raw is not None else {}
-        row["base"] = {f: v if v is None or type(v) is str else norm(v)
-                       for f, v in remote.items()}
+        row["base"] = normal
         row["sync_rev"] = 1
         row["synced_at"] = self.now
         return row
 
     def _merge(
         self, conn: Connection, entity: str, current: dict[str, Any], remote: dict[str, Any],
-        raw: Any, stream: str, open_conflicts: set[tuple[int, str]], stats: WriteStats,
+        normal: dict[str, Any], raw: Any, stream: str, open_conflicts: set[tuple[int, str]],
+        stats: WriteStats,
     ) -> dict[str, Any] | str | None:
         base = dict(current.get("base") or {})
         if self._is_stale(remote, base):
@@ -263,7 +283,7 @@ class MirrorWriter:
         values: dict[str, Any] = {}
         base_changed = False
         for name, value in remote.items():
-            r, loc = norm(value), norm(current.get(name))
+            r, loc = normal[name], norm(current.get(name))
             b = base.get(name, loc) if name in base else loc
             if r == b:
                 continue

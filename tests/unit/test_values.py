@@ -43,7 +43,7 @@ def test_stored_amounts_round_to_four_places_whatever_was_seen_before(sqlite_rea
 
 def test_sqlite_amounts_beyond_exact_floats_come_back_as_the_float_keeps_them(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    store._stored_decimal.cache.clear()  # type: ignore[attr-defined]
+    store._amount_forms.cache.clear()  # type: ignore[attr-defined]
     big = Decimal("123456789012.3456")
     assert storable("total_net", big, True) == Decimal(f"{float(big):.4f}")
     assert storable("total_net", big, False) == big
