@@ -45,8 +45,15 @@ from syncd.engine.store import MirrorWriter, WriteStats, chunks, in_list
 from syncd.errors import SyncdError, TransientVendorError, VendorError
 from syncd.http.budget import Priority
 from syncd.http.client import MalformedResponse, NotFound, priority
+from syncd.http.lazy_records import LazyRecords
 from syncd.vendors.base import StreamSpec, canonical_json, default_fingerprint, hash_text
 
+# Records written per transaction when one answer holds more (Happyoffer's lists have no
+# pagination: one answer is every offer). Memory then follows the slice, not the account:
+# staged rows, fingerprints and insert parameters of ten thousand offers held for one
+# commit took 690 MB; a crash mid-answer re-reads it and skips the slices already written
+# by their fingerprints.
+RECORDS_PER_COMMIT = 1_000
 ANALYZE_FIRST = 2_000  # rows written before the first statistics refresh (PostgreSQL)
 log = logging.getLogger("syncd.pull")
 Progress = Callable[..., None]  # (account, stream, records, requests, pages_left)
@@ -164,14 +171,29 @@ class Puller:
                         return result
                     params = {**stream.params, **paginator.request_params()}
                     path = self.account.settings.path(stream.name, stream.path)
-                    body = self.account.client.get_json(path.format(partition=part), params=params)
+                    body = self.account.client.get_json(path.format(partition=part),
+                                                        params=params,
+                                                        records_path=stream.records_path)
                     records = dig(body, stream.records_path)
-                    if not isinstance(records, list):
+                    if not isinstance(records, list | LazyRecords):
                         raise TransientVendorError(
                             f"{stream.name}: expected a list of records, got {type(records).__name__}")
                     paginator.update(body, records)
                     result.pages += 1
-                    work, reached_mark = self._page(stream, records, result, state, part, stop_at)
+                    ids = [_record_id(stream, rec) for rec in records]
+                    # a log may name one record twice: only its last entry counts
+                    last = {rid: i for i, rid in enumerate(ids) if rid}
+                    reached_mark = False
+                    for start in range(0, len(records), RECORDS_PER_COMMIT):
+                        stop = start + RECORDS_PER_COMMIT
+                        work, reached = self._page(stream, records[start:stop],
+                                                   ids[start:stop], start, last, result,
+                                                   state, part, stop_at)
+                        reached_mark = reached or reached_mark
+                        if stop < len(records):  # the position stays on this answer
+                            self._commit_page(stream, work, result, state)
+                    if not records:
+                        work = _PageWork()
                     if reached_mark:
                         paginator.has_next = False
                         state["early_stop"] = True
@@ -180,7 +202,7 @@ class Puller:
                         state["partition"] += 1
                         if stream.keep_cursor:
                             state.setdefault("kept", {})[part] = paginator.state
-                    # the page's rows and the position after it: one transaction
+                    # the page's (last) rows and the position after it: one transaction
                     self._commit_page(stream, work, result, state)
                     if self.progress:
                         self.progress(self.name, stream.name, result.records,
@@ -195,17 +217,16 @@ class Puller:
         return result
 
     def _page(
-        self, stream: StreamSpec, records: list[Any], result: StreamResult,
-        state: dict[str, Any], part: str, stop_at: Any,
+        self, stream: StreamSpec, records: list[Any], ids: list[str | None], offset: int,
+        last: dict[str, int], result: StreamResult, state: dict[str, Any], part: str,
+        stop_at: Any,
     ) -> tuple[_PageWork, bool]:
-        """Process one page: what it will commit, and whether an incremental high-water
-        mark was reached."""
-        ids = [_record_id(stream, rec) for rec in records]
-        last = {rid: i for i, rid in enumerate(ids) if rid}  # a log may name one record twice
+        """Process records `offset`… of one answer (`last`: each id's last index in it):
+        what they will commit, and whether an incremental high-water mark was reached."""
         known = self._fingerprints(stream, [i for i in ids if i])
         work = _PageWork()
         reached = False
-        for index, (rid, rec) in enumerate(zip(ids, records, strict=True)):
+        for index, (rid, rec) in enumerate(zip(ids, records, strict=True), start=offset):
             result.records += 1
             if rid is not None and last[rid] != index:
                 result.skipped_unchanged += 1

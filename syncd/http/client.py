@@ -23,6 +23,7 @@ from syncd.clock import Clock
 from syncd.db.session import Database
 from syncd.db.tables import request_log
 from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
+from syncd.http import lazy_records
 from syncd.http.budget import WINDOW_SECONDS, Priority, RateBudget
 from syncd.http.redaction import endpoint_of, redact_url
 from syncd.http.retry import DEFAULT_429_WAIT, parse_retry_after, retrying
@@ -203,14 +204,17 @@ class AccountClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_json(
-        self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None
+        self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
+        records_path: tuple[str, ...] | None = None,
     ) -> Any:
         """GET and decode JSON; transient errors are retried like any request, a malformed
-        body is fetched once more (a truncated answer), then raised."""
+        body is fetched once more (a truncated answer), then raised. With `records_path`,
+        the records array of a large answer is decoded a record at a time when read
+        (`lazy_records`)."""
         for again in (True, False):
             response = self.request("GET", path, params=params)
             try:
-                return self.decode(response)
+                return self.decode(response, records_path)
             except MalformedResponse as exc:
                 if not again:
                     raise
@@ -218,10 +222,12 @@ class AccountClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def decode(response: httpx.Response) -> Any:
+    def decode(response: httpx.Response, records_path: tuple[str, ...] | None = None) -> Any:
         if not response.content:
             return None
         try:
+            if records_path is not None:
+                return lazy_records.loads(response.content, records_path)
             return jsontext.loads(response.content)
         except ValueError as exc:
             raise MalformedResponse(

@@ -60,7 +60,8 @@ class VendorClient(Protocol):
     ) -> httpx.Response: ...
 
     def get_json(
-        self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None
+        self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
+        records_path: tuple[str, ...] | None = None,
     ) -> Any: ...
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from syncd.canonical import Entity
-from syncd.db.tables import CANONICAL_TABLES, outbox
+from syncd.db.tables import CANONICAL_TABLES, fingerprints, outbox
+from syncd.engine import pull
+from syncd.engine.pull import Puller
 from syncd.engine.push import Pusher
+from syncd.errors import TransientVendorError
+from syncd.http import lazy_records
+from syncd.http.lazy_records import LazyRecords
 from syncd.sandbox.happyoffer_data import CHILD_COMPANY, OTHER_COMPANY, PARENT_COMPANY
 from tests.connectors.standard import Case, make_case
 
@@ -133,3 +138,52 @@ def test_happyoffer_local_proposal_is_created_once_and_found_by_marker(
     items = [i for i in case.rows(Entity.LINE_ITEMS)
              if i["proposal_id"] == local_id and i["deleted_at"] is None]
     assert sorted((i["position"], i["optional"]) for i in items) == [(1, False), (2, True)]
+
+
+def test_happyoffer_unpaginated_answer_is_decoded_and_written_a_slice_at_a_time(
+    db_url, make_runtime, served, monkeypatch
+):
+    """Every offer comes in one answer: it is written RECORDS_PER_COMMIT records per
+    transaction, each slice decoded only when it is written. A failure mid-answer keeps the
+    slices already committed; the rerun fetches the answer again and skips those by their
+    fingerprints, and the mirror ends the same as an unsliced backfill's."""
+    monkeypatch.setattr(lazy_records, "LAZY_FROM_BYTES", 0)
+    monkeypatch.setattr(pull, "RECORDS_PER_COMMIT", 4)
+    decoded_at_once: list[int] = []
+    real_getitem = LazyRecords.__getitem__
+
+    def getitem(self: LazyRecords, index: Any) -> Any:
+        out = real_getitem(self, index)
+        decoded_at_once.append(len(out) if isinstance(index, slice) else 1)
+        return out
+
+    monkeypatch.setattr(LazyRecords, "__getitem__", getitem)
+    commits = {"offers": 0}
+    real_commit = Puller._commit_page
+
+    def failing_commit(self: Puller, stream: Any, work: Any, result: Any, state: Any) -> None:
+        if stream.name == "offers":
+            commits["offers"] += 1
+            if commits["offers"] == 3:
+                raise TransientVendorError("connection reset while writing (test)")
+        real_commit(self, stream, work, result, state)
+
+    monkeypatch.setattr(Puller, "_commit_page", failing_commit)
+    case = make_case("happyoffer", db_url, make_runtime, served, rpm=30, sizes=SIZES)
+    first = case.pull()
+    offers_run = next(s for s in first.streams if s.stream == "offers")
+    assert offers_run.error and "connection reset" in offers_run.error
+    assert decoded_at_once and max(decoded_at_once) == 4
+    with case.runtime.db.begin() as conn:
+        written = conn.execute(select(func.count()).select_from(fingerprints).where(
+            fingerprints.c.stream == "offers")).scalar_one()
+    assert written == 8  # two slices of four committed before the failure
+
+    case.sandbox.reset_log()
+    second = case.pull()
+    assert second.ok, second.errors
+    offers_run = next(s for s in second.streams if s.stream == "offers")
+    assert offers_run.skipped_unchanged >= 8
+    assert case.sandbox.count("GET", r"/offers$") == 1  # the answer once more, nothing else
+    assert case.live_counts() == case.sandbox.expected_counts()
+    assert case.sandbox.count(status=429) == 0
