@@ -11,6 +11,7 @@ number of pages, which two data sizes side by side show.
     .venv/bin/python -m bench.pipeline --items 200000 --db sqlite
     .venv/bin/python -m bench.pipeline --items 200000 --db postgresql
     .venv/bin/python -m bench.pipeline --items 200000 --stages    # time per stage
+    .venv/bin/python -m bench.pipeline --items 200000 --floor     # SQLite alone, same rows
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import gc
 import hashlib
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from sqlalchemy import func, select
 from bench.common import WORK, log, make_runtime, peak_rss_mb, pg_database, sqlite_url
 from syncd import jsontext
 from syncd.clock import FakeClock
+from syncd.db.session import Database
 from syncd.db.tables import CANONICAL_TABLES, line_items
 from syncd.engine.pull import Puller
 
@@ -168,6 +171,69 @@ def replay(folder: Path, db: str) -> dict[str, Any]:
     }
 
 
+JSON_COLUMNS = ("raw", "base")
+
+
+def floor(folder: Path, *, without_json: bool = False) -> dict[str, Any]:
+    """What SQLite alone needs for the replay's writes: the rows the SQLite replay left in
+    its mirror, read back and inserted into a fresh migrated mirror (syncd's pragmas,
+    indexes, foreign keys and triggers) by plain DB-API `executemany`, in as many
+    transactions as the replay had pages (each page's proposals with their line items and
+    fingerprints; companies and contacts, a few thousand rows, in the first). No mapping,
+    merging or parameter building: the rate this gives is the most any Python on top of
+    this schema could reach here. `without_json` leaves `raw` and `base` NULL (what their
+    bytes cost)."""
+    tag = folder.name.replace("-", "_")
+    source_path = WORK / f"pipeline-{tag}.db"
+    if not source_path.exists():
+        replay(folder, "sqlite")
+    pages = json.loads((folder / "index.json").read_text())["pages"]
+    target = Database(sqlite_url(f"floor-{tag}"))
+    source = sqlite3.connect(source_path)
+
+    def rows(table: str, where: str = "", args: tuple[Any, ...] = ()) -> tuple[str, list[Any]]:
+        names = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
+        picked = [f"NULL AS {c}" if without_json and c in JSON_COLUMNS else c for c in names]
+        found = source.execute(f"SELECT {', '.join(picked)} FROM {table} {where} ORDER BY id",
+                               args).fetchall()
+        return (f"INSERT INTO {table} ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' * len(names))})", found)
+
+    try:
+        ids = [r[0] for r in source.execute("SELECT id FROM proposals ORDER BY id")]
+        fps = source.execute("SELECT account, stream, remote_id, fingerprint FROM fingerprints "
+                             "ORDER BY rowid").fetchall()
+        size, fp_size = -(-len(ids) // pages), -(-len(fps) // pages)
+        raw = target.engine.raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        seconds = 0.0
+        for page in range(pages):
+            part = ids[page * size:(page + 1) * size]
+            if not part:
+                break
+            span = (part[0], part[-1])
+            batches = [rows("companies"), rows("contacts")] if page == 0 else []
+            batches += [rows("proposals", "WHERE id BETWEEN ? AND ?", span),
+                        rows("line_items", "WHERE proposal_id BETWEEN ? AND ?", span),
+                        ("INSERT INTO fingerprints (account, stream, remote_id, fingerprint) "
+                         "VALUES (?, ?, ?, ?)", fps[page * fp_size:(page + 1) * fp_size])]
+            started = time.perf_counter()
+            driver.execute("BEGIN IMMEDIATE")
+            for insert, batch in batches:
+                if batch:
+                    driver.executemany(insert, batch)
+            driver.execute("COMMIT")
+            seconds += time.perf_counter() - started
+        items = driver.execute("SELECT count(*) FROM line_items").fetchone()[0]
+        raw.close()
+    finally:
+        source.close()
+        target.dispose()
+    return {"without_json": without_json, "transactions": pages, "line_items": items,
+            "seconds": round(seconds, 2), "line_items_per_second": round(items / seconds)}
+
+
 def stages(folder: Path, db: str, pages: int = 40) -> dict[str, Any]:
     """Where the time goes, stage by stage, over the first `pages` recorded pages (held in
     memory for this split only): decode, fingerprint, validate, map (the connector's
@@ -236,6 +302,8 @@ def main() -> None:
     parser.add_argument("--record-only", action="store_true")
     parser.add_argument("--profile", help="write a cProfile of the replay to this file")
     parser.add_argument("--stages", action="store_true", help="time each stage apart")
+    parser.add_argument("--floor", action="store_true",
+                        help="SQLite alone: the replay's rows re-inserted by the DB-API")
     args = parser.parse_args()
     folder = record(args.items)
     if args.record_only:
@@ -243,6 +311,10 @@ def main() -> None:
         return
     if args.stages:
         print(json.dumps(stages(folder, args.db)))
+        return
+    if args.floor:
+        print(json.dumps({"with_json": floor(folder),
+                          "without_json": floor(folder, without_json=True)}))
         return
     if args.profile:
         import cProfile

@@ -80,7 +80,10 @@ def pipelines(sizes: tuple[int, ...], postgres: bool) -> dict[str, Any]:
                          "db": db, **(got or {"failed": True})})  # type: ignore[dict-item]
     args = ["--items", str(sizes[-1]), "--stages"]
     stages = figure("bench.pipeline", *args, name="pipeline-stages")
-    return {"runs": runs, "stages": stages, "stages_command": command("bench.pipeline", *args)}
+    floor_args = ["--items", str(sizes[-1]), "--floor"]
+    floor = figure("bench.pipeline", *floor_args, name="pipeline-floor")
+    return {"runs": runs, "stages": stages, "stages_command": command("bench.pipeline", *args),
+            "floor": floor, "floor_command": command("bench.pipeline", *floor_args)}
 
 
 def reconciles(rows: tuple[int, ...], postgres: bool) -> list[dict[str, Any]]:
