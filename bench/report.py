@@ -41,7 +41,7 @@ def render(r: dict[str, Any]) -> str:
         f"load average {m['load_before']} before and {m['load_after']} after (other "
         "sessions share this machine, so wall-clock rates move by ±20 % from run to run)."
         + (f" Python speed probe: `python -m timeit '{PROBE}'` = {m['python_speed_us']} µs "
-           "at the start of this run (the same machine type has measured 16 to 28 µs on "
+           "at the start of this run (the same machine type has measured 14 to 28 µs on "
            "different days; rates scale roughly inversely with it)."
            if m.get("python_speed_us") else ""),
         "",
@@ -457,7 +457,7 @@ def pipeline_section(r: dict[str, Any]) -> str:
         "SQLite (before the first list) and at 2,293 line items/s on PostgreSQL (before the "
         "bulk, trigger, lookup and statistics changes; previous BENCHMARKS.md, same "
         "machine type). The machine type's speed itself varies: the Python speed probe "
-        "in the header has read 16 to 28 µs on different days, and rates across runs "
+        "in the header has read 14 to 28 µs on different days, and rates across runs "
         "compare only after scaling by it.",
     ]
     return "\n".join(out)
@@ -484,8 +484,9 @@ def against_dlt(r: dict[str, Any]) -> list[str]:
         f"items as the yardstick (figure 7): the previous BENCHMARKS.md measured syncd at "
         f"{PREVIOUS['syncd']:,} line items/s and dlt at {PREVIOUS['dlt']:,} (syncd/dlt "
         f"{before:.2f}); this run {pipe['line_items_per_second']:,} and "
-        f"{mem['line_items_per_second']:,} (syncd/dlt **{now:.2f}**). The machine ran "
-        f"{PREVIOUS['dlt'] / mem['line_items_per_second']:.2f}× as slow for dlt as then; "
+        f"{mem['line_items_per_second']:,} (syncd/dlt **{now:.2f}**): dlt ran at "
+        f"{mem['line_items_per_second'] / PREVIOUS['dlt']:.2f}× its previous rate and "
+        f"syncd at {pipe['line_items_per_second'] / PREVIOUS['syncd']:.2f}× its own, so "
         f"relative to the same yardstick syncd ran {now / before:.2f}× as fast as at the "
         "previous stop (each run's rates move by ±20 %, so read this as a range, not a "
         "third digit).",
@@ -561,7 +562,10 @@ def missed_line(p: dict[str, Any]) -> str:
             f"item, the engine's merge and upsert in Python {merge:.0f} µs, and SQLite's own "
             f"work inside the driver (the inserts, index and foreign-key upkeep, the commits "
             f"writing the WAL) {driver:.0f} µs.")
-    if ceiling and ceiling < 50_000:
+    if ceiling and ceiling < 50_000 and floor:
+        out.append(f"The full replays agree: the time they spent in the driver alone would "
+                   f"allow at most {ceiling:,} line items/s.")
+    elif ceiling and ceiling < 50_000:
         out.append(
             f"The driver time alone bounds this machine: in the full SQLite replays above, "
             f"the database's calls took as long as {ceiling:,} line items/s would allow even "

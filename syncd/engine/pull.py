@@ -180,8 +180,9 @@ class Puller:
                             f"{stream.name}: expected a list of records, got {type(records).__name__}")
                     paginator.update(body, records)
                     result.pages += 1
+                    # a log may name one record twice: only its last entry counts (over
+                    # LazyRecords this first pass decodes each record and drops it)
                     ids = [_record_id(stream, rec) for rec in records]
-                    # a log may name one record twice: only its last entry counts
                     last = {rid: i for i, rid in enumerate(ids) if rid}
                     reached_mark = False
                     for start in range(0, len(records), RECORDS_PER_COMMIT):
