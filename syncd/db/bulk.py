@@ -85,8 +85,8 @@ def _insert_unnest(
     arrays: list[list[Any]] = []
     for name in columns:
         values = [row[name] for row in rows]
-        if isinstance(table.c[name].type, JSON):
-            values = [None if v is None else serialize(v) for v in values]
+        if isinstance(table.c[name].type, JSON):  # None is JSON null, as SQLAlchemy writes it
+            values = [serialize(v) for v in values]
         elif len({type(v) for v in values if v is not None}) > 1:
             return None
         arrays.append(values)

@@ -153,3 +153,26 @@ def test_a_filling_pull_refreshes_postgresql_statistics(
         runtime.db.dispose()
     finally:
         next(mirror, None)
+
+
+def test_json_columns_hold_what_sqlalchemy_would_write(mirror_url: str) -> None:
+    """Dicts in JSON columns go straight to the engine's serializer; every other value
+    (a list, JSON null, a string) still goes through SQLAlchemy's own processor."""
+    values: list[Any] = [{"s": {"ü": "ß", "n": [1, 2.5, None]}}, {}, [1, "a"], None, "text"]
+    db = Database(mirror_url)
+    try:
+        with db.begin() as conn:
+            insert_rows(conn, companies,
+                        [{**_company(str(i), "bulk"), "raw": v} for i, v in enumerate(values)],
+                        ("account", "remote_id"))
+            conn.execute(companies.insert(), [
+                {**_company(f"s{i}", "sqlalchemy"), "raw": v} for i, v in enumerate(values)])
+        with db.begin() as conn:
+            rows = {r.remote_id: r.raw for r in conn.execute(select(companies))}
+            stored = {r.remote_id: r.raw for r in conn.execute(
+                text("SELECT remote_id, CAST(raw AS TEXT) AS raw FROM companies"))}
+    finally:
+        db.dispose()
+    for i, value in enumerate(values):
+        assert rows[str(i)] == rows[f"s{i}"] == value
+        assert (stored[str(i)] is None) == (stored[f"s{i}"] is None)

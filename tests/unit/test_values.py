@@ -47,3 +47,21 @@ def test_sqlite_amounts_beyond_exact_floats_come_back_as_the_float_keeps_them(
     big = Decimal("123456789012.3456")
     assert storable("total_net", big, True) == Decimal(f"{float(big):.4f}")
     assert storable("total_net", big, False) == big
+
+
+@pytest.mark.parametrize("sqlite_real", [True, False])
+@pytest.mark.parametrize(("name", "value"), [
+    ("unit_price", Decimal("2.50")), ("unit_price", Decimal("0.123456")), ("quantity", 7),
+    ("total_net", 0.1), ("total_net", "12.30"), ("discount", None), ("tax_rate", True),
+    ("total_net", Decimal("123456789012.3456")), ("total_net", -0.0), ("name", "Wool Rug"),
+    ("position", 3), ("optional", False), ("title", None), ("proposal_id", 10**30),
+])
+def test_stored_forms_are_storable_and_its_norm(name: str, value: object,
+                                                sqlite_real: bool) -> None:
+    """The writer takes both forms from one call; they must be what the two functions
+    give one after the other, whatever the cache has seen before."""
+    for _ in range(2):  # computed, then remembered
+        stored, normal = store.stored_forms(name, value, sqlite_real)
+        assert stored == storable(name, value, sqlite_real)
+        assert type(stored) is type(storable(name, value, sqlite_real))
+        assert normal == norm(storable(name, value, sqlite_real))
