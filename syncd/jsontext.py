@@ -51,13 +51,23 @@ _LONG_NUMBER = b"0" * 19  # -9223372036854775809 already leaves orjson's integer
 
 
 def loads(data: bytes) -> Any:
-    """`json.loads(data)`, the same values, about twice as fast (orjson where it agrees)."""
+    """`json.loads(data)`, the same values, about twice as fast (orjson where it agrees).
+
+    Nesting deeper than the interpreter's recursion limit is a ValueError too (`json`
+    raises RecursionError): to the client, a malformed answer like any other."""
     if _LONG_NUMBER in data.translate(_DIGITS_AS_ZERO):
-        return json.loads(data)
+        return _json_loads(data)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        return _json_loads(data)
+
+
+def _json_loads(data: bytes) -> Any:
+    try:
         return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to decode") from None
 
 
 def stored(value: Any) -> str:

@@ -71,7 +71,10 @@ def loads(data: bytes, records_path: tuple[str, ...]) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError:  # UTF-16 and friends: json's own detection
         return jsontext.loads(data)
-    value, end = _value(text, _skip(text, 0), records_path)
+    try:
+        value, end = _value(text, _skip(text, 0), records_path)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to decode") from None
     end = _skip(text, end)
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)

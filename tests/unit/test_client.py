@@ -21,6 +21,7 @@ from syncd.clock import FakeClock
 from syncd.db.session import Database
 from syncd.db.tables import request_log
 from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
+from syncd.http import lazy_records
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient, MalformedResponse, NotFound
 from syncd.sandbox.base import Sandbox, ServedApp, serve
@@ -192,6 +193,18 @@ class TestRefusals:
         assert isinstance(info.value, TransientVendorError)
         assert len(script.calls) == 2
         assert "trunc" in info.value.body
+
+    @pytest.mark.parametrize("records_path", [None, ("data",)])
+    def test_nesting_too_deep_is_a_malformed_answer(
+        self, clock: FakeClock, records_path: tuple[str, ...] | None,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(lazy_records, "LAZY_FROM_BYTES", 0)
+        deep = b'{"data": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
+        script = Script(clock, [httpx.Response(200, content=deep)] * 2)
+        with pytest.raises(MalformedResponse, match="nested too deeply"):
+            make_client(script, clock).get_json("things", records_path=records_path)
+        assert len(script.calls) == 2
 
     def test_malformed_then_good(self, clock: FakeClock) -> None:
         script = Script(clock, [httpx.Response(200, content=b"<html>"), ok([1, 2])])

@@ -72,3 +72,9 @@ def test_small_answers_decode_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lazy_records, "LAZY_FROM_BYTES", 1 << 20)
     decoded = lazy_records.loads(answer({"data": RECORDS}), ("data",))
     assert decoded == {"data": RECORDS} and type(decoded["data"]) is list
+
+
+def test_nesting_beyond_the_recursion_limit_is_a_malformed_answer() -> None:
+    deep = b'{"data": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
+    with pytest.raises(ValueError, match="nested too deeply"):
+        lazy_records.loads(deep, ("data",))
