@@ -184,7 +184,7 @@ class Puller:
                     # LazyRecords this first pass decodes each record and drops it)
                     ids = [_record_id(stream, rec) for rec in records]
                     last = {rid: i for i, rid in enumerate(ids) if rid}
-                    reached_mark = False
+                    work, reached_mark = _PageWork(), False  # an empty page commits its position
                     for start in range(0, len(records), RECORDS_PER_COMMIT):
                         stop = start + RECORDS_PER_COMMIT
                         work, reached = self._page(stream, records[start:stop],
@@ -193,8 +193,6 @@ class Puller:
                         reached_mark = reached or reached_mark
                         if stop < len(records):  # the position stays on this answer
                             self._commit_page(stream, work, result, state)
-                    if not records:
-                        work = _PageWork()
                     if reached_mark:
                         paginator.has_next = False
                         state["early_stop"] = True
