@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from syncd.canonical import ProposalStatus
 from syncd.errors import SettingsError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -84,6 +85,10 @@ class AccountSettings(BaseModel):
     webhook_secret: SecretStr | None = None
     paths: dict[str, str] = Field(default_factory=dict)
     auth: dict[str, SecretStr] = Field(default_factory=dict)
+    # vendor word -> canonical status; beats the connector's built-in table
+    status_map: dict[str, ProposalStatus] = Field(default_factory=dict)
+    # element/line types (beyond the connector's own) that count as priced line items
+    line_item_types: list[str] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod

@@ -333,3 +333,22 @@ pending_fetches = Table(
     Column("reason", String(100)),
     _ts("created_at"),
 )
+
+drift = Table(
+    "drift",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(100), nullable=False),
+    Column("stream", String(100), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("path", String(300), nullable=False),
+    # the normalised word for unmapped words (one row per word), "" for the other kinds
+    Column("word", String(200), nullable=False, server_default=""),
+    Column("example_value", Text),
+    Column("example_remote_id", String(200)),
+    Column("count", BigInteger, nullable=False, server_default="0"),
+    _ts("first_seen"),
+    _ts("last_seen"),
+    UniqueConstraint("account", "stream", "kind", "path", "word",
+                     name="uq_drift_account_stream_kind_path_word"),
+)

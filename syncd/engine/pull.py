@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 
+from syncd import drift
 from syncd.canonical import Bundle, Entity
 from syncd.db.bulk import dialect_insert, insert_rows
 from syncd.db.json_columns import EncodedRecord
@@ -40,6 +42,7 @@ from syncd.db.tables import (
     stream_state,
 )
 from syncd.engine.collector import relaxed_collector
+from syncd.engine.drift_log import DriftTally, DriftWriter
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter, WriteStats, chunks, in_list
 from syncd.errors import SyncdError, TransientVendorError, VendorError
@@ -73,6 +76,8 @@ class StreamResult:
     complete: bool = False
     error: str | None = None
     writes: WriteStats = field(default_factory=WriteStats)
+    drift: Counter[str] = field(default_factory=Counter)  # drift notes by kind
+    quarantined_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +97,13 @@ class PullResult:
 
     def total(self, attr: str) -> int:
         return sum(int(getattr(s, attr)) for s in self.streams)
+
+    def drift(self) -> Counter[str]:
+        """Drift notes of this pull, by kind."""
+        counts: Counter[str] = Counter()
+        for stream in self.streams:
+            counts.update(stream.drift)
+        return counts
 
 
 def dig(body: Any, path: tuple[str, ...]) -> Any:
@@ -254,8 +266,7 @@ class Puller:
             if merged is None:
                 return
         try:
-            model = stream.model.model_validate(merged)
-            bundle = stream.map(self.account.connector, model, merged)
+            bundle, notes = map_record(self.account.connector, stream, merged)
         except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
             problem = (rid, merged, f"{type(exc).__name__}: {exc}")
             if stream.detail is not None:
@@ -266,10 +277,13 @@ class Puller:
             return
         if stream.detail is not None:
             # committed at once: a kill loses at most this record's detail call
-            self._single(stream, rid, bundle, fp, None, result)
+            tally = DriftTally()
+            tally.add(rid, notes)
+            self._single(stream, rid, bundle, fp, None, result, tally)
         else:
             work.bundle.extend(bundle)
             work.fingerprints[rid] = fp
+            work.drift.add(rid, notes)
 
     def _detail(self, stream: StreamSpec, rid: str, rec: Any, fp: str, work: _PageWork,
                 result: StreamResult) -> Any | None:
@@ -302,6 +316,8 @@ class Puller:
             for problem in work.bad:
                 self._quarantine(conn, stream, *problem)
             result.quarantined += len(work.bad)
+            result.quarantined_ids.extend(str(b[0]) for b in work.bad)
+            self._note_drift(conn, stream, work.drift, result)
             if stream.deletes_missing and stream.entity in CANONICAL_TABLES:
                 self._mark_seen(conn, stream, work.seen)
             if work.gone:
@@ -325,6 +341,7 @@ class Puller:
     def _single(
         self, stream: StreamSpec, rid: str, bundle: Bundle | None, fp: str,
         problem: tuple[str | None, Any, str] | None, result: StreamResult,
+        tally: DriftTally | None = None,
     ) -> None:
         """Commit one detailed record (or its quarantine) with its fingerprint."""
         with self.db.begin() as conn:
@@ -332,11 +349,13 @@ class Puller:
                 written = self._writer().apply(conn, bundle, stream.name)
                 result.writes.add(written)
                 self._resolve_quarantine(conn, stream, [rid])
+                self._note_drift(conn, stream, tally or DriftTally(), result)
                 self._rows_written += written.inserted + 1
                 self._refresh_statistics(conn)
             if problem is not None:
                 self._quarantine(conn, stream, *problem)
                 result.quarantined += 1
+                result.quarantined_ids.append(str(problem[0]))
             self._store_fingerprints(conn, stream, {rid: fp})
 
     def _finish(self, stream: StreamSpec, state: dict[str, Any], result: StreamResult) -> None:
@@ -421,6 +440,12 @@ class Puller:
                                        "remote_id": r} for r in set(rids)],
                     ("account", "stream", "remote_id"))
 
+    def _note_drift(self, conn: Connection, stream: StreamSpec, tally: DriftTally,
+                    result: StreamResult) -> None:
+        if tally:
+            DriftWriter(self.account.settings, self.clock.now()).add(conn, stream.name, tally)
+            result.drift.update(tally.by_kind())
+
     def _quarantine(self, conn: Connection, stream: StreamSpec, rid: str | None, raw: Any,
                     error: str) -> None:
         text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
@@ -500,6 +525,17 @@ class _PageWork:
     seen: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     bad: list[tuple[str | None, Any, str]] = field(default_factory=list)
+    drift: DriftTally = field(default_factory=DriftTally)
+
+
+def map_record(connector: Any, stream: StreamSpec, record: Any) -> tuple[Bundle, list[Any]]:
+    """Validate and map one (merged) record, with the drift notes it gave: the one path
+    shared by pulls, webhook fetches and `syncd remap`. Raises what quarantines it."""
+    with drift.collecting() as notes:
+        model = stream.model.model_validate(record)
+        bundle = stream.map(connector, model, record)
+        drift.unknown_fields(stream.model, record)
+    return bundle, notes
 
 
 def _record_id(stream: StreamSpec, rec: Any) -> str | None:

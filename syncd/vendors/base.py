@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel
 
-from syncd import jsontext
+from syncd import drift, jsontext
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import VendorUnsupported
 from syncd.http.auth import TokenStore
@@ -104,7 +104,9 @@ class StreamSpec:
       (Offorte's five status lists) and counts as one full scan when all are done.
     * `paginator`: factory `(page_size, state) -> Paginator`; `page_size` is the vendor max.
     * `records_path`: keys leading from the body to the record list (() = bare array).
-    * `model`: pydantic model validating one (merged) record; failures are quarantined.
+    * `model`: pydantic model validating one (merged) record, built on `syncd.drift.Record`
+      and its tolerant field types: only a record without a usable id or with an unusable
+      structure fails (and is quarantined); other odd values degrade and are noted.
     * `map`: `(connector, validated model, raw dict) -> Bundle`; pure, may raise ValueError.
     * `entity`: the canonical table whose rows this stream proves alive: after a complete
       full scan, rows of that entity not seen are marked deleted (if `deletes_missing`).
@@ -245,14 +247,35 @@ class Connector:
         return [s for s in self.streams if sweep or not s.sweep_only]
 
     # ---- mapping helpers -----------------------------------------------------------------
-    def map_status(self, vendor_word: str | None) -> ProposalStatus | None:
-        """Canonical status for a vendor word; unknown words raise (→ quarantine)."""
-        if vendor_word is None:
-            return None
-        status = self.status_map.get(vendor_word)
-        if status is None:
-            raise ValueError(f"unknown {self.vendor} status {vendor_word!r}")
-        return status
+    def map_status(self, vendor_word: Any, path: str = "status") -> ProposalStatus | None:
+        """Canonical status for a vendor word, matched case-, space-, hyphen- and
+        underscore-insensitively; the account's `status_map` beats the built-in table.
+        A word still unknown gives None and is noted as unmapped (the row keeps the word
+        in `vendor_status`), never a quarantined record."""
+        return drift.lookup(self._status_words(), vendor_word, path)
+
+    def _status_words(self) -> dict[str, ProposalStatus]:
+        table = self.__dict__.get("_status_table")
+        if table is None:
+            overrides = getattr(self.account, "status_map", None) or {}
+            table = {**drift.word_table(self.status_map), **drift.word_table(overrides)}
+            self.__dict__["_status_table"] = table
+        return table
+
+    def is_priced_line(self, word: Any, priced: frozenset[str], unpriced: frozenset[str],
+                       carries_amount: bool, path: str) -> bool:
+        """Whether an element of type `word` is a line item: a listed priced type (or one
+        of the account's `line_item_types`) is; a listed unpriced one (heading, text,
+        subtotal) is not; a type never seen is noted and counts as a line item when it
+        carries a quantity, a price or an amount (else it stays in raw only)."""
+        key = drift.normalize_word(str(word)) if word not in (None, "") else ""
+        extra = getattr(self.account, "line_item_types", None) or ()
+        if key in {drift.normalize_word(t) for t in (*priced, *extra)}:
+            return True
+        if key in {drift.normalize_word(t) for t in unpriced}:
+            return False
+        drift.note(drift.DriftKind.UNMAPPED_WORD, path, word)
+        return carries_amount
 
     def capability(self, entity: Entity, op: Op) -> str | None:
         """None when the vendor supports `op` on `entity`, else the reason it does not."""
