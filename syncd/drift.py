@@ -62,7 +62,9 @@ class DriftNote:
 
 
 _NOTES: ContextVar[list[DriftNote] | None] = ContextVar("syncd_drift_notes", default=None)
-_MODELS: ContextVar[tuple[type[BaseModel], ...]] = ContextVar("syncd_drift_models", default=())
+# (model, raw data) of the models being validated, outermost first
+_MODELS: ContextVar[tuple[tuple[type[BaseModel], Any], ...]] = ContextVar(
+    "syncd_drift_models", default=())
 
 
 def note(kind: DriftKind, path: str, value: Any) -> None:
@@ -148,18 +150,22 @@ def _known_keys(model: type[BaseModel]) -> frozenset[str]:
     return frozenset(keys) | getattr(model, "drift_known", frozenset())
 
 
-@cache
-def _child_paths(parent: type[BaseModel], child: type[BaseModel]) -> str:
-    names = [f"{k}[]" if in_list else k for k, (c, in_list) in _children(parent).items()
-             if c is child]
-    if not names:
-        return "?"
-    return names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
+def _key_holding(parent: Any, child: Any) -> str:
+    """The key of `parent` (raw data) whose value is `child` or a list holding it."""
+    if isinstance(parent, Mapping):
+        for key, value in parent.items():
+            if value is child:
+                return str(key)
+            if isinstance(value, list) and any(item is child for item in value):
+                return f"{key}[]"
+    return "?"
 
 
 def _current_path(field: str | None) -> str:
-    models = _MODELS.get()
-    parts = [_child_paths(a, b) for a, b in pairwise(models)]
+    """The JSON path of `field` in the model being validated: worked out only when a note
+    is made, from the raw objects of the enclosing models (by identity)."""
+    stack = _MODELS.get()
+    parts = [_key_holding(parent, child) for (_, parent), (_, child) in pairwise(stack)]
     parts.append(field or "?")
     return ".".join(parts)
 
@@ -202,7 +208,7 @@ class Record(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _track_path(cls, data: Any, handler: Any) -> Any:
-        token = _MODELS.set((*_MODELS.get(), cls))
+        token = _MODELS.set((*_MODELS.get(), (cls, data)))
         try:
             return handler(data)
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 _MONTHS = {
@@ -21,6 +22,7 @@ _MONTHS = {
 }
 _CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "zł": "PLN", "CHF": "CHF"}
 _OFFORTE_DATE = re.compile(r"^(\d{1,2}) ([a-zA-Z]{3})[a-z]* (\d{4})(?: \((\d{1,2}):(\d{2})\))?$")
+_RFC_2822 = re.compile(r"^[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}")
 _ORDINAL_DATE = re.compile(r"^([A-Za-z]{3})[a-z]* (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})$")
 
 
@@ -98,7 +100,8 @@ def parse_datetime(value: Any) -> datetime | None:
     """Every date format the vendors use, to aware UTC.
 
     Handles ISO 8601 with or without zone/µs (zone-less means UTC), "2020-06-15 18:05:59",
-    "15 jun 2018 (06:49)", "Sep 5th 2025", "2023-01-01", MM-DD-YYYY and unix seconds or ms.
+    "15 jun 2018 (06:49)", "Sep 5th 2025", "2023-01-01", "2023/01/01", DD.MM.YYYY,
+    MM-DD-YYYY, HTTP dates and unix seconds or ms (numbers, or digits as text).
     """
     if value is None or value == "" or value is False:
         return None
@@ -124,6 +127,19 @@ def parse_datetime(value: Any) -> datetime | None:
         if month is None:
             raise ValueError(f"not a date: {value!r}")
         return datetime(int(year), month, int(day), tzinfo=UTC)
+    if re.fullmatch(r"\d{10}(\d{3})?(\.\d+)?", text):  # unix seconds or ms sent as text
+        return parse_datetime(float(text))
+    if re.fullmatch(r"\d{4}/\d{2}/\d{2}", text):
+        return datetime.combine(date.fromisoformat(text.replace("/", "-")), datetime.min.time(),
+                                tzinfo=UTC)
+    if re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", text):  # day first, as every dotted format is
+        day_s, month_s, year_s = text.split(".")
+        return datetime(int(year_s), int(month_s), int(day_s), tzinfo=UTC)
+    if _RFC_2822.match(text):  # "Fri, 22 Mar 2024 08:26:46 GMT" (HTTP dates)
+        try:
+            return parsedate_to_datetime(text).astimezone(UTC)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a date: {value!r}") from exc
     if re.fullmatch(r"\d{2}-\d{2}-\d{4}", text):
         month_s, day_s, year_s = text.split("-")
         return datetime(int(year_s), int(month_s), int(day_s), tzinfo=UTC)

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 from starlette.applications import Starlette
@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncd.clock import SYSTEM_CLOCK, Clock
+from syncd.sandbox.drift import DriftPlan, find_records
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -76,6 +77,8 @@ class Sandbox:
 
     vendor = "base"
     retry_after_header = True  # whether the vendor's 429 carries Retry-After
+    # keys a `DriftPlan` never perturbs: words the vendor's own protocol fixes
+    drift_exempt: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, requests_per_minute: int = 30, clock: Clock = SYSTEM_CLOCK) -> None:
         self.requests_per_minute = requests_per_minute
@@ -88,6 +91,7 @@ class Sandbox:
         self._window: dict[str, deque[float]] = {}
         self._routes: list[Route] = []
         self._next_id = 1000
+        self.drift: DriftPlan | None = None  # set by the drift suite: answers in other words
         self.app = self._build()
 
     # ---- building -------------------------------------------------------------------------
@@ -139,9 +143,16 @@ class Sandbox:
         page size, an empty page only for exact multiples, unavoidable detail calls)."""
         raise NotImplementedError
 
+    def drift_records(self, body: Any) -> list[dict[str, Any]]:
+        """The records of a GET answer that a `DriftPlan` perturbs (override for odd
+        envelopes)."""
+        return find_records(body)
+
     def corrupt_one_record(self) -> str:
-        """Make one listed record invalid for syncd (wrong type / unknown enum) while the
-        others stay valid; returns that record's remote id (it must be quarantined)."""
+        """Make one listed record unusable for syncd while its id stays readable (an
+        unusable structure: a list that must be a list is something else) and the others
+        stay valid; returns that record's remote id (it must be quarantined). Unknown words
+        and types are not enough: syncd keeps such records (see syncd/drift.py)."""
         raise NotImplementedError
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
@@ -308,8 +319,28 @@ class _SandboxMiddleware:
             return
         if fault is not None and fault.action == "delay":
             await asyncio.sleep(fault.seconds)
+        if sandbox.drift is not None and method == "GET" and record.status == 200:
+            captured = _drifted(sandbox, captured)
         for message in captured:
             await send(message)
+
+
+def _drifted(sandbox: Sandbox, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The answer with its records perturbed by the sandbox's drift plan."""
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return messages
+    assert sandbox.drift is not None
+    with sandbox.lock:
+        sandbox.drift.apply(sandbox.drift_records(decoded), sandbox.drift_exempt)
+    encoded = json.dumps(decoded).encode()
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(encoded)).encode()))
+    return [{**start, "headers": headers},
+            {"type": "http.response.body", "body": encoded, "more_body": False}]
 
 
 def _close_connection(receive: Any) -> None:
