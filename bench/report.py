@@ -30,6 +30,8 @@ def num(value: Any, digits: int = 0) -> str:
 
 
 def render(r: dict[str, Any]) -> str:
+    from bench import report_drift  # it builds on this module's helpers
+
     m = r["machine"]
     parts = [
         "# Benchmarks",
@@ -55,7 +57,7 @@ def render(r: dict[str, Any]) -> str:
     ]
     for key, section in (("backfill", backfill_section), ("pipeline", pipeline_section),
                          ("reconcile", reconcile_section), ("push", push_section),
-                         ("dlt", dlt_section)):
+                         ("dlt", dlt_section), ("drift", report_drift.section)):
         if key in r:
             parts += [section(r), ""]
     return "\n".join(parts).rstrip() + "\n"
@@ -164,6 +166,9 @@ def summary_rows(r: dict[str, Any]) -> list[list[Any]]:
                      f"dlt {rest['dlt_unchanged']['requests']:,}",
                      verdict(rest["syncd_unchanged"]["requests"]
                              < rest["dlt_unchanged"]["requests"]), code(d["command"])])
+    from bench import report_drift  # it builds on this module's helpers
+
+    rows += report_drift.summary_rows(r)
     return rows
 
 

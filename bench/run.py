@@ -1,4 +1,4 @@
-"""`make bench`: run every benchmark of issue 6 and rewrite BENCHMARKS.md.
+"""`make bench`: run every benchmark (issues 6 and 13) and rewrite BENCHMARKS.md.
 
 Each figure runs in its own process (so peak RSS is that figure's own) and prints JSON;
 this module collects them and renders the tables with `bench.report`.
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--full-size", action="store_true",
                         help="the issue's sizes for every vendor, ignoring SIZE_CAP")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("backfill", "pipeline", "reconcile", "push", "dlt"))
+                        choices=("backfill", "pipeline", "reconcile", "push", "dlt", "drift"))
     parser.add_argument("--json", default=str(WORK / "results.json"),
                         help="also keep the raw results here")
     args = parser.parse_args()
@@ -140,6 +140,9 @@ def main() -> None:
         results["dlt"] = {"command": command("bench.dlt_compare", *dlt_args),
                           **(figure("bench.dlt_compare", *dlt_args, name="dlt") or
                              {"available": False})}
+    if "drift" not in args.skip:
+        results["drift"] = {"command": command("bench.drift"),
+                            "cases": figure("bench.drift", name="drift")}
     results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
