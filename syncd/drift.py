@@ -231,8 +231,8 @@ def _key(value: Any) -> str:
         return value
     if type(value) is int:
         return str(value)
-    if type(value) is float and value.is_integer():
-        return str(int(value))
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))  # beyond 2^53 a float may already name a neighbouring id
     raise ValueError(f"not a usable id: {value!r}")
 
 
@@ -244,7 +244,7 @@ def _ref(value: Any, info: ValidationInfo) -> str | None:
         return value
     if type(value) is int:
         return str(value)
-    if type(value) is float and value.is_integer():
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
         _coerced(info, value)
         return str(int(value))
     _unparseable(info, value)

@@ -65,6 +65,7 @@ class HappyofferSandbox(Sandbox):
     def __init__(self, **kwargs: Any) -> None:
         self.tokens: dict[str, str] = {}
         self.sent: list[dict[str, Any]] = []
+        self.broken_offers: set[str] = set()  # served with unusable attributes
         self._token_count = 0
         super().__init__(**kwargs)
         self.collection("templates")[data.TEMPLATE_ID] = {
@@ -188,7 +189,7 @@ class HappyofferSandbox(Sandbox):
     async def list_offers(self, request: Request) -> Response:
         visible = self.visible_companies()
         with self.lock:
-            rows = [o for o in self.collection("offers").values()
+            rows = [self.served_offer(o) for o in self.collection("offers").values()
                     if o["attributes"]["company_id"] in visible]
         return JSONResponse({"data": rows})
 
@@ -196,7 +197,9 @@ class HappyofferSandbox(Sandbox):
         """`data` is a one-element array here (as Happyoffer's own app reads it)."""
         with self.lock:
             offer, refusal = self._offer(request.path_params["id"])
-        return refusal or JSONResponse({"data": [offer]})
+        if refusal is not None or offer is None:
+            return refusal or self.not_found("Offer", request.path_params["id"])
+        return JSONResponse({"data": [self.served_offer(offer)]})
 
     async def list_external(self, request: Request) -> Response:
         visible = self.visible_companies()
@@ -401,13 +404,23 @@ class HappyofferSandbox(Sandbox):
         return 3
 
     def corrupt_one_record(self) -> str:
-        """A live dashboard offer (no external offer) gets a status syncd does not know."""
+        """A live dashboard offer (no external offer, so no other record fills its row) is
+        served with `attributes` as the text `"[object Object]"` (a serialiser bug): its
+        id stays readable, but an offer without an attributes object is an unusable
+        structure that syncd must quarantine. The store keeps the offer intact (the
+        sandbox's own routes still read it); only the lists and reads serve it broken."""
         with self.lock:
             externals = self.collection("external_offers").values()
             joined = {e["attributes"]["offer_id"] for e in externals}
             offer_id = next(k for k in self.live_offers() if k not in joined)
-            self.collection("offers")[offer_id]["attributes"]["offer_status"] = "Gearchiveerd"
+            self.broken_offers.add(offer_id)
         return offer_id
+
+    def served_offer(self, offer: dict[str, Any]) -> dict[str, Any]:
+        """The offer as the API answers it (a corrupted one broken, see above)."""
+        if offer["id"] not in self.broken_offers:
+            return offer
+        return {**offer, "attributes": "[object Object]"}
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
         with self.lock:

@@ -410,11 +410,22 @@ class QuickQuoteSandbox(Sandbox):
             return max(1, math.ceil(len(self.quotes) / MAX_PAGE))
 
     def corrupt_one_record(self) -> str:
-        """A status the vendor never documented: the quote must be quarantined."""
+        """The quote's `line_items` as text instead of a list (its id stays readable): an
+        unusable structure, so syncd must quarantine the quote. An unknown status word or
+        a number as a string is not enough: syncd keeps such quotes (syncd/drift.py)."""
         with self.lock:
             qid = sorted(self.quotes, key=int)[len(self.quotes) // 2]
-            self.quotes[qid]["_override"] = {"status": "Archived"}
+            self.quotes[qid]["_override"] = {"line_items": f"see /quotes/{qid}/line_items"}
             return qid
+
+    def override(self, remote_id: str, item: int | None = None, **fields: Any) -> None:
+        """Make the quote (or its `item`-th line item, from 0) answer `fields` instead of
+        what the sandbox computes: what another build of the vendor says (drift tests)."""
+        with self.lock:
+            quote = self.quotes[remote_id]
+            target = quote if item is None else quote["line_items"][item]
+            target.setdefault("_override", {}).update(fields)
+            self._touch(quote)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
         """syncd's title is the quote's internal notes (the merchant edits them in the app)."""

@@ -4,6 +4,8 @@ The sandbox keeps quotes in an internal form (money as `Decimal`, custom-field v
 field id) and renders them exactly as the vendor's JSON: capitalised status, flattened
 discount fields, numeric (float) money, `created_on` without a zone, every shop custom
 field listed with `value: null` when empty, Shopify ids beyond 2^53 as JSON integers.
+An `_override` dict on a quote or a line item replaces keys of its rendered JSON (what
+another build of the vendor says: tests of syncd's tolerance, `corrupt_one_record`).
 Kept apart from the routes so the generator and the totals can be read on their own.
 """
 
@@ -140,7 +142,14 @@ def _money(value: Decimal | None) -> float | None:
 
 
 def render_item(item: dict[str, Any]) -> dict[str, Any]:
-    """One line item as the vendor returns it."""
+    """One line item as the vendor returns it (with a test's `_override` keys on top)."""
+    body = _plain_item(item)
+    body.update(item.get("_override") or {})
+    return body
+
+
+def _plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """One line item as the vendor computes it (the quote's totals are summed from these)."""
     line = item["price"] * item["quantity"]
     discount = item.get("discount")
     discount_total = _discount_total(discount, line)
@@ -173,7 +182,7 @@ def render_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def render_quote(quote: dict[str, Any]) -> dict[str, Any]:
     """One quote as the vendor returns it (totals recomputed from the items)."""
-    items = [render_item(i) for i in quote["line_items"]]
+    items = [_plain_item(i) for i in quote["line_items"]]
     subtotal = sum((Decimal(repr(i["total"])) for i in items), Decimal(0))
     taxable = sum((Decimal(repr(i["total"])) for i in items if i["taxable"]), Decimal(0))
     discount = quote.get("discount")
@@ -200,7 +209,8 @@ def render_quote(quote: dict[str, Any]) -> dict[str, Any]:
         "id": quote["id"],
         "internal_notes": quote.get("internal_notes"),
         "last_name": quote["last_name"],
-        "line_items": items,
+        "line_items": [{**i, **extra} if (extra := item.get("_override")) else i
+                       for i, item in zip(items, quote["line_items"], strict=True)],
         "phone": quote.get("phone"),
         "public_notes": quote.get("public_notes"),
         "quote_number": quote["quote_number"],
@@ -219,7 +229,7 @@ def render_quote(quote: dict[str, Any]) -> dict[str, Any]:
         "total": _money(total),
         "total_tax": _money(tax),
     }
-    body.update(quote.get("_override") or {})  # corrupt_one_record
+    body.update(quote.get("_override") or {})  # corrupt_one_record, drift tests
     return body
 
 

@@ -16,6 +16,15 @@ contacts no id). Offers made in the dashboard appear only in `/offers` (no compa
 contact or line items). The `relationships.client` of `/offers` is Happyoffer's own
 client id, which the external list does not carry; it stays in `raw`.
 
+Vendor drift (syncd/drift.py): a record is quarantined only when it cannot be identified
+(an offer's `id`, an external offer's `offer_id`) or its structure is unusable
+(`attributes` not an object; `products` neither an object, an array of one nor JSON text
+of one; `articles` not a list). A status word is matched case-, space-, hyphen- and
+underscore-insensitively, else kept in `vendor_status` with status NULL; totals are
+decimal strings and article prices numbers, the other type coerced (and noted), an
+unreadable amount NULL (never 0). Happyoffer is euro-only: there is no currency to read.
+Articles carry no type: the lists of `products[0]` are the element types (PRICED_GROUPS).
+
 Writes: create only (`POST /external-offers`, `external_id` = syncd's marker, so a lost
 response is found again by scanning the list), and `POST /external-offers/{offer_id}/send`
 for a local status change to `sent`. Nothing can be changed after creation.
@@ -29,18 +38,21 @@ Auth keys (`[accounts.auth]`): `token` (a static Sanctum token) and/or `email` +
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
+from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
-from syncd.errors import VendorRefused, VendorUnsupported
+from syncd.drift import Date, Flag, Key, Money, MoneyText, Number, Record, RefId, Text, Word
+from syncd.errors import BadRecord, TransientVendorError, VendorRefused, VendorUnsupported
 from syncd.http.auth import LoginTokenAuth
 from syncd.http.paginators import SinglePage
-from syncd.parsing import parse_datetime, parse_decimal, parse_id, parse_money
+from syncd.parsing import parse_datetime, parse_decimal
 from syncd.vendors.base import (
     Connector,
     Op,
@@ -48,6 +60,7 @@ from syncd.vendors.base import (
     TokenStore,
     VendorClient,
     WriteRequest,
+    default_fingerprint,
     register,
 )
 
@@ -56,147 +69,254 @@ NO_DIRECT = "Happyoffer has no API for {what}; they are written only inside a ne
 # Redacted from raw: they are the account's create credentials, not data about the offer.
 SECRET_ATTRIBUTES = ("external_user_token", "external_company_token")
 
-Scalar = str | int | float | None
-
 
 # ---- record models -------------------------------------------------------------------------
-class OfferAttributes(BaseModel):
+# Strict about identity and money, tolerant about vocabulary (syncd/drift.py): only an
+# offer without a usable id, or an answer whose structure is unusable (attributes not an
+# object, `articles` not a list, products text that is not JSON), fails validation.
+def _empty_object(value: Any) -> Any:
+    """PHP encodes an empty associative array as `[]`: read it as no object at all."""
+    return None if value == [] else value
+
+
+def _list_or_empty(value: Any) -> Any:
+    """A list that is null (or absent) holds nothing; anything else but a list fails."""
+    return [] if value is None else value
+
+
+def _products_list(value: Any) -> Any:
+    """`products` as stored: an object, an array of one object (the documented shape) or
+    that as JSON text. Only the first object is read; text that is not JSON, or a value
+    that is no object at all, is an unusable structure (ValueError -> quarantine)."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else None  # bad JSON -> ValueError
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return value[:1]
+    raise ValueError(f"products is not an object: {type(value).__name__}")
+
+
+class OfferAttributes(Record):
     """`GET /offers` attributes (docs.my-online-offer.com/offers); the app reads the
-    totals as `total_offer_price_*`, the docs as `total_price_*`: both are accepted."""
+    totals as `total_offer_price_*`, the docs as `total_price_*`: both are accepted.
+    Totals are decimal strings ("100.00"); a number is coerced and noted."""
 
-    model_config = ConfigDict(extra="allow")
-    name: str | None = None
-    offer_status: str
-    is_manually_rejected: bool | None = None  # also "1"/"0" (the app's boolean strings)
-    offer_number: str | int | None = None
-    total_price_once: str | int | float | None = None
-    total_offer_price_once: str | int | float | None = None
-    expiration_date: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    deleted_at: str | None = None
-    url: str | None = None
+    drift_known = frozenset({
+        "user_id", "company_id", "is_visible", "offer_type", "language", "offer_date",
+        "email_subject", "characteristic", "total_price_repeat", "total_offer_price_repeat",
+        "is_allowed_to_navigate", "deleted_at", "draft_url"})  # documented, read from raw
+    name: Text = None
+    offer_status: Word = None
+    is_manually_rejected: Flag = None  # "1"/"0" (the app's boolean strings) are coerced
+    offer_number: Text = None
+    total_price_once: MoneyText = None
+    total_offer_price_once: MoneyText = None
+    expiration_date: Date = None
+    created_at: Date = None
+    updated_at: Date = None
+    url: Text = None
 
 
-class OfferRecord(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str | int
+class OfferRecord(Record):
+    """One `/offers` entry: the offer id is its identity; `relationships.client` is
+    Happyoffer's own client id, which the external list does not carry (raw only)."""
+
+    drift_known = frozenset({"relationships"})
+    id: Key
     attributes: OfferAttributes
-    relationships: dict[str, Any] | None = None
 
 
-class ExternalOfferAttributes(BaseModel):
-    """`GET /external-offers` attributes (seed 003). `products` is stored as sent: an
-    object, an array of one object (the documented shape) or a JSON string."""
+class Article(Record):
+    """One `products[0].articles[]` entry; `parent_article_number` makes it an alternative.
+    Prices and amounts are JSON numbers (seed 003); a decimal string is coerced and noted."""
+
+    drift_known = frozenset({
+        "category_id", "extra_content", "3d_render", "images", "documents", "order_column",
+        "long_description", "child_article_number", "alert_text", "icon"})
+    name: Text = None
+    price: Money = None
+    amount: Number = None
+    article_number: RefId = None
+    parent_article_number: RefId = None
+    short_description: Text = None
+
+
+class Client(Record):
+    """`products[0].client`: who the offer is for (the company's address)."""
+
+    drift_known = frozenset({"client_contact_full_name"})
+    client_name: Text = None
+    client_address: Text = None
+    client_zip: Text = None
+    client_city: Text = None
+
+
+class Products(Record):
+    """`products[0]`. Its lists are the element types of an offer: `articles` are the
+    line items; the documented others (PRICED_GROUPS / UNPRICED_GROUPS) and any list of
+    objects nobody documented are read from `model_extra` by the mapping."""
 
     model_config = ConfigDict(extra="allow")
-    offer_id: str | int | None = None
-    external_id: Scalar = None
-    company_id: Scalar = None
-    offer_template_id: Scalar = None
-    external_client_id: Scalar = None
-    client_name: str | None = None
-    contact_firstname: str | None = None
-    contact_lastname: str | None = None
-    contact_title: str | None = None
-    contact_email: str | None = None
-    offer_pdf_url: str | None = None
-    products: dict[str, Any] | list[Any] | str | None = None
-    metadata: dict[str, Any] | list[Any] | str | None = None
+    drift_known = frozenset({"general", "categories", "article_others", "revisions",
+                             "terms_and_conditions", "attachments"})
+    client: Annotated[Client | None, BeforeValidator(_empty_object)] = None
+    articles: Annotated[list[Article], BeforeValidator(_list_or_empty)] = []
 
 
-class ExternalOfferRecord(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str | int
+class ExternalOfferAttributes(Record):
+    """`GET /external-offers` attributes (seed 003). `offer_id` is the join key (the
+    proposal's remote id): an external offer without one cannot be identified."""
+
+    drift_known = frozenset({
+        "external_id", "company_id", "offer_template_id", "offer_pdf_url",
+        "external_user_token", "external_company_token", "metadata", "draft_url",
+        "live_url", "subject_field_email_button"})
+    offer_id: Key
+    external_client_id: RefId = None
+    client_name: Text = None
+    contact_firstname: Text = None
+    contact_lastname: Text = None
+    contact_title: Text = None
+    contact_email: Text = None
+    products: Annotated[list[Products], BeforeValidator(_products_list)] = []
+
+
+class ExternalOfferRecord(Record):
+    """One `/external-offers` entry; its UUID `id` is not syncd's key (raw only)."""
+
+    drift_known = frozenset({"id"})
     attributes: ExternalOfferAttributes
 
 
-class Article(BaseModel):
-    """One `products[0].articles[]` entry; `parent_article_number` makes it an alternative."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str | None = None
-    price: int | float | str | None = None
-    amount: int | float | str | None = None
-    article_number: str | int | None = None
-    parent_article_number: str | int | None = None
-    short_description: str | None = None
-
-
 # ---- mapping -------------------------------------------------------------------------------
+# Lists of `products[0]` and whether their elements are line items. `article_others`
+# (options shown with their parent article) stay in raw unless an account lists them in
+# `line_item_types`; a list of objects nobody documented counts when an element carries
+# a price or an amount (drift.carries_amount), and is noted as an unmapped element type.
+PRICED_GROUPS = frozenset({"articles"})
+UNPRICED_GROUPS = frozenset({"article_others", "categories", "revisions", "attachments"})
+
+
 def products_of(value: Any) -> dict[str, Any] | None:
     """The one products object, whatever way it was stored (object, [object], JSON text)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = json.loads(value)  # bad JSON -> ValueError -> quarantine
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"products is not an object: {type(value).__name__}")
-    return value
+    found = _products_list(value)
+    if found and not isinstance(found[0], dict):
+        raise ValueError(f"products is not an object: {type(found[0]).__name__}")
+    return found[0] if found else None
 
 
 def map_offer(conn: HappyofferConnector, rec: OfferRecord, raw: dict[str, Any]) -> Bundle:
-    """The offer's own fields; a manual rejection wins over the status word."""
+    """The offer's own fields; a manual rejection wins over the status word. An unknown
+    status word keeps the row with status NULL and the word in `vendor_status`."""
     a = rec.attributes
-    status = conn.map_status(a.offer_status)
+    status = conn.map_status(a.offer_status, "attributes.offer_status")
     if a.is_manually_rejected:
         status = ProposalStatus.REJECTED
     total = a.total_price_once if a.total_price_once is not None else a.total_offer_price_once
     row: dict[str, Any] = {
-        "remote_id": parse_id(rec.id), "status": status, "vendor_status": a.offer_status,
+        "remote_id": rec.id, "status": status, "vendor_status": a.offer_status,
         "currency": "EUR", "raw": raw,  # Happyoffer is euro-only (totals carry no currency)
     }
     optional = {
-        "title": a.name, "number": parse_id(a.offer_number), "total_net": parse_money(total),
-        "created_at": parse_datetime(a.created_at), "updated_at": parse_datetime(a.updated_at),
-        "expires_at": parse_datetime(a.expiration_date),
+        "title": a.name, "number": a.offer_number, "total_net": total,
+        "created_at": a.created_at, "updated_at": a.updated_at, "expires_at": a.expiration_date,
         "url": a.url.strip().strip("<>") if a.url else None,  # the docs print `<https://…>`
     }
     row.update({k: v for k, v in optional.items() if v is not None})
     return Bundle(proposals=[row])
 
 
-def _line_item(proposal_id: str, position: int, article: dict[str, Any]) -> dict[str, Any]:
-    art = Article.model_validate(article)
-    price = parse_money(art.price)
+def _line_item(proposal_id: str, remote_id: str, position: int, art: Article,
+               article: dict[str, Any]) -> dict[str, Any]:
+    """One line item from a validated article and the article as sent (its `raw`); the
+    total only when price and amount were both readable (never a guessed 0)."""
+    price = art.price
     quantity = parse_decimal(art.amount)
     item: dict[str, Any] = {
-        "remote_id": f"{proposal_id}:{position}", "proposal_remote_id": proposal_id,
-        "position": position, "sku": parse_id(art.article_number), "name": art.name,
+        "remote_id": remote_id, "proposal_remote_id": proposal_id,
+        "position": position, "sku": art.article_number, "name": art.name,
         "description": art.short_description, "quantity": quantity, "unit_price": price,
-        "optional": art.parent_article_number not in (None, ""), "raw": article,
+        "optional": art.parent_article_number is not None, "raw": article,
     }
     if price is not None and quantity is not None:
         item["total_net"] = price * quantity
     return item
 
 
+def _validated(model: type[Article], raw: dict[str, Any], prefix: str) -> Article:
+    """Validate an element the record model does not declare (another list of products),
+    its drift notes under their full path (`attributes.products[].<list>[].price`)."""
+    with drift.collecting() as notes:
+        found = model.model_validate(raw)
+    for item in notes:
+        drift.note(item.kind, f"{prefix}.{item.path}", item.value)
+    return found
+
+
+def _other_line_items(
+    conn: HappyofferConnector, proposal_id: str, products: Products, position: int
+) -> list[dict[str, Any]]:
+    """Line items of the lists besides `articles`: those an account lists in
+    `line_item_types`, and undocumented lists whose elements carry an amount. Keyed
+    `{offer_id}:{list}:{n}` (their own numbering, so `articles` keep theirs)."""
+    items: list[dict[str, Any]] = []
+    for group, elements in (products.model_extra or {}).items():
+        if not isinstance(elements, list):
+            continue
+        known = group in UNPRICED_GROUPS
+        listed = known and conn.is_priced_line(group, PRICED_GROUPS, UNPRICED_GROUPS, False,
+                                               "attributes.products[]")
+        for index, element in enumerate(elements, start=1):
+            if not isinstance(element, dict) or (known and not listed):
+                continue
+            if not known and not conn.is_priced_line(
+                    group, PRICED_GROUPS, UNPRICED_GROUPS,
+                    drift.carries_amount(element.get("price"), element.get("amount")),
+                    "attributes.products[]"):
+                continue  # no amount: a heading, a text, a picture (raw only)
+            position += 1
+            art = _validated(Article, element, f"attributes.products[].{group}[]")
+            items.append(_line_item(proposal_id, f"{proposal_id}:{group}:{index}", position,
+                                    art, element))
+    return items
+
+
 def map_external_offer(
     conn: HappyofferConnector, rec: ExternalOfferRecord, raw: dict[str, Any]
 ) -> Bundle:
-    """Client -> company, contact_* -> contact, products[0].articles -> line items."""
+    """Client -> company, contact_* -> contact, products[0].articles -> line items.
+
+    Articles have no id of their own (`article_number` is a SKU, optional and not
+    unique), so a line item is keyed by its place: `{offer_id}:{n}`, as before. Every
+    article can be keyed that way, so no odd value in an article takes its offer down;
+    only an unusable structure does (`articles` no list, an article no object: nothing
+    could be said about which items exist)."""
     a = rec.attributes
-    proposal_id = parse_id(a.offer_id)
-    if proposal_id is None:
-        raise ValueError(f"external offer {rec.id!r} has no offer_id to join on")
+    proposal_id = a.offer_id
     safe_raw = redact(raw)
     bundle = Bundle()
     proposal: dict[str, Any] = {"remote_id": proposal_id, "raw": safe_raw}
-    products = products_of(a.products) or {}
-    client = products.get("client") if isinstance(products.get("client"), dict) else {}
-    company_id = parse_id(a.external_client_id)
+    products = a.products[0] if a.products else Products()
+    raw_attrs = raw.get("attributes") or {}
+    raw_products = products_of(raw_attrs.get("products")) if a.products else None
+    raw_client = (raw_products or {}).get("client")
+    client = products.client or Client()
+    company_id = a.external_client_id
     if company_id is not None:
         proposal["company_id"] = company_id
         company = {
-            "remote_id": company_id, "name": a.client_name or client.get("client_name"),
-            "street": client.get("client_address"), "postal_code": client.get("client_zip"),
-            "city": client.get("client_city"),
+            "remote_id": company_id, "name": a.client_name or client.client_name,
+            "street": client.client_address, "postal_code": client.client_zip,
+            "city": client.client_city,
         }
         company = {k: v for k, v in company.items() if v is not None}
-        company["raw"] = {"external_client_id": a.external_client_id,
-                          "client_name": a.client_name, "client": client or None}
+        company["raw"] = {"external_client_id": raw_attrs.get("external_client_id"),
+                          "client_name": raw_attrs.get("client_name"),
+                          "client": raw_client if isinstance(raw_client, dict) and raw_client
+                          else None}
         bundle.companies.append(company)
     if a.contact_email:
         contact_id = contact_remote_id(company_id, a.contact_email)
@@ -213,11 +333,13 @@ def map_external_offer(
             "contact_firstname", "contact_lastname", "contact_title", "contact_email")}
         bundle.contacts.append(contact)
     bundle.proposals.append(proposal)
-    articles = products.get("articles") or []
-    if not isinstance(articles, list):
-        raise ValueError("products.articles is not a list")
-    for index, article in enumerate(articles, start=1):
-        bundle.line_items.append(_line_item(proposal_id, index, article))
+    raw_articles = (raw_products or {}).get("articles") or []
+    for index, (art, article) in enumerate(zip(products.articles, raw_articles, strict=True),
+                                           start=1):
+        bundle.line_items.append(
+            _line_item(proposal_id, f"{proposal_id}:{index}", index, art, article))
+    bundle.line_items.extend(
+        _other_line_items(conn, proposal_id, products, len(products.articles)))
     bundle.complete_line_items.add(proposal_id)
     return bundle
 
@@ -245,12 +367,34 @@ def _sanctum_token(body: Any) -> Any:
 
 
 # ---- the connector ---------------------------------------------------------------------------
+_KEY = TypeAdapter(Key)
+
+
+def _offer_key(rec: dict[str, Any]) -> str:
+    """An offer's id by the record model's own rule (`drift.Key`): text or an integer;
+    anything else raises, and the engine quarantines the record as unidentifiable."""
+    return _KEY.validate_python(rec["id"])
+
+
 def _offer_id_of(rec: dict[str, Any]) -> str:
-    """An external offer's join key; a record without one has no usable id (quarantine)."""
-    offer_id = parse_id(rec["attributes"]["offer_id"])
-    if offer_id is None:
-        raise ValueError("external offer without offer_id")
-    return offer_id
+    """An external offer's join key (`attributes.offer_id`, the offer id it made), by the
+    same rule: an external offer without one cannot be identified (quarantine)."""
+    return _KEY.validate_python(rec["attributes"]["offer_id"])
+
+
+def _external_fingerprint(rec: dict[str, Any]) -> str:
+    """An external offer's fingerprint over what the mirror stores of it (the create
+    tokens redacted): a record is unchanged exactly when its stored raw is, so `syncd
+    remap` can re-read the stored raw as the record last read (and a token rotated in
+    the dashboard writes nothing)."""
+    return default_fingerprint(redact(rec) if isinstance(rec, dict) else rec)
+
+
+def _is_trashed(rec: dict[str, Any]) -> bool:
+    """An offer the list shows soft-deleted (`deleted_at` set); a record whose attributes
+    are no object is not trashed but broken (validation quarantines it)."""
+    attrs = rec.get("attributes") if isinstance(rec, dict) else None
+    return isinstance(attrs, dict) and bool(attrs.get("deleted_at"))
 
 
 def _single_page(size: int, state: dict[str, Any] | None) -> SinglePage:
@@ -266,21 +410,23 @@ class HappyofferConnector(Connector):
         StreamSpec(
             name="offers", path="/offers", paginator=_single_page, model=OfferRecord,
             map=map_offer, entity=Entity.PROPOSALS, records_path=("data",),
-            deletes_missing=True,
-            is_deleted=lambda rec: bool((rec.get("attributes") or {}).get("deleted_at")),
+            deletes_missing=True, id_of=_offer_key, is_deleted=_is_trashed,
         ),
         StreamSpec(
             name="external_offers", path="/external-offers", paginator=_single_page,
             model=ExternalOfferRecord, map=map_external_offer, entity=Entity.PROPOSALS,
             records_path=("data",), deletes_missing=False,
             # keyed like the proposal it fills (quarantine, fingerprints), not by its UUID
-            id_of=_offer_id_of,
+            id_of=_offer_id_of, fingerprint=_external_fingerprint,
         ),
     )
     # Words seen in the docs ("active") and in Happyoffer's own app (status-badge); the
-    # rest are the obvious siblings. Anything else is quarantined until mapped here.
+    # rest are the obvious siblings. Matched case-, space-, hyphen- and underscore-
+    # insensitively ("NOT_YET_SEND"); any other word keeps the offer with status NULL and
+    # the word in `vendor_status`, noted as unmapped (an account `status_map` maps it).
     status_map = {
         "Not Yet Send": ProposalStatus.DRAFT,
+        "Not Yet Sent": ProposalStatus.DRAFT,
         "active": ProposalStatus.SENT,
         "Send": ProposalStatus.SENT,
         "Sent": ProposalStatus.SENT,
@@ -392,15 +538,17 @@ class HappyofferConnector(Connector):
         return [WriteRequest("POST", path, "send", Entity.PROPOSALS, json={}, fields=("status",))]
 
     def _check_sendable(self, row: dict[str, Any], raw: dict[str, Any]) -> None:
-        """The vendor's send rules: never after acceptance/rejection or past expiry."""
-        attrs = _offer_attributes(raw)
-        word = row.get("vendor_status") or attrs.get("offer_status")
-        decided = self.status_map.get(word or "") in (
-            ProposalStatus.ACCEPTED, ProposalStatus.REJECTED)
-        if decided or attrs.get("is_manually_rejected") in (True, 1, "1", "true"):
+        """The vendor's send rules: never after acceptance/rejection or past expiry. The
+        stored offer is read with the tolerant record model (a flag as "1", any date
+        spelling) and its word with the account's status table, as a pull reads them."""
+        attrs = OfferAttributes.model_validate(_offer_attributes(raw))
+        word = row.get("vendor_status") or attrs.offer_status
+        decided = self.map_status(word) in (ProposalStatus.ACCEPTED, ProposalStatus.REJECTED)
+        if decided or attrs.is_manually_rejected:
             raise VendorRefused(f"Happyoffer does not send an offer that is {word!r}: "
                                 "accepted or rejected offers cannot be resent")
-        expires = parse_datetime(row.get("expires_at") or attrs.get("expiration_date"))
+        expires = (parse_datetime(row["expires_at"]) if row.get("expires_at")
+                   else attrs.expiration_date)
         if expires is not None and expires < datetime.now(UTC):
             raise VendorRefused(
                 f"Happyoffer does not send an offer that expired on {expires:%Y-%m-%d}")
@@ -411,24 +559,28 @@ class HappyofferConnector(Connector):
         raise VendorUnsupported(self.capability(entity, Op.DELETE) or NO_CHANGE)
 
     def created_id(self, entity: Entity, body: Any) -> str:
-        """The proposal's remote id is the integer offer id, not the external offer's UUID."""
+        """The proposal's remote id is the integer offer id, not the external offer's UUID
+        (as text or a number: the pull's own rule, so the row joins what the pull reads)."""
         try:
-            offer_id = parse_id(body["data"]["attributes"]["offer_id"])
-        except (KeyError, TypeError):
-            offer_id = None
-        if offer_id is None:
-            raise VendorUnsupported("Happyoffer's create response carries no offer_id")
-        return offer_id
+            return _offer_id_of(body["data"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VendorUnsupported("Happyoffer's create response carries no offer_id") from exc
 
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """No filter is documented: one `GET /external-offers` and a scan for `external_id`."""
         if entity != Entity.PROPOSALS:
             return None
         body = client.get_json(self.account.path("external_offers", "/external-offers"))
-        for rec in (body or {}).get("data") or []:
-            attrs = rec.get("attributes") or {}
-            if str(attrs.get("external_id") or "") == marker:
-                return parse_id(attrs.get("offer_id"))
+        listed = body.get("data") if isinstance(body, dict) else None
+        for rec in listed if isinstance(listed, list) else []:
+            attrs = rec.get("attributes") if isinstance(rec, dict) else None
+            if isinstance(attrs, dict) and str(attrs.get("external_id") or "") == marker:
+                try:
+                    return _offer_id_of(rec)
+                except ValueError as exc:  # ours, so never created twice: try again later
+                    raise TransientVendorError(
+                        f"Happyoffer lists external offer {marker!r} without an offer_id "
+                        "yet") from exc
         return None
 
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
@@ -444,26 +596,45 @@ class HappyofferConnector(Connector):
             if exc.status in (404, 410):
                 return None
             raise
-        data = (body or {}).get("data")
+        data = body.get("data") if isinstance(body, dict) else None
         record = data[0] if isinstance(data, list) and data else data
         if not isinstance(record, dict):
             return None
-        if (record.get("attributes") or {}).get("deleted_at"):
+        if _is_trashed(record):
             return None  # soft-deleted: gone, like a 404
-        bundle = map_offer(self, OfferRecord.model_validate(record), record)
+        bundle = self._mapped(OfferRecord, map_offer, record, remote_id)
         externals = client.get_json(self.account.path("external_offers", "/external-offers"))
-        for rec in (externals or {}).get("data") or []:
-            if parse_id((rec.get("attributes") or {}).get("offer_id")) == remote_id:
-                bundle.extend(map_external_offer(
-                    self, ExternalOfferRecord.model_validate(rec), rec))
+        listed = externals.get("data") if isinstance(externals, dict) else None
+        for rec in listed if isinstance(listed, list) else []:
+            try:
+                joined = isinstance(rec, dict) and _offer_id_of(rec) == remote_id
+            except (KeyError, TypeError, ValueError):
+                joined = False  # not this offer's (nor anyone's: the pull quarantines it)
+            if joined:
+                bundle.extend(self._mapped(ExternalOfferRecord, map_external_offer, rec,
+                                           remote_id))
         return bundle
+
+    def _mapped(self, model: type[Record], mapper: Callable[[Any, Any, dict[str, Any]], Bundle],
+                record: dict[str, Any], remote_id: str) -> Bundle:
+        """Validate and map one fetched record like a pull does (its drift notes go to
+        the caller's collector, unknown fields included); what a pull would quarantine
+        is a BadRecord here (the caller logs it and goes on)."""
+        try:
+            bundle = mapper(self, model.model_validate(record), record)
+            drift.unknown_fields(model, record)
+            return bundle
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadRecord(f"happyoffer offer {remote_id}: {exc}", record) from exc
 
 
 def _offer_attributes(raw: dict[str, Any]) -> dict[str, Any]:
-    """The `/offers` attributes from a proposal's raw (bare, or keyed by stream name)."""
-    for candidate in (raw or {}, (raw or {}).get("offers") or {}):
+    """The `/offers` attributes from a proposal's raw (keyed by stream name, or bare);
+    an external offer's attributes (they hold `offer_id`) are not the offer's."""
+    raw = raw if isinstance(raw, dict) else {}
+    for candidate in (raw.get("offers"), raw):
         attrs = candidate.get("attributes") if isinstance(candidate, dict) else None
-        if isinstance(attrs, dict) and "offer_status" in attrs:
+        if isinstance(attrs, dict) and "offer_id" not in attrs:
             return attrs
     return {}
 

@@ -11,12 +11,25 @@ Facts this module relies on (shared/vendors.md section 3 and its "Project decisi
     A deleted quote therefore never deletes its contact or company (another quote may use it).
   * Status comes back capitalised ("Accepted") and is set lowercase ("accepted"). Quotes can be
     edited only while Created/Sent/Viewed; otherwise the vendor answers 400 — syncd refuses
-    such a change itself, without spending a request, when the row says the quote is locked.
-  * Line-item ids are Shopify ids beyond 2^53: kept as text, never through a float.
+    such a change itself, without spending a request, when the row's status word (in any
+    casing) says the quote is locked.
+  * Line items: every element of `line_items` is a product line. Quick Quote documents no
+    element type; an element that carries a `type` word anyway is read by PRICED_TYPES /
+    UNPRICED_TYPES and the account's `line_item_types` (an unknown word: a line item only
+    when it carries a quantity or an amount, else it stays in the quote's raw only).
+  * Line-item ids are Shopify ids beyond 2^53: kept as text, never through a float (a float
+    id at or beyond 2^53 is no usable id: that line stays in raw only, the quote is kept).
+  * Drift (syncd/drift.py): statuses match in any casing/spacing ("ACCEPTED", "viewed"); an
+    unknown word keeps the quote with status NULL and the word in `vendor_status` (noted).
+    Numbers as text, money as text, null names and other date spellings are coerced or
+    NULL (noted), never a guessed amount. Only a quote without a usable id, or whose
+    `line_items` / `custom_fields` is not a list, is quarantined.
   * The quote has no title. syncd's `title` is the quote's `internal_notes`, the one free-text
     field the vendor documents as updatable (the number is `quote_number`).
-  * Totals: `total_gross` = `total`, `total_tax` = `total_tax`, `total_net` = total - tax.
-    A line's `unit_price` is `original_line_price / quantity` (the list has no unit price).
+  * Totals: `total_gross` = `total`, `total_tax` = `total_tax`, `total_net` = total - tax
+    (NULL when either is missing). A line's `unit_price` is `original_line_price / quantity`
+    (the list has no unit price), its `total_net` is `total`; `line_price` stands in for
+    either only on a line without a discount.
   * Idempotent create: the tag `syncd:<marker>` (quotes) or the hidden line-item property
     `_syncd=<marker>` (line items). No search endpoint exists, so `find_by_marker` reads
     `GET /customers/{id}/quotes` when this process planned the create for a known Shopify
@@ -27,24 +40,24 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    field_validator,
-)
+from pydantic import BeforeValidator, ValidationError
 
+from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
-from syncd.errors import SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.drift import Date, Key, Money, Number, Record, RefId, Text, Word
+from syncd.errors import (
+    BadRecord,
+    SettingsError,
+    VendorError,
+    VendorRefused,
+    VendorUnsupported,
+)
 from syncd.http.auth import HeaderKeyAuth
 from syncd.http.paginators import CursorPaginator
-from syncd.parsing import parse_datetime, parse_decimal, parse_id, parse_money
+from syncd.parsing import parse_decimal, parse_id
 from syncd.vendors.base import (
     Connector,
     Op,
@@ -57,84 +70,122 @@ from syncd.vendors.base import (
 
 PAGE_SIZE = 100  # the vendor maximum; larger sizes are refused with 400
 EDITABLE = frozenset({"Created", "Sent", "Viewed"})
-COMPANY_FIELD = "company name"
+EDITABLE_STATUSES = frozenset({ProposalStatus.DRAFT, ProposalStatus.SENT, ProposalStatus.VIEWED})
+COMPANY_FIELD = drift.normalize_word("Company Name")
+COMPANY_FIELD_NAME = "Company Name"
 TAG_PREFIX = "syncd:"
 PROPERTY_KEY = "_syncd"  # Shopify hides line-item properties whose key starts with "_"
 NO_CUSTOMER_API = "Quick Quote has no customer API: a contact is the customer fields of its quotes"
 NO_COMPANY_API = "Quick Quote has no company API: a company is a quote's 'Company Name' field"
+FLOAT_EXACT = 2**53  # integers beyond this do not survive a float (Shopify line-item ids)
+_FALSE_WORDS = frozenset({"false", "0", "no", "n", "off"})
 
-Id = StrictInt | StrictStr
-Money = StrictInt | StrictFloat | None
-
-
-# ---- record models (what one list record must look like) --------------------------------
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _Checked(BaseModel):
-    """Fields checked, undeclared keys accepted but not copied into the model: the mapping
-    reads them from the raw record, and keeping them costs half the validation time."""
-
-    model_config = ConfigDict(extra="ignore")
+# Element types. Quick Quote documents none: every element of `line_items` is a product
+# line (a Shopify variant or a custom product), which is what an element without `type`
+# is. An element that does carry a `type` word (another build of the app, a shipping or
+# note line) is a line item when the word is a product word (or one of the account's
+# `line_item_types`), stays in raw only when it is a layout word, and, for a word nobody
+# listed (noted), is a line item exactly when it carries a quantity or an amount.
+PRICED_TYPES = frozenset({"product", "custom", "custom_product", "variant", "line_item"})
+UNPRICED_TYPES = frozenset({"note", "text", "heading", "comment", "subtotal"})
 
 
-class QQLineItem(_Checked):
-    """An embedded line item; a Shopify product (`custom_product` false) or a custom one."""
+# ---- record models -----------------------------------------------------------------------
+# Strict about identity and money, tolerant about vocabulary (syncd/drift.py): only a quote
+# without a usable id, or whose `line_items` / `custom_fields` is not a list (null is an
+# absent list), fails validation and is quarantined. Every other odd value degrades to
+# None and is noted; a line item without a usable id stays in the quote's raw only.
+def _line_id(value: Any) -> str | None:
+    """A line item's Shopify id as text; None (the mapping notes it) when unusable. A
+    float is exact only below 2^53 (beyond it, it is a neighbour's id): refused then."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return value if value.strip() else None
+    if kind is float and value.is_integer() and abs(value) < FLOAT_EXACT:
+        return str(int(value))  # the mapping notes the coercion (it has the path)
+    return None
 
-    id: Id
-    product_id: Id | None = None
-    variant_id: Id | None = None
-    title: StrictStr | None = None
-    variant_title: StrictStr | None = None
-    sku: StrictStr | None = None
-    quantity: StrictInt
+
+LineId = Annotated[str | None, BeforeValidator(_line_id)]
+
+
+def _objects_or_none(path: str) -> Any:
+    """An element that is not an object cannot be read: it becomes None (noted), so the
+    quote and its other elements survive; a non-list is left to fail validation (a quote
+    whose line items are not a list has an unusable structure: quarantined)."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, list) and not all(type(item) is dict for item in value):
+            for item in value:
+                if not isinstance(item, dict):
+                    drift.note(drift.DriftKind.UNPARSEABLE_VALUE, path, item)
+            return [item if isinstance(item, dict) else None for item in value]
+        return value
+
+    return check
+
+
+class QQLineItem(Record):
+    """An embedded line item; a Shopify product (`custom_product` false) or a custom one.
+    Money is JSON numbers (a decimal string is coerced and noted); ids are Shopify's."""
+
+    drift_known: ClassVar[frozenset[str]] = frozenset({
+        "product_id", "variant_id", "barcode", "custom_image_path", "custom_product",
+        "discount_amount", "discount_reason", "discount_type", "grams", "image",
+        "item_properties", "requires_shipping", "taxable", "url"})  # raw only (push reads some)
+    id: LineId = None
+    type: Word = None  # undocumented: see PRICED_TYPES
+    title: Text = None
+    variant_title: Text = None
+    sku: Text = None
+    quantity: Number = None
     line_price: Money = None
     original_line_price: Money = None
     total: Money = None
     discount_total: Money = None
-    discount_amount: Money = None
-    discount_type: Literal["fixed_amount", "percentage", "fixed"] | None = None
-    taxable: StrictBool | None = None
-    custom_product: StrictBool
-    item_properties: list[Any] = []
 
 
-class QQCustomField(_Model):
-    """A shop-defined custom form field and its value on this quote."""
+class QQCustomField(Record):
+    """A shop-defined custom form field and its value on this quote (only the one named
+    "Company Name" is mapped; its id is what a create sends the company name under)."""
 
-    id: Id
-    name: StrictStr | None = None
+    id: RefId = None
+    name: Text = None
     value: Any = None
 
 
-class QQQuote(_Checked):
-    """One quote as `GET /quotes` and `GET /quotes/{id}` return it."""
+LineItems = Annotated[list[QQLineItem | None] | None,
+                      BeforeValidator(_objects_or_none("line_items[]"))]
+CustomFields = Annotated[list[QQCustomField | None] | None,
+                         BeforeValidator(_objects_or_none("custom_fields[]"))]
 
-    id: Id
-    quote_number: Id | None = None
-    status: Literal["Created", "Sent", "Viewed", "Accepted", "Declined", "Canceled", "Ordered"]
-    email: StrictStr | None = None
-    first_name: StrictStr | None = None
-    last_name: StrictStr | None = None
-    phone: StrictStr | None = None
-    customer_id: Id | None = None
-    created_on: StrictStr | None = None
-    internal_notes: StrictStr | None = None
-    tags: StrictStr | None = None
-    custom_fields: list[QQCustomField] = []
-    line_items: list[QQLineItem] = []
-    subtotal: Money = None
+
+class QQQuote(Record):
+    """One quote as `GET /quotes` and `GET /quotes/{id}` return it (seed 002). Documented
+    keys syncd does not map are in `drift_known` (raw keeps them)."""
+
+    drift_known: ClassVar[frozenset[str]] = frozenset({
+        "assignee", "discount_amount", "discount_reason", "discount_total", "discount_type",
+        "public_notes", "remarks", "shipping", "shopify_order_id", "shopify_order_number",
+        "subtotal", "tags"})
+    id: Key
+    quote_number: RefId = None
+    status: Word = None
+    email: Text = None
+    first_name: Text = None
+    last_name: Text = None
+    phone: Text = None
+    customer_id: RefId = None
+    created_on: Date = None  # zone-less ISO (UTC); other spellings are read as well
+    internal_notes: Text = None
+    custom_fields: CustomFields = None
+    line_items: LineItems = None
     total: Money = None
     total_tax: Money = None
-    discount_total: Money = None
-    discount_type: Literal["fixed_amount", "percentage", "fixed"] | None = None
-
-    @field_validator("created_on")
-    @classmethod
-    def _parseable(cls, value: str | None) -> str | None:
-        parse_datetime(value)  # zone-less ISO; raises on anything else
-        return value
 
 
 # ---- mapping (pure) ----------------------------------------------------------------------
@@ -153,54 +204,117 @@ def contact_key(customer_id: Any, email: str | None) -> str | None:
     return None
 
 
-def _company_field(quote: QQQuote) -> QQCustomField | None:
-    for cf in quote.custom_fields:
-        named = (cf.name or "").strip().casefold() == COMPANY_FIELD
+def _company_field(quote: QQQuote, raw: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(company name, the custom field as sent) of the "Company Name" field, matched
+    case-, space-, hyphen- and underscore-insensitively; None when empty or absent."""
+    if not quote.custom_fields:
+        return None
+    for cf, cf_raw in zip(quote.custom_fields, raw["custom_fields"], strict=True):
+        if cf is None or cf.name is None:
+            continue
+        named = cf.name == COMPANY_FIELD_NAME or drift.normalize_word(cf.name) == COMPANY_FIELD
         if named and isinstance(cf.value, str) and cf.value.strip():
-            return cf
+            return cf.value, cf_raw
     return None
 
 
-def _unit_price(item: QQLineItem) -> Decimal | None:
-    line = parse_money(item.original_line_price if item.original_line_price is not None
-                       else item.line_price)
-    if line is None or item.quantity == 0:
+def _undiscounted(item: QQLineItem, raw: Mapping[str, Any]) -> bool:
+    """Whether the line certainly has no discount (then its line price is its net)."""
+    if item.discount_total is not None:
+        return item.discount_total == 0
+    return raw.get("discount_total") is None  # absent/null; unreadable (noted) is unknown
+
+
+def _unit_price(item: QQLineItem, raw: Mapping[str, Any], quantity: Decimal | None
+                ) -> Decimal | None:
+    """`original_line_price / quantity` (the list has no unit price). When the original
+    price was not sent, the line price stands in only for an undiscounted line; an
+    unreadable amount is never replaced by a guess."""
+    line = item.original_line_price
+    if line is None and raw.get("original_line_price") is None and _undiscounted(item, raw):
+        line = item.line_price
+    if line is None or not quantity:
         return None
-    return line / Decimal(item.quantity)
+    return line / quantity
+
+
+def _total_net(item: QQLineItem, raw: Mapping[str, Any]) -> Decimal | None:
+    """The line's `total`; when it was not sent, the line price of an undiscounted line."""
+    if item.total is not None or raw.get("total") is not None:
+        return item.total  # None when sent but unreadable (noted): never a guess
+    return item.line_price if _undiscounted(item, raw) else None
 
 
 def map_line_item(
     quote_id: str, position: int, item: QQLineItem, raw: dict[str, Any]
 ) -> dict[str, Any]:
     """One canonical line item; `description` is the Shopify variant title."""
+    quantity = item.quantity
+    if type(quantity) is not Decimal:
+        quantity = parse_decimal(quantity)
     return {
-        "remote_id": parse_id(item.id),
+        "remote_id": item.id,
         "proposal_remote_id": quote_id,
         "position": position,
         "sku": item.sku,
         "name": item.title,
         "description": item.variant_title,
-        "quantity": Decimal(item.quantity),
-        "unit_price": _unit_price(item),
-        "discount": parse_money(item.discount_total),
-        "total_net": parse_money(item.total if item.total is not None else item.line_price),
+        "quantity": quantity,
+        "unit_price": _unit_price(item, raw, quantity),
+        "discount": item.discount_total,
+        "total_net": _total_net(item, raw),
         "raw": raw,
     }
 
 
+def is_line_item(connector: Connector, item: QQLineItem) -> bool:
+    """Whether an element of `line_items` is a priced line (see PRICED_TYPES)."""
+    if not item.type:  # the documented shape: every element is a product line
+        return True
+    return connector.is_priced_line(
+        item.type, PRICED_TYPES, UNPRICED_TYPES,
+        drift.carries_amount(item.quantity, item.line_price, item.original_line_price,
+                             item.total), "line_items[].type")
+
+
+def _line_items(connector: Connector, quote: QQQuote, raw: dict[str, Any],
+                bundle: Bundle) -> None:
+    """The quote's line items; the set is complete (items missing from it are deleted)
+    only when every element could be read and identified. An element that is not an
+    object, or a line without a usable id, stays in the quote's raw only (noted) and the
+    mirror's items of that quote are left as they are."""
+    if quote.line_items is None:  # absent or null: the answer says nothing about items
+        return
+    complete = True
+    for position, (item, item_raw) in enumerate(
+            zip(quote.line_items, raw["line_items"], strict=True), 1):
+        if item is None:
+            complete = False
+        elif is_line_item(connector, item):
+            raw_id = item_raw.get("id")
+            if item.id is None:
+                drift.note(drift.DriftKind.UNPARSEABLE_VALUE, "line_items[].id", raw_id)
+                complete = False
+                continue
+            if type(raw_id) is float:
+                drift.note(drift.DriftKind.COERCED_VALUE, "line_items[].id", raw_id)
+            bundle.line_items.append(map_line_item(quote.id, position, item, item_raw))
+    if complete:
+        bundle.complete_line_items.add(quote.id)
+
+
 def map_quote(connector: Connector, quote: QQQuote, raw: dict[str, Any]) -> Bundle:
-    """A quote → its proposal, line items (complete set), contact and company."""
+    """A quote → its proposal, line items (complete set), contact and company. An unknown
+    status word keeps the proposal with status NULL and the word in `vendor_status`."""
     bundle = Bundle()
-    quote_id = parse_id(quote.id)
-    assert quote_id is not None  # the model requires an id
+    quote_id = quote.id
     company_id: str | None = None
-    company = _company_field(quote)
+    company = _company_field(quote, raw)
     if company is not None:
-        company_id = company_key(company.value)
+        name, field_raw = company
+        company_id = company_key(name)
         bundle.companies.append(
-            {"remote_id": company_id, "name": " ".join(company.value.split()),
-             "raw": company.model_dump(mode="json")}
-        )
+            {"remote_id": company_id, "name": " ".join(name.split()), "raw": field_raw})
     contact_id = contact_key(quote.customer_id, quote.email)
     if contact_id is not None:
         full = " ".join(p for p in (quote.first_name, quote.last_name) if p) or None
@@ -214,10 +328,10 @@ def map_quote(connector: Connector, quote: QQQuote, raw: dict[str, Any]) -> Bund
         if company_id is not None:  # a quote without the field says nothing about the person
             contact["company_id"] = company_id
         bundle.contacts.append(contact)
-    gross, tax = parse_money(quote.total), parse_money(quote.total_tax)
+    gross, tax = quote.total, quote.total_tax
     bundle.proposals.append({
         "remote_id": quote_id,
-        "number": parse_id(quote.quote_number),
+        "number": quote.quote_number,
         "title": quote.internal_notes,
         "status": connector.map_status(quote.status),
         "vendor_status": quote.status,
@@ -225,14 +339,12 @@ def map_quote(connector: Connector, quote: QQQuote, raw: dict[str, Any]) -> Bund
         "contact_id": contact_id,
         "total_gross": gross,
         "total_tax": tax,
-        "total_net": gross - (tax or 0) if gross is not None else None,
-        "created_at": parse_datetime(quote.created_on),
+        # net = total - tax only when both were read: a missing tax is not 0
+        "total_net": gross - tax if gross is not None and tax is not None else None,
+        "created_at": quote.created_on,
         "raw": raw,
     })
-    raw_items = raw.get("line_items") or []
-    for position, (item, item_raw) in enumerate(zip(quote.line_items, raw_items, strict=True), 1):
-        bundle.line_items.append(map_line_item(quote_id, position, item, item_raw))
-    bundle.complete_line_items.add(quote_id)
+    _line_items(connector, quote, raw, bundle)
     return bundle
 
 
@@ -248,6 +360,21 @@ def _quantity(value: Any) -> int:
     if amount is None or amount != amount.to_integral_value() or amount < 1:
         raise VendorUnsupported(f"Quick Quote quantities are whole numbers ≥ 1, not {value!r}")
     return int(amount)
+
+
+def _shopify_product(raw: Mapping[str, Any]) -> bool:
+    """Whether a line item (as the vendor sent it) is a real Shopify product: only its
+    quantity can change. `custom_product` false, also as the text other builds send."""
+    flag = raw.get("custom_product")
+    if isinstance(flag, str):
+        return flag.strip().casefold() in _FALSE_WORDS
+    return flag is False or (type(flag) is int and flag == 0)
+
+
+def _json_id(value: Any) -> Any:
+    """A Shopify id (variant, custom field) as the vendor takes it: a JSON integer, also
+    when an answer gave it as text."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
 def _has_tag(tags: Any, marker: str) -> bool:
@@ -379,7 +506,7 @@ class QuickQuoteConnector(Connector):
         company = row.get("company") or {}
         field_id = (company.get("raw") or {}).get("id")
         if company.get("name") and field_id is not None:  # the "Company Name" field's id
-            body["custom_fields"] = [{"id": field_id, "value": company["name"]}]
+            body["custom_fields"] = [{"id": _json_id(field_id), "value": company["name"]}]
             fields.append("company_id")
         if children:  # "line_items": the engine retires the local placeholders on success
             body["line_items"] = [self._line_item_body(c) for c in children]
@@ -389,8 +516,8 @@ class QuickQuoteConnector(Connector):
 
     def _line_item_body(self, row: Mapping[str, Any]) -> dict[str, Any]:
         raw = row.get("raw") or {}
-        if raw.get("custom_product") is False and raw.get("variant_id") is not None:
-            return {"variant_id": raw["variant_id"], "custom_product": False,
+        if _shopify_product(raw) and raw.get("variant_id") is not None:
+            return {"variant_id": _json_id(raw["variant_id"]), "custom_product": False,
                     "quantity": _quantity(row.get("quantity") or 1)}
         if not row.get("name") or row.get("unit_price") is None:
             raise VendorUnsupported("a custom Quick Quote line item needs a name and unit_price")
@@ -426,7 +553,7 @@ class QuickQuoteConnector(Connector):
     ) -> WriteRequest:
         self._unsupported(Entity.PROPOSALS, changes)
         status = row.get("vendor_status") or raw.get("status")
-        if status is not None and status not in EDITABLE:
+        if status is not None and not self._editable(status):
             raise VendorRefused(
                 f"Quick Quote edits only quotes that are Created, Sent or Viewed; quote "
                 f"{remote_id} is {status}", status=400,
@@ -443,11 +570,20 @@ class QuickQuoteConnector(Connector):
         return WriteRequest("PUT", path, "update", Entity.PROPOSALS, json=body,
                             fields=tuple(changes))
 
+    def _editable(self, word: Any) -> bool:
+        """Whether a quote in status `word` takes edits: Created/Sent/Viewed in any casing
+        (or what the account's `status_map` makes draft/sent/viewed). A word that maps to
+        nothing is left to the vendor, whose 400 is then reported as its refusal."""
+        if word in EDITABLE:
+            return True
+        status = self.map_status(word)
+        return status is None or status in EDITABLE_STATUSES
+
     def _plan_update_item(
         self, remote_id: str, changes: dict[str, Any], row: dict[str, Any], raw: dict[str, Any]
     ) -> WriteRequest:
         self._unsupported(Entity.LINE_ITEMS, changes)
-        if raw.get("custom_product") is False and set(changes) - {"quantity"}:
+        if _shopify_product(raw) and set(changes) - {"quantity"}:
             raise VendorUnsupported(
                 "Quick Quote line items of real Shopify products accept only quantity "
                 f"changes, not {', '.join(sorted(set(changes) - {'quantity'}))}"
@@ -540,4 +676,9 @@ class QuickQuoteConnector(Connector):
         raw = self._get_quote(client, remote_id)
         if raw is None:
             return None
-        return map_quote(self, QQQuote.model_validate(raw), raw)
+        try:  # as a pull maps it; what a pull would quarantine is a BadRecord here
+            bundle = map_quote(self, QQQuote.model_validate(raw), raw)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadRecord(f"quickquote quote {remote_id}: {exc}", raw) from exc
+        drift.unknown_fields(QQQuote, raw)
+        return bundle

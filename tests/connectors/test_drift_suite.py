@@ -27,6 +27,7 @@ from syncd.clock import FakeClock
 from syncd.db.tables import drift, proposals, quarantine
 from syncd.drift import normalize_word
 from syncd.engine.pull import Puller, PullResult
+from syncd.engine.remap import remap_accounts
 from syncd.engine.runtime import Runtime
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import Sandbox, ServedApp
@@ -105,6 +106,21 @@ class Example:
                                            drift.c.kind == "unmapped_word"))}
 
 
+    def map_and_remap(self, words: set[str]) -> None:
+        """A `status_map` entry per unmapped word, then `syncd remap`: the rows get the
+        mapped status and not one request is sent."""
+        entry = {**self.entry, "status_map": dict.fromkeys(words, "sent")}
+        mapped = self.make_runtime(self.db_url, [entry], self.clock)
+        before = len(self.sandbox.requests)
+        remap_accounts(mapped, [self.name])
+        assert len(self.sandbox.requests) == before, "a remap sent requests"
+        with mapped.db.begin() as conn:
+            left = conn.execute(select(func.count()).select_from(proposals).where(
+                proposals.c.account == self.name, proposals.c.status.is_(None),
+                proposals.c.vendor_status.in_(sorted(words)))).scalar_one()
+        assert left == 0, f"remap left {left} rows unmapped"
+
+
 def _counter() -> Iterator[int]:
     number = 0
     while True:
@@ -135,7 +151,10 @@ def test_a_backfill_keeps_every_record_whatever_words_the_vendor_uses(
             proposals.c.account == case.name, proposals.c.deleted_at.is_(None)))
         assert live >= case.sandbox.expected_counts()["proposals"], plan
         words = case.drift_words()
-        for word in case.unmapped_statuses():
+        unmapped = case.unmapped_statuses()
+        for word in unmapped:
             assert normalize_word(word) in words, f"{word!r} missing from the drift table"
+        if unmapped:
+            case.map_and_remap(unmapped)
 
     example()

@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.clock import FakeClock
-from syncd.errors import AuthError, VendorRefused, VendorUnsupported
+from syncd.errors import AuthError, BadRecord, VendorRefused, VendorUnsupported
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient
 from syncd.sandbox.happyoffer import HappyofferSandbox
@@ -264,11 +266,16 @@ def test_happyoffer_manual_rejection_wins_over_the_status_word():
     assert row["remote_id"] == "4" and row["total_net"] == Decimal("99.95")
 
 
-def test_happyoffer_unknown_status_is_quarantined(harness):
+def test_happyoffer_offer_served_without_an_attributes_object_is_quarantined(harness):
     bad = harness.sandbox.corrupt_one_record()
     rec = next(o for o in harness.client.get_json("/offers")["data"] if o["id"] == bad)
-    with pytest.raises(ValueError, match="unknown happyoffer status 'Gearchiveerd'"):
-        map_offer(harness.conn, OfferRecord.model_validate(rec), rec)
+    stream = harness.conn.streams[0]
+    assert stream.id_of(rec) == bad and not stream.is_deleted(rec)  # identified, not trashed
+    with pytest.raises(ValidationError, match="attributes"):
+        OfferRecord.model_validate(rec)
+    with pytest.raises(BadRecord, match=f"offer {bad}"):
+        harness.conn.fetch_one(harness.client, Entity.PROPOSALS, bad)
+    assert harness.sandbox.collection("offers")[bad]["attributes"]["offer_status"]  # store intact
 
 
 def test_happyoffer_soft_deleted_offers_are_listed_with_deleted_at(harness):
@@ -298,6 +305,23 @@ def test_happyoffer_fetch_one_reads_the_offer_and_its_external_offer(harness):
     assert {p["remote_id"] for p in bundle.proposals} == {offer_id}
     assert bundle.companies and bundle.line_items and bundle.complete_line_items == {offer_id}
     assert harness.conn.fetch_one(harness.client, Entity.PROPOSALS, "99999") is None
+
+
+def test_happyoffer_fetch_one_keeps_an_unknown_status_and_notes_it(harness):
+    offer_id = next(k for k, o in harness.sandbox.collection("offers").items()
+                    if o["attributes"]["company_id"] == PARENT_COMPANY
+                    and not o["attributes"]["deleted_at"])
+    offer = harness.sandbox.collection("offers")[offer_id]
+    offer["attributes"]["offer_status"] = "Gearchiveerd"
+    offer["attributes"]["x_new"] = 1
+    with drift.collecting() as notes:
+        bundle = harness.conn.fetch_one(harness.client, Entity.PROPOSALS, offer_id)
+    assert bundle is not None
+    row = next(p for p in bundle.proposals if "status" in p)
+    assert row["status"] is None and row["vendor_status"] == "Gearchiveerd"
+    assert {(n.kind, n.path) for n in notes} >= {
+        (drift.DriftKind.UNMAPPED_WORD, "attributes.offer_status"),
+        (drift.DriftKind.UNKNOWN_FIELD, "attributes.x_new")}
 
 
 # ---- writes -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from syncd.canonical import ProposalStatus
 from syncd.sandbox.happyoffer import HappyofferSandbox
@@ -146,10 +147,24 @@ def filled(offer_id: str = "77", products: Any = SEED_PRODUCTS) -> dict[str, Any
 
 
 @pytest.mark.parametrize("record", [SEED_LIST["data"][0], SEED_ONE["data"]])
-def test_seed_placeholder_records_validate_but_without_offer_id_are_quarantined(conn, record):
-    model = ExternalOfferRecord.model_validate(record)
-    with pytest.raises(ValueError, match="offer_id"):
-        map_external_offer(conn, model, record)
+def test_seed_placeholder_records_without_offer_id_cannot_be_identified_and_are_quarantined(
+    conn, record
+):
+    stream = next(s for s in conn.streams if s.name == "external_offers")
+    with pytest.raises(ValueError, match="not a usable id"):
+        stream.id_of(record)
+    with pytest.raises(ValidationError, match=r"attributes\.offer_id"):
+        ExternalOfferRecord.model_validate(record)
+
+
+def test_seed_placeholder_values_with_an_offer_id_degrade_instead_of_quarantining(conn):
+    record = copy.deepcopy(SEED_LIST["data"][0])
+    record["attributes"]["offer_id"] = "12"
+    raw = json.loads(json.dumps(record))
+    bundle = map_external_offer(conn, ExternalOfferRecord.model_validate(raw), raw)
+    # "" is no client, no contact and no products: the proposal is kept, nothing invented
+    assert [p["remote_id"] for p in bundle.proposals] == ["12"]
+    assert bundle.companies == [] and bundle.contacts == [] and bundle.line_items == []
 
 
 def test_seed_external_offer_with_products_maps_company_contact_and_line_items(conn):

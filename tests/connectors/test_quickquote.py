@@ -15,12 +15,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from syncd import drift
 from syncd.canonical import Entity, ProposalStatus
+from syncd.engine.pull import map_record
 from syncd.errors import VendorRefused, VendorUnsupported
 from syncd.http.paginators import CursorPaginator
 from syncd.settings import AccountSettings
 from syncd.vendors.base import connector_class
-from syncd.vendors.quickquote import QQQuote, QuickQuoteConnector, map_quote
+from syncd.vendors.quickquote import (
+    PRICED_TYPES,
+    UNPRICED_TYPES,
+    QQQuote,
+    QuickQuoteConnector,
+    map_quote,
+)
 
 SEED_QUOTE: dict[str, Any] = {
     "assignee": {"assignee_id": 234234, "assignee_name": "Staff User"},
@@ -268,16 +276,155 @@ class TestMapping:
         assert bundle.proposals[0]["status"] == status
 
     @pytest.mark.parametrize("patch", [
-        {"status": "accepted"},  # lowercase is the input dialect, never returned
-        {"status": "Archived"},
-        {"total": "235.25"},
-        {"id": 2453.0},
-        {"created_on": "22/11/2022"},
-        {"line_items": [{**SEED_QUOTE["line_items"][0], "id": 9.007199254740993e15}]},
+        {"id": None},
+        {"id": True},
+        {"id": ""},
+        {"id": {"value": 2453}},
+        {"line_items": "see /quotes/2453/line_items"},
+        {"line_items": 3},
+        {"line_items": {"id": 24234}},
+        {"custom_fields": "Company Name"},
     ])
-    def test_drifted_records_fail_validation(self, patch: dict[str, Any]) -> None:
+    def test_only_an_unusable_id_or_structure_fails_validation(
+        self, patch: dict[str, Any]
+    ) -> None:
         with pytest.raises(ValidationError):
             QQQuote.model_validate({**copy.deepcopy(SEED_QUOTE), **patch})
+
+    def test_a_quote_without_an_id_or_not_an_object_fails_validation(self) -> None:
+        raw = copy.deepcopy(SEED_QUOTE)
+        del raw["id"]
+        for record in (raw, [SEED_QUOTE], "2453"):
+            with pytest.raises(ValidationError):
+                QQQuote.model_validate(record)
+
+    @pytest.mark.parametrize(("patch", "field", "value", "kind", "path"), [
+        ({"status": "accepted"}, "status", ProposalStatus.ACCEPTED, None, None),
+        ({"status": "ACCEPTED"}, "status", ProposalStatus.ACCEPTED, None, None),
+        ({"status": " Viewed "}, "status", ProposalStatus.VIEWED, None, None),
+        ({"status": "Archived"}, "status", None, "unmapped_word", "status"),
+        ({"total": "235.25"}, "total_gross", Decimal("235.25"), "coerced_value", "total"),
+        ({"total": "n/a"}, "total_gross", None, "unparseable_value", "total"),
+        ({"total_tax": "n/a"}, "total_net", None, "unparseable_value", "total_tax"),
+        ({"id": 2453.0}, "remote_id", "2453", None, None),
+        ({"id": "2453"}, "remote_id", "2453", None, None),
+        ({"quote_number": "458"}, "number", "458", None, None),
+        ({"internal_notes": None}, "title", None, None, None),
+        ({"internal_notes": 12}, "title", "12", "coerced_value", "internal_notes"),
+        ({"created_on": "22/11/2022"}, "created_at", None, "unparseable_value", "created_on"),
+        ({"created_on": "2022-11-22T16:14:27.597+01:00"}, "created_at",
+         datetime(2022, 11, 22, 15, 14, 27, 597000, tzinfo=UTC), None, None),
+    ])
+    def test_drifted_values_degrade_and_are_noted(
+        self, connector: QuickQuoteConnector, patch: dict[str, Any], field: str, value: Any,
+        kind: str | None, path: str | None,
+    ) -> None:
+        """Strict about identity and money, tolerant about vocabulary: the quote is kept."""
+        raw = {**copy.deepcopy(SEED_QUOTE), **patch}
+        bundle, notes = map_record(connector, connector.streams[0], raw)
+        [proposal] = bundle.proposals
+        assert proposal[field] == value
+        if kind is not None:
+            assert (kind, path) in {(str(n.kind), n.path) for n in notes}
+        assert bundle.complete_line_items == {"2453"} and len(bundle.line_items) == 1
+
+    def test_an_unknown_field_is_noted_by_its_path(self, connector: QuickQuoteConnector) -> None:
+        raw = copy.deepcopy(SEED_QUOTE)
+        raw["x_loyalty"] = {"tier": "gold"}
+        raw["line_items"][0]["x_gift_wrap"] = True
+        _, notes = map_record(connector, connector.streams[0], raw)
+        unknown = {n.path for n in notes if n.kind == "unknown_field"}
+        assert unknown == {"x_loyalty", "line_items[].x_gift_wrap"}  # documented keys are not
+
+    def test_the_seed_example_maps_without_drift(self, connector: QuickQuoteConnector) -> None:
+        _, notes = map_record(connector, connector.streams[0], copy.deepcopy(SEED_QUOTE))
+        assert notes == []
+
+    def test_line_item_money_as_text_and_quantity_as_text_are_exact(
+        self, connector: QuickQuoteConnector
+    ) -> None:
+        raw = copy.deepcopy(SEED_QUOTE)
+        raw["line_items"][0].update(quantity="3", line_price="30.30",
+                                    original_line_price="30.30", total="30.30")
+        bundle, notes = map_record(connector, connector.streams[0], raw)
+        [item] = bundle.line_items
+        assert (item["quantity"], item["unit_price"], item["total_net"]) == (
+            Decimal(3), Decimal("10.10"), Decimal("30.30"))
+        assert {n.path for n in notes if n.kind == "coerced_value"} == {
+            "line_items[].quantity", "line_items[].line_price",
+            "line_items[].original_line_price", "line_items[].total"}
+
+    @pytest.mark.parametrize(("patch", "unit_price", "total_net"), [
+        ({"total": "n/a"}, Decimal("225"), None),  # sent but unreadable: never line_price
+        ({"total": None}, Decimal("225"), Decimal("225")),  # undiscounted: line price is net
+        ({"total": None, "discount_total": 25.0}, Decimal("225"), None),
+        ({"original_line_price": "n/a"}, None, Decimal("225")),
+        ({"original_line_price": None, "discount_total": "n/a", "total": 200.0}, None,
+         Decimal("200")),
+        ({"quantity": None}, None, Decimal("225")),
+        ({"quantity": 0}, None, Decimal("225")),
+    ])
+    def test_an_unreadable_line_amount_is_null_never_a_guess(
+        self, connector: QuickQuoteConnector, patch: dict[str, Any], unit_price: Any,
+        total_net: Any,
+    ) -> None:
+        raw = copy.deepcopy(SEED_QUOTE)
+        raw["line_items"][0].update(patch)
+        [item] = map_quote(connector, QQQuote.model_validate(raw), raw).line_items
+        assert (item["unit_price"], item["total_net"]) == (unit_price, total_net)
+
+    def test_a_line_without_a_usable_id_stays_raw_only_and_keeps_the_quote(
+        self, connector: QuickQuoteConnector
+    ) -> None:
+        """A float id beyond 2^53 names a neighbour: no id. The quote and its other lines
+        are kept; the set is then incomplete, so no mirror line is deleted for it."""
+        raw = copy.deepcopy(SEED_QUOTE)
+        first = raw["line_items"][0]
+        raw["line_items"] = [first, {**first, "id": 9.007199254740993e15}, {**first, "id": None},
+                             "not an object", {**first, "id": 24236.0}]
+        bundle, notes = map_record(connector, connector.streams[0], raw)
+        assert [i["remote_id"] for i in bundle.line_items] == ["24234", "24236"]
+        assert [i["position"] for i in bundle.line_items] == [1, 5]
+        assert bundle.proposals[0]["remote_id"] == "2453"
+        assert bundle.complete_line_items == set()
+        assert {(str(n.kind), n.path) for n in notes} >= {
+            ("unparseable_value", "line_items[].id"), ("unparseable_value", "line_items[]"),
+            ("coerced_value", "line_items[].id")}
+
+    def test_null_line_items_say_nothing_about_the_items(
+        self, connector: QuickQuoteConnector
+    ) -> None:
+        raw = {**copy.deepcopy(SEED_QUOTE), "line_items": None}
+        bundle = map_quote(connector, QQQuote.model_validate(raw), raw)
+        assert bundle.proposals and bundle.line_items == [] and bundle.complete_line_items == set()
+
+    @pytest.mark.parametrize(("element", "line_item"), [
+        ({"type": "custom"}, True),
+        ({"type": "Shipping", "line_price": 25.5}, True),  # unknown, but priced
+        ({"type": "shipping", "quantity": "1"}, True),
+        ({"type": "section", "quantity": None, "line_price": None,
+          "original_line_price": None, "total": None}, False),
+        ({"type": "NOTE", "line_price": 1.0}, False),  # a known layout word
+    ])
+    def test_element_types(self, connector: QuickQuoteConnector, element: dict[str, Any],
+                           line_item: bool) -> None:
+        raw = copy.deepcopy(SEED_QUOTE)
+        raw["line_items"][0].update(element)
+        bundle, notes = map_record(connector, connector.streams[0], raw)
+        assert len(bundle.line_items) == int(line_item)
+        assert bundle.complete_line_items == {"2453"}  # a layout element is not a missing line
+        unknown = drift.normalize_word(element["type"]) not in (PRICED_TYPES | UNPRICED_TYPES)
+        assert (("unmapped_word", "line_items[].type") in {(str(n.kind), n.path) for n in notes}
+                ) is unknown
+
+    def test_company_name_field_matched_in_any_casing(
+        self, connector: QuickQuoteConnector
+    ) -> None:
+        raw = copy.deepcopy(SEED_QUOTE)
+        raw["custom_fields"].append({"id": "12121", "name": "COMPANY_NAME", "value": "Acme"})
+        bundle = map_quote(connector, QQQuote.model_validate(raw), raw)
+        assert [c["remote_id"] for c in bundle.companies] == ["name:acme"]
+        assert bundle.companies[0]["raw"] == raw["custom_fields"][-1]  # as the vendor sent it
 
     def test_quickquote_ids_beyond_2_53_kept_exact_as_text(
         self, connector: QuickQuoteConnector
@@ -299,6 +446,33 @@ class TestPlans:
             with pytest.raises(VendorRefused, match="Created, Sent or Viewed"):
                 connector.plan_update(Entity.PROPOSALS, "7", {"title": "x"},
                                       {"vendor_status": locked}, {}, [])
+
+    def test_quickquote_edit_guard_reads_the_status_word_in_any_casing(self) -> None:
+        """Locked words in other casings are refused without a request; a word nobody
+        mapped is left to the vendor (its 400 is reported); the account's status_map
+        decides for its own words."""
+        account = AccountSettings(name="qq", vendor="quickquote",
+                                  base_url="https://requestquote.w3apps.co/api/v1",
+                                  auth={"api_key": "k"}, status_map={"Archiviert": "canceled"})
+        conn = QuickQuoteConnector(account)
+        for locked in ("ACCEPTED", "declined", " Ordered ", "Archiviert"):
+            with pytest.raises(VendorRefused, match="Created, Sent or Viewed"):
+                conn.plan_update(Entity.PROPOSALS, "7", {"title": "x"},
+                                 {"vendor_status": locked}, {}, [])
+        for open_word in ("SENT", "viewed", "Not-Yet-Known"):
+            [req] = conn.plan_update(Entity.PROPOSALS, "7", {"title": "x"},
+                                     {"vendor_status": open_word}, {}, [])
+            assert req.json == {"internal_notes": "x"}
+
+    def test_quickquote_shopify_product_flag_as_text_still_takes_only_quantity(
+        self, connector: QuickQuoteConnector
+    ) -> None:
+        row = {"proposal_remote_id": "7", "quantity": Decimal(2)}
+        raw = {"custom_product": "false", "variant_id": "123123123123"}
+        with pytest.raises(VendorUnsupported, match="only quantity"):
+            connector.plan_update(Entity.LINE_ITEMS, "1", {"name": "x"}, row, raw, [])
+        assert connector._line_item_body({**row, "raw": raw}) == {
+            "variant_id": 123123123123, "custom_product": False, "quantity": 2}
 
     def test_status_out_is_lowercase_and_expired_unsupported(
         self, connector: QuickQuoteConnector

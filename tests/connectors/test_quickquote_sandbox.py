@@ -16,7 +16,7 @@ import pytest
 
 from syncd.canonical import Entity
 from syncd.clock import FakeClock
-from syncd.errors import TransientVendorError, VendorRefused
+from syncd.errors import BadRecord, TransientVendorError, VendorRefused
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient
 from syncd.sandbox.base import Sandbox, ServedApp
@@ -277,7 +277,11 @@ def test_seed_create_and_update_examples_are_accepted(qq: QQ) -> None:
 
 
 def test_corrupted_record_fails_validation_and_others_pass(qq: QQ) -> None:
+    """`corrupt_one_record` breaks the structure (line items as text), not a word: only
+    that quote fails, with its id still readable; a targeted fetch says BadRecord."""
     bad = qq.sandbox.corrupt_one_record()
+    with pytest.raises(BadRecord, match=bad):
+        qq.connector.fetch_one(qq.client, Entity.PROPOSALS, bad)
     body = qq.client.get_json("/quotes", params={"page_size": 100})
     failures = []
     for record in body["data"]:
@@ -286,3 +290,17 @@ def test_corrupted_record_fails_validation_and_others_pass(qq: QQ) -> None:
         except ValueError:
             failures.append(str(record["id"]))
     assert failures == [bad]
+
+
+def test_quickquote_fetch_one_keeps_a_quote_in_other_words(qq: QQ) -> None:
+    """A webhook-style fetch maps a drifted quote like a pull does (never BadRecord)."""
+    quote = qq.quote_in("Sent")
+    qid = str(quote["id"])
+    qq.sandbox.override(qid, status="SENT-PENDING", total=str(quote["total"]))
+    qq.sandbox.override(qid, 0, quantity=str(quote["line_items"][0]["quantity"]))
+    bundle = qq.connector.fetch_one(qq.client, Entity.PROPOSALS, qid)
+    assert bundle is not None
+    [proposal] = bundle.proposals
+    assert (proposal["status"], proposal["vendor_status"]) == (None, "SENT-PENDING")
+    assert proposal["total_gross"] == Decimal(repr(quote["total"]))
+    assert bundle.line_items[0]["quantity"] == quote["line_items"][0]["quantity"]
