@@ -707,8 +707,10 @@ class StrawBlondSandbox(Sandbox):
         return max(1, math.ceil(live / 50)) + max(1, math.ceil(trashed / 50))
 
     def corrupt_one_record(self) -> str:
-        """A live offer in mid-list gets a Swiss-formatted string total (`"5'640.00"`); its
-        contact and company stay referenced by other offers."""
+        """A live offer in mid-list answers its `elements` as a string instead of a list: a
+        structure syncd cannot use (quarantined), while its id stays readable. Unknown
+        words or a Swiss-formatted total are no longer enough: syncd keeps such offers.
+        Its contact and company stay referenced by other offers."""
         with self.lock:
             live = self._live_offers()
             counts: dict[str, int] = {}
@@ -716,8 +718,19 @@ class StrawBlondSandbox(Sandbox):
                 counts[o["contact_id"]] = counts.get(o["contact_id"], 0) + 1
             candidates = [o for o in live if counts[o["contact_id"]] > 1] or live
             offer = candidates[len(candidates) // 2]
-            offer["_corrupt"] = {"total": "5'640.00"}
+            offer["_overrides"] = {"elements": "siehe Beilage"}
             return str(offer["id"])
+
+    def override(self, remote_id: str, element: int | None = None, **fields: Any) -> None:
+        """Render these keys of an offer (or of its `element`-th element, by order) as
+        given, the way another build of the API might say them (quirk tests): totals are
+        still computed from the stored values, as the vendor's would be."""
+        with self.lock:
+            target = self.collection("offers")[remote_id]
+            if element is not None:
+                rows = sorted(elements_of(self.store, remote_id), key=lambda e: e["order"])
+                target = rows[element]
+            target.setdefault("_overrides", {}).update(fields)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
         with self.lock:

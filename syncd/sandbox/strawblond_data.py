@@ -6,6 +6,10 @@ StrawBlond returns: hash ids (`"EO6YGvqMRV"`), ISO timestamps with (always zero)
 microseconds like MySQL-backed Laravel models, float money, `vat_detailed` keyed by the
 rate as a string, and signed URLs whose `expires`/`signature` change with the clock.
 Totals are computed from the elements, as the vendor does, so writes change them.
+An offer's or element's `_overrides` (empty unless a test sets them) are keys rendered
+as given over the computed ones: what another build of the API says
+(`StrawBlondSandbox.override`), or a broken structure (`corrupt_one_record`); totals are
+still computed from the stored values.
 """
 
 from __future__ import annotations
@@ -279,6 +283,7 @@ def render_element(el: dict[str, Any], total: Decimal | None,
             {"id": el["product_id"], "number": f"P-{el['product_id'][:4].upper()}",
              "name": el["name"]} if el["product_id"] else None
         )
+    body.update(el.get("_overrides") or {})
     return body
 
 
@@ -350,7 +355,7 @@ def render_offer(
     body["updated_at"] = iso(offer["updated_at"])
     body["created_at"] = iso(offer["created_at"])
     body["deleted_at"] = iso(offer["deleted_at"])
-    body.update(offer.get("_corrupt") or {})
+    body.update(offer.get("_overrides") or {})
     return body
 
 
@@ -382,7 +387,7 @@ def new_offer(oid: str, seq: int, contact: dict[str, Any], when: datetime,
         "approved_at": None, "rejected_at": None, "locked_at": None,
         "contact_id": contact["id"], "company_id": contact["company_id"], "project_id": None,
         "custom_fields": {}, "show_vat": True, "show_terms": True, "show_signature": False,
-        "created_at": when, "updated_at": when, "deleted_at": None, "_corrupt": {},
+        "created_at": when, "updated_at": when, "deleted_at": None, "_overrides": {},
     }
     offer.update(attrs)
     return offer

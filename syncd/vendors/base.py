@@ -269,13 +269,26 @@ class Connector:
         subtotal) is not; a type never seen is noted and counts as a line item when it
         carries a quantity, a price or an amount (else it stays in raw only)."""
         key = drift.normalize_word(str(word)) if word not in (None, "") else ""
-        extra = getattr(self.account, "line_item_types", None) or ()
-        if key in {drift.normalize_word(t) for t in (*priced, *extra)}:
+        priced_words, unpriced_words = self._line_words(priced, unpriced)
+        if key in priced_words:
             return True
-        if key in {drift.normalize_word(t) for t in unpriced}:
+        if key in unpriced_words:
             return False
         drift.note(drift.DriftKind.UNMAPPED_WORD, path, word)
         return carries_amount
+
+    def _line_words(self, priced: frozenset[str], unpriced: frozenset[str]
+                    ) -> tuple[frozenset[str], frozenset[str]]:
+        """The normalised type vocabularies (with the account's `line_item_types`), built
+        once per pair of tables: the check runs for every element of every proposal."""
+        cache = self.__dict__.setdefault("_line_tables", {})
+        found = cache.get((priced, unpriced))
+        if found is None:
+            extra = getattr(self.account, "line_item_types", None) or ()
+            found = (frozenset(drift.normalize_word(t) for t in (*priced, *extra)),
+                     frozenset(drift.normalize_word(t) for t in unpriced))
+            cache[(priced, unpriced)] = found
+        return found
 
     def capability(self, entity: Entity, op: Op) -> str | None:
         """None when the vendor supports `op` on `entity`, else the reason it does not."""

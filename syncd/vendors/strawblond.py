@@ -27,10 +27,27 @@ What this connector declares (vendors.md section 2 and its "Project decisions"):
       approved     is_approved                             accepted
       rejected     is_rejected                             rejected
 
+  A flag that is missing or unreadable is read from its timestamp (`approved_at`...).
+  An answer that does carry a `status` word (another build of the API) is taken at its
+  word, matched like every enum word (case, spaces, hyphens, underscores ignored); a word
+  nobody listed keeps the offer with status NULL, the word in `vendor_status`, and a drift
+  note (an account's `status_map` maps it). Flags both approved and rejected give no
+  status (noted) instead of a guess.
 * Line items: document elements of type `paragraph` and `product` (priced positions) and
   `percentage` (a surcharge/discount row that changes the total) become line items;
   `heading`, `subtotal` and `text` are layout rows and stay only in the proposal's raw
-  JSON. `position` is the element's own `order` number (layout rows leave gaps).
+  JSON. A type nobody listed (noted) is a line item when it carries a quantity or an
+  `amount` (the unit price; `total` does not count, the vendor computes it for subtotal
+  rows too), as are the account's `line_item_types`. `position` is the element's own
+  `order` number (layout rows leave gaps).
+* Drift (syncd/drift.py): only an offer without a usable id, or whose `elements` is not a
+  list or `contact`/`company` not an object, is quarantined. Numbers as strings and money
+  as strings are coerced (noted), an unreadable amount is NULL (noted), never 0. Line
+  items keep the element's own hash id as remote id: an element with no usable id (or
+  not an object) is kept in raw only and the offer's item set is then not complete, so
+  no mirrored item is deleted for it. A contact or company without a usable id is left
+  out and the offer's link to it left as the mirror has it. An unknown discount type
+  gives no discount (noted).
 * Writes: create `POST /offer` (the marker goes to custom field `syncd_ref`), update
   `PATCH /offer/{id}` with only the changed fields, status via `approved_at`/`rejected_at`/
   `locked_at`, sending via `POST /offer/{id}/send`, line items via `/document_element`
@@ -53,16 +70,24 @@ import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BeforeValidator, ValidationError
 
+from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
-from syncd.errors import SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.drift import Date, Flag, Integer, Key, Money, Number, Record, RefId, Text, Word
+from syncd.errors import (
+    BadRecord,
+    SettingsError,
+    VendorError,
+    VendorRefused,
+    VendorUnsupported,
+)
 from syncd.http.auth import BearerAuth
 from syncd.http.paginators import LaravelPaginator
-from syncd.parsing import parse_datetime, parse_decimal, parse_id, parse_money, strip_html
+from syncd.parsing import parse_decimal, strip_html
 from syncd.vendors.base import (
     Connector,
     Op,
@@ -86,100 +111,174 @@ SIGNATURE_HEADER = "x-strawblond-webhook-signature"
 LINE_ITEM_TYPES = frozenset({"paragraph", "product", "percentage"})
 LAYOUT_TYPES = frozenset({"heading", "subtotal", "text"})
 _READ_ONLY = "syncd mirrors StrawBlond contacts and companies read-only (they come inside offers)"
-ElementType = Literal["paragraph", "product", "percentage", "heading", "subtotal", "text"]
 
 
-# ---- record models (strict: a float sent as a string or an unknown enum is quarantined) ---
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+# ---- record models -----------------------------------------------------------------------
+# Strict about identity and money, tolerant about vocabulary (syncd/drift.py): only an
+# offer without a usable id, or whose `elements`/`contact`/`company` is not a list/object,
+# fails validation (and is quarantined). Every other odd value degrades and is noted.
+class StrawBlondCompany(Record):
+    """A company as `include=company` embeds it. Its id is a reference here: a company
+    syncd cannot identify is left out of the bundle (noted), never the offer."""
+
+    drift_known: ClassVar[frozenset[str]] = frozenset({"deleted_at", "media"})
+    id: RefId = None
+    name: Text = None
+    email: Text = None
+    phone: Text = None
+    website: Text = None
+    vat_number: Text = None
+    street: Text = None
+    zip: Text = None
+    city: Text = None
+    country: Text = None
+    created_at: Date = None
+    updated_at: Date = None
 
 
-class StrawBlondCompany(_Strict):
-    """A company as `include=company` embeds it."""
+class StrawBlondContact(Record):
+    """A contact as `include=contact` embeds it (SDK: firstname/lastname/email); like the
+    company, one syncd cannot identify is left out (noted), never the offer."""
 
-    id: str
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    website: str | None = None
-    vat_number: str | None = None
-    street: str | None = None
-    zip: str | None = None
-    city: str | None = None
-    country: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    deleted_at: str | None = None
-
-
-class StrawBlondContact(_Strict):
-    """A contact as `include=contact` embeds it (SDK: firstname/lastname/email)."""
-
-    id: str
-    company_id: str | None = None
-    firstname: str | None = None
-    lastname: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    mobile: str | None = None
-    title: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    deleted_at: str | None = None
+    drift_known: ClassVar[frozenset[str]] = frozenset(
+        {"salutation", "deleted_at", "company", "media"})
+    id: RefId = None
+    company_id: RefId = None
+    firstname: Text = None
+    lastname: Text = None
+    email: Text = None
+    phone: Text = None
+    mobile: Text = None
+    title: Text = None
+    created_at: Date = None
+    updated_at: Date = None
 
 
-class StrawBlondElement(_Strict):
-    """A document element (line item or layout row) as `include=elements` embeds it."""
+class StrawBlondElement(Record):
+    """A document element (line item or layout row) as `include=elements` embeds it.
 
-    id: str
-    type: ElementType
-    order: int
-    name: str | None = None
-    description: str | None = None
-    quantity: float | None = None
-    amount: float | None = None
-    total: float | None = None
-    vat_rate: float | None = None
-    discount_type: Literal["percentage", "amount"] | None = None
-    discount_value: float | None = None
-    is_optional: bool = False
-    product_id: str | None = None
+    `type` is a word (`line_item_kind` interprets it), `amount` is the unit price of a
+    priced row and the percent of a `percentage` row; `total` is computed by the vendor."""
+
+    drift_known: ClassVar[frozenset[str]] = frozenset({
+        "document_type", "document_id", "remark", "unit", "vat_rate_id", "tag_id", "tag",
+        "product_id", "product", "is_external", "is_excluded_from_budget", "page_break",
+        "revenue_account_no", "created_at", "updated_at"})
+    id: RefId = None
+    type: Word = None
+    order: Integer = None
+    name: Text = None
+    description: Text = None
+    quantity: Number = None
+    amount: Money = None
+    total: Money = None
+    vat_rate: Number = None
+    discount_type: Word = None
+    discount_value: Number = None
+    is_optional: Flag = False
 
 
-class StrawBlondOffer(_Strict):
-    """One offer (seed 001 "Retrieve an offer"); relations only when included."""
+def _objects_or_none(value: Any) -> Any:
+    """An element that is not an object cannot be identified: it becomes None (noted), so
+    the offer and its other elements survive; a non-list is left to fail validation."""
+    if type(value) is not list:
+        return value
+    for item in value:
+        if type(item) is not dict:
+            break
+    else:
+        return value  # the common case: one pass, no copy
+    for item in value:
+        if not isinstance(item, dict):
+            drift.note(drift.DriftKind.UNPARSEABLE_VALUE, "elements[]", item)
+    return [item if isinstance(item, dict) else None for item in value]
 
-    id: str
-    number: str | None = None
-    name: str | None = None
-    approved_at: str | None = None
-    rejected_at: str | None = None
-    locked_at: str | None = None
-    is_approved: bool
-    is_rejected: bool
-    is_locked: bool
-    total: float
-    total_with_vat: float
-    total_optional: float | None = None
-    custom_fields: dict[str, Any] | list[Any] | None = None
-    elements: list[StrawBlondElement] | None = None
+
+Elements = Annotated[list[StrawBlondElement | None] | None, BeforeValidator(_objects_or_none)]
+
+
+class StrawBlondOffer(Record):
+    """One offer (seed 001 "Retrieve an offer"); relations only when included.
+
+    The documented object has no status field: the word is derived from the flags (or,
+    when a flag is missing, from its timestamp). An answer that does carry a `status` word
+    is taken at its word (mapped tolerantly). Documented keys syncd does not map are in
+    `drift_known` (raw keeps them), so only keys nobody documented count as unknown."""
+
+    drift_known: ClassVar[frozenset[str]] = frozenset({
+        "description", "address", "header", "footer", "has_page_break_after_header",
+        "has_page_break_before_footer", "address_personalized", "header_personalized",
+        "footer_personalized", "project", "project_id", "contact_id", "company_id", "member",
+        "created_by", "updated_by", "total_optional", "vat_detailed", "show_vat", "pdf_url",
+        "order_confirmation_pdf_url", "preview_url", "approve_url", "reject_url", "share_url",
+        "mail_preview_url", "show_terms", "show_signature", "activities", "sourced_invoices",
+        "billable_total", "billed_total", "comments", "attachments", "custom_fields",
+        "deleted_at"})
+    id: Key
+    number: Text = None
+    name: Text = None
+    status: Word = None
+    approved_at: Date = None
+    rejected_at: Date = None
+    locked_at: Date = None
+    is_approved: Flag = None
+    is_rejected: Flag = None
+    is_locked: Flag = None
+    total: Money = None
+    total_with_vat: Money = None
+    elements: Elements = None
     contact: StrawBlondContact | None = None
     company: StrawBlondCompany | None = None
-    created_at: str
-    updated_at: str
-    deleted_at: str | None = None
+    created_at: Date = None
+    updated_at: Date = None
+
+
+class _OfferFlags(Record):
+    """Just what decides an offer's lock state (push planning reads it from raw)."""
+
+    approved_at: Date = None
+    rejected_at: Date = None
+    locked_at: Date = None
+    is_approved: Flag = None
+    is_rejected: Flag = None
+    is_locked: Flag = None
 
 
 # ---- mapping -----------------------------------------------------------------------------
-def offer_vendor_status(offer: StrawBlondOffer) -> str:
-    """The `filter[status]` word an offer's flags amount to (the object has no status)."""
-    if offer.is_approved and offer.is_rejected:
-        raise ValueError(f"offer {offer.id} is flagged both approved and rejected")
-    if offer.is_approved:
+_DISCOUNT_TYPES = drift.word_table({"percentage": "percentage", "amount": "amount"})
+_BOTH_DECIDED = "approved_and_rejected"
+
+
+def _set(flag: bool | None, when: datetime | None) -> bool:
+    """A lifecycle flag, or (missing / unreadable) whether its timestamp is set."""
+    return flag if flag is not None else when is not None
+
+
+def flags_word(offer: StrawBlondOffer | _OfferFlags) -> str:
+    """The `filter[status]` word an offer's flags amount to; `approved_and_rejected` for
+    the contradiction no offer should show (it maps to no status)."""
+    approved = _set(offer.is_approved, offer.approved_at)
+    rejected = _set(offer.is_rejected, offer.rejected_at)
+    if approved and rejected:
+        return _BOTH_DECIDED
+    if approved:
         return "approved"
-    if offer.is_rejected:
+    if rejected:
         return "rejected"
-    return "pending" if offer.is_locked else "draft"
+    return "pending" if _set(offer.is_locked, offer.locked_at) else "draft"
+
+
+def offer_vendor_status(offer: StrawBlondOffer) -> tuple[str | None, str]:
+    """(vendor word, field path it came from): an explicit `status` word if the answer has
+    one, else the word of the flags. Contradictory flags give no word (noted)."""
+    if offer.status is not None and offer.status.strip():
+        return offer.status, "status"
+    word = flags_word(offer)
+    if word == _BOTH_DECIDED:
+        drift.note(drift.DriftKind.UNPARSEABLE_VALUE, "is_approved",
+                   "is_approved and is_rejected")
+        return None, "is_approved"
+    return word, "status"
 
 
 def _company_row(company: StrawBlondCompany, raw: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +293,8 @@ def _company_row(company: StrawBlondCompany, raw: dict[str, Any]) -> dict[str, A
         "postal_code": company.zip,
         "city": company.city,
         "country": company.country,
-        "created_at": parse_datetime(company.created_at),
-        "updated_at": parse_datetime(company.updated_at),
+        "created_at": company.created_at,
+        "updated_at": company.updated_at,
         "raw": raw,
     }
 
@@ -204,7 +303,7 @@ def _contact_row(contact: StrawBlondContact, raw: dict[str, Any]) -> dict[str, A
     full = " ".join(p for p in (contact.firstname, contact.lastname) if p) or None
     return {
         "remote_id": contact.id,
-        "company_id": parse_id(contact.company_id),
+        "company_id": contact.company_id,
         "first_name": contact.firstname,
         "last_name": contact.lastname,
         "full_name": full,
@@ -212,43 +311,65 @@ def _contact_row(contact: StrawBlondContact, raw: dict[str, Any]) -> dict[str, A
         "phone": contact.phone,
         "mobile": contact.mobile,
         "title": contact.title,
-        "created_at": parse_datetime(contact.created_at),
-        "updated_at": parse_datetime(contact.updated_at),
+        "created_at": contact.created_at,
+        "updated_at": contact.updated_at,
         "raw": raw,
     }
 
 
 def _discount(element: StrawBlondElement) -> Decimal | None:
-    """The element's discount as money (percent discounts are converted)."""
+    """The element's discount as money (percent discounts are converted); None when the
+    discount type is a word nobody listed (noted) or a needed number is missing."""
     value = parse_decimal(element.discount_value)
     if element.discount_type is None or value is None:
         return None
-    if element.discount_type == "amount":
+    kind = drift.lookup(_DISCOUNT_TYPES, element.discount_type, "elements[].discount_type")
+    if kind == "amount":
         return value
-    gross = (parse_decimal(element.quantity) or Decimal(0)) * (parse_money(element.amount) or 0)
-    return (gross * value / 100).quantize(Decimal("0.01"))
+    quantity, price = parse_decimal(element.quantity), element.amount
+    if kind is None or quantity is None or price is None:
+        return None
+    return (quantity * price * value / 100).quantize(Decimal("0.01"))
 
 
 def _line_item_row(
     offer_id: str, element: StrawBlondElement, raw: dict[str, Any]
 ) -> dict[str, Any]:
-    priced = element.type != "percentage"
+    # a percentage row's `amount` is a percent, not a price: no quantity, no unit price
+    priced = drift.normalize_word(element.type or "") != "percentage"
     product = raw.get("product") if isinstance(raw.get("product"), dict) else None
+    sku = product.get("number") if product else None
     return {
         "remote_id": element.id,
         "proposal_remote_id": offer_id,
         "position": element.order,
-        "sku": parse_id(product.get("number")) if product else None,
+        "sku": str(sku) if isinstance(sku, str | int) and not isinstance(sku, bool) else None,
         "name": element.name,
         "description": strip_html(element.description),
         "quantity": parse_decimal(element.quantity) if priced else None,
-        "unit_price": parse_money(element.amount) if priced else None,
+        "unit_price": element.amount if priced else None,
         "discount": _discount(element) if priced else None,
         "tax_rate": parse_decimal(element.vat_rate),
-        "total_net": parse_money(element.total),
+        "total_net": element.total,
         "optional": element.is_optional,
         "raw": raw,
     }
+
+
+def is_line_item(connector: Connector, element: StrawBlondElement) -> bool:
+    """Priced types (and the account's `line_item_types`) are line items, layout types are
+    not; a type nobody listed (noted) is one when it carries a quantity or a unit price.
+    `total` does not count: the vendor computes it for subtotal rows too."""
+    kind = element.type
+    if kind in LINE_ITEM_TYPES:  # the common case, without normalising
+        return True
+    if kind in LAYOUT_TYPES and not connector.account.line_item_types:
+        return False
+    carries = drift.carries_amount(element.quantity, element.amount)
+    if kind is None or not kind.strip():
+        return carries  # no type at all: nothing to map or note, the numbers decide
+    return connector.is_priced_line(kind, LINE_ITEM_TYPES, LAYOUT_TYPES, carries,
+                                    "elements[].type")
 
 
 def map_offer(
@@ -256,40 +377,64 @@ def map_offer(
 ) -> Bundle:
     """One offer → its proposal, contact, company and priced elements as line items."""
     bundle = Bundle()
-    vendor_status = offer_vendor_status(offer)
-    total = parse_money(offer.total)
-    gross = parse_money(offer.total_with_vat)
+    vendor_status, path = offer_vendor_status(offer)
+    total, gross = offer.total, offer.total_with_vat
     proposal: dict[str, Any] = {
         "remote_id": offer.id,
         "number": offer.number,
         "title": offer.name,
-        "status": connector.map_status(vendor_status),
+        "status": connector.map_status(vendor_status, path) if vendor_status else None,
         "vendor_status": vendor_status,
         "total_net": total,
         "total_tax": gross - total if gross is not None and total is not None else None,
         "total_gross": gross,
-        "created_at": parse_datetime(offer.created_at),
-        "updated_at": parse_datetime(offer.updated_at),
+        "created_at": offer.created_at,
+        "updated_at": offer.updated_at,
         # locked_at is when the offer was finalised (sent); no separate sent date exists
-        "sent_at": parse_datetime(offer.locked_at),
-        "decided_at": parse_datetime(offer.approved_at or offer.rejected_at),
+        "sent_at": offer.locked_at,
+        "decided_at": offer.approved_at or offer.rejected_at,
         "raw": raw,
     }
     if "company" in raw:
-        proposal["company_id"] = offer.company.id if offer.company else None
-        if offer.company is not None:
-            bundle.companies.append(_company_row(offer.company, raw["company"]))
+        company = _identified(offer.company, raw["company"], "company.id")
+        if company is not False:
+            proposal["company_id"] = company.id if company else None
+        if company:
+            bundle.companies.append(_company_row(company, raw["company"]))
     if "contact" in raw:
-        proposal["contact_id"] = offer.contact.id if offer.contact else None
-        if offer.contact is not None:
-            bundle.contacts.append(_contact_row(offer.contact, raw["contact"]))
+        contact = _identified(offer.contact, raw["contact"], "contact.id")
+        if contact is not False:
+            proposal["contact_id"] = contact.id if contact else None
+        if contact:
+            bundle.contacts.append(_contact_row(contact, raw["contact"]))
     bundle.proposals.append(proposal)
     if offer.elements is not None:
+        complete = True
         for element, element_raw in zip(offer.elements, raw["elements"], strict=True):
-            if element.type in LINE_ITEM_TYPES:
-                bundle.line_items.append(_line_item_row(offer.id, element, element_raw))
-        bundle.complete_line_items.add(offer.id)
+            if element is None:
+                complete = False  # not an object: whether it was a line item is unknown
+            elif is_line_item(connector, element):
+                if element.id is None:
+                    drift.note(drift.DriftKind.UNPARSEABLE_VALUE, "elements[].id",
+                               element_raw.get("id"))
+                    complete = False  # kept in raw only; the mirror's items stay
+                else:
+                    bundle.line_items.append(_line_item_row(offer.id, element, element_raw))
+        if complete:
+            bundle.complete_line_items.add(offer.id)
     return bundle
+
+
+_Related = TypeVar("_Related", StrawBlondContact, StrawBlondCompany)
+
+
+def _identified(model: _Related | None, raw: Any, path: str) -> _Related | Literal[False] | None:
+    """The embedded contact/company; False when it is there but has no usable id (noted):
+    the proposal's link is then left as the mirror has it."""
+    if model is None or model.id is not None:
+        return model
+    drift.note(drift.DriftKind.UNPARSEABLE_VALUE, path, raw.get("id"))
+    return False
 
 
 def offer_fingerprint(raw: dict[str, Any]) -> str:
@@ -591,7 +736,11 @@ class StrawBlondConnector(Connector):
         if response.status_code in (404, 410):
             return None
         raw = response.json()
-        return map_offer(self, StrawBlondOffer.model_validate(raw), raw)
+        try:
+            return map_offer(self, StrawBlondOffer.model_validate(raw), raw)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # only an offer without a usable id or with an unusable structure gets here
+            raise BadRecord(f"strawblond offer {remote_id}: {exc}", raw) from exc
 
     # ---- webhooks ------------------------------------------------------------------------
     def authenticate_webhook(
@@ -681,12 +830,18 @@ def _offer_state(row: dict[str, Any], raw: dict[str, Any]) -> str:
         found = [v for v in raw.values() if isinstance(v, dict) and "is_locked" in v]
         raw = max(found, key=lambda v: str(v.get("updated_at") or "")) if found else raw
     if isinstance(raw, dict) and "is_locked" in raw:
-        if raw.get("is_approved"):
-            return "approved"
-        if raw.get("is_rejected"):
-            return "rejected"
-        return "pending" if raw.get("is_locked") else "draft"
-    return str(row.get("vendor_status") or "draft")
+        try:
+            word = flags_word(_OfferFlags.model_validate(raw))
+        except ValidationError:  # pragma: no cover - every field of _OfferFlags is tolerant
+            word = _BOTH_DECIDED
+        # contradictory flags: decided either way, so locked for every edit
+        return "approved" if word == _BOTH_DECIDED else word
+    word = drift.normalize_word(str(row.get("vendor_status") or "draft"))
+    if word in ("draft", "pending", "approved", "rejected"):
+        return word
+    by_status = {ProposalStatus.ACCEPTED: "approved", ProposalStatus.REJECTED: "rejected",
+                 ProposalStatus.SENT: "pending"}
+    return by_status.get(row.get("status"), "draft")  # type: ignore[call-overload]
 
 
 def _records(body: Any) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from syncd import drift
 from syncd.canonical import Entity, ProposalStatus
 from syncd.errors import SettingsError, VendorRefused, VendorUnsupported
 from syncd.http.paginators import LaravelPaginator
@@ -155,6 +156,15 @@ def _map(connector: StrawBlondConnector, raw: dict[str, Any]) -> Any:
     return map_offer(connector, StrawBlondOffer.model_validate(raw), raw)
 
 
+def _map_noted(connector: StrawBlondConnector, raw: dict[str, Any]
+               ) -> tuple[Any, list[tuple[str, str]]]:
+    """The bundle and the (kind, path) of every drift note, as a pull would collect them."""
+    with drift.collecting() as notes:
+        bundle = _map(connector, raw)
+        drift.unknown_fields(StrawBlondOffer, raw)
+    return bundle, [(str(n.kind), n.path) for n in notes]
+
+
 class TestSeedContract:
     def test_registered_under_its_vendor_key(self) -> None:
         assert connector_class("strawblond") is StrawBlondConnector
@@ -225,23 +235,83 @@ class TestSeedContract:
         assert all(isinstance(p, str) and len(p) == 10 for p in SEED_ADD_PRODUCTS["products"])
 
     @pytest.mark.parametrize("patch", [
-        {"total": "5'640.00"},
-        {"is_approved": "yes"},
-        {"elements": [_element("x", 1, "banana")]},
-        {"elements": [_element("x", 1, "paragraph", quantity="2")]},
-        {"id": 339},
-        {"custom_fields": "syncd_ref=1"},
+        {"elements": "siehe Beilage"},
+        {"elements": 3},
+        {"elements": {"0": ELEMENTS[1]}},
+        {"contact": "FjsUNPjc01"},
+        {"company": ["zzgEOzdmen"]},
+        {"id": None},
+        {"id": ""},
+        {"id": {"hash": "EO6YGvqMRV"}},
+        {"id": True},
     ])
-    def test_drifted_records_fail_validation(self, patch: dict[str, Any]) -> None:
+    def test_unusable_structure_or_id_fails_validation(self, patch: dict[str, Any]) -> None:
         with pytest.raises(ValidationError):
             StrawBlondOffer.model_validate({**SEED_OFFER, **patch})
 
-    def test_unknown_and_contradictory_flags_are_refused(
+    def test_an_offer_without_an_id_fails_validation(self) -> None:
+        with pytest.raises(ValidationError):
+            StrawBlondOffer.model_validate({k: v for k, v in SEED_OFFER.items() if k != "id"})
+
+    @pytest.mark.parametrize(("patch", "field", "value", "note"), [
+        ({"total": "5'640.00"}, "total_net", Decimal("5640.00"), ("coerced_value", "total")),
+        ({"total": "5640.10"}, "total_net", Decimal("5640.10"), ("coerced_value", "total")),
+        ({"total": "n/a"}, "total_net", None, ("unparseable_value", "total")),
+        ({"total_with_vat": {"CHF": 1}}, "total_gross", None,
+         ("unparseable_value", "total_with_vat")),
+        ({"is_approved": "yes"}, "status", ProposalStatus.ACCEPTED,
+         ("coerced_value", "is_approved")),
+        ({"name": 339}, "title", "339", ("coerced_value", "name")),
+        ({"created_at": "gestern"}, "created_at", None, ("unparseable_value", "created_at")),
+        ({"id": 339}, "remote_id", "339", None),
+    ])
+    def test_drifted_values_degrade_and_are_noted_the_offer_stays(
+        self, connector: StrawBlondConnector, patch: dict[str, Any], field: str, value: Any,
+        note: tuple[str, str] | None,
+    ) -> None:
+        bundle, notes = _map_noted(connector, {**SEED_OFFER, **patch})
+        assert bundle.proposals[0][field] == value
+        if note is not None:
+            assert note in notes
+
+    def test_custom_fields_of_another_shape_stay_in_raw(
         self, connector: StrawBlondConnector
     ) -> None:
-        raw = {**SEED_OFFER, "is_rejected": True}
-        with pytest.raises(ValueError, match="both approved and rejected"):
-            _map(connector, raw)
+        raw = {**SEED_OFFER, "custom_fields": "syncd_ref=1"}
+        bundle, notes = _map_noted(connector, raw)
+        assert bundle.proposals[0]["raw"]["custom_fields"] == "syncd_ref=1" and notes == []
+
+    def test_contradictory_flags_give_no_status_and_a_note(
+        self, connector: StrawBlondConnector
+    ) -> None:
+        bundle, notes = _map_noted(connector, {**SEED_OFFER, "is_rejected": True})
+        row = bundle.proposals[0]
+        assert (row["status"], row["vendor_status"]) == (None, None)
+        assert ("unparseable_value", "is_approved") in notes
+
+    def test_an_element_that_is_not_an_object_keeps_the_offer_and_deletes_nothing(
+        self, connector: StrawBlondConnector
+    ) -> None:
+        raw = offer_with_relations()
+        raw["elements"] = [raw["elements"][1], None, "x"]
+        bundle, notes = _map_noted(connector, raw)
+        assert [i["remote_id"] for i in bundle.line_items] == ["pArA000002"]
+        assert bundle.complete_line_items == set()  # the set is not known to be whole
+        assert notes.count(("unparseable_value", "elements[]")) == 2
+
+    def test_unknown_element_types_are_priced_only_with_a_quantity_or_price(
+        self, connector: StrawBlondConnector
+    ) -> None:
+        raw = offer_with_relations()
+        raw["elements"] = [
+            _element("a", 1, "bundle_item", quantity=2.0, amount=10.0, total=20.0),
+            _element("b", 2, "running_total", total=20.0),  # a total alone does not count
+            _element("c", 3, "SubTotal", total=20.0),
+        ]
+        bundle, notes = _map_noted(connector, raw)
+        assert [i["remote_id"] for i in bundle.line_items] == ["a"]
+        assert bundle.line_items[0]["unit_price"] == Decimal("10.0")
+        assert notes.count(("unmapped_word", "elements[].type")) == 2  # not "SubTotal"
 
     def test_extra_legacy_fields_are_allowed_and_kept(self, connector: StrawBlondConnector) -> None:
         raw = {**SEED_OFFER, "legacy_state": 3}
@@ -261,9 +331,24 @@ class TestStatusAndFingerprint:
         row = _map(connector, {**SEED_OFFER, **flags}).proposals[0]
         assert (row["vendor_status"], row["status"]) == (word, status)
 
-    def test_unknown_status_word_raises(self, connector: StrawBlondConnector) -> None:
-        with pytest.raises(ValueError):
-            connector.map_status("archived")
+    def test_unknown_status_word_maps_to_none_and_is_noted(
+        self, connector: StrawBlondConnector
+    ) -> None:
+        with drift.collecting() as notes:
+            assert connector.map_status("archived") is None
+            assert connector.map_status("APPROVED") == ProposalStatus.ACCEPTED
+        assert [(n.kind, n.path, n.value) for n in notes] == [
+            ("unmapped_word", "status", "archived")]
+
+    @pytest.mark.parametrize(("word", "status"), [
+        ("Archiviert", None), ("APPROVED", ProposalStatus.ACCEPTED),
+        ("not-yet draft", None), (" pending ", ProposalStatus.SENT),
+    ])
+    def test_an_explicit_status_word_beats_the_flags(
+        self, connector: StrawBlondConnector, word: str, status: ProposalStatus | None
+    ) -> None:
+        row = _map(connector, {**SEED_OFFER, "status": word}).proposals[0]
+        assert (row["status"], row["vendor_status"]) == (status, word)
 
     def test_signed_urls_do_not_change_the_fingerprint(self) -> None:
         later = {**SEED_OFFER, "pdf_url": SEED_OFFER["pdf_url"].replace("1666341757", "1766341757")}

@@ -26,7 +26,7 @@ from syncd.clock import FakeClock
 from syncd.db.tables import CANONICAL_TABLES, outbox
 from syncd.engine.push import Pusher
 from syncd.engine.webhooks import receive, run_pending_fetches
-from syncd.errors import VendorError, VendorRefused
+from syncd.errors import BadRecord, VendorError, VendorRefused
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient
 from syncd.sandbox.base import Sandbox, ServedApp
@@ -170,6 +170,20 @@ def test_strawblond_404_names_the_model(sb: SB) -> None:
     assert answer.json() == {"message": "No query results for model "
                                         "[Modules\\Salesforce\\Offer] NoSuchOffr"}
     assert sb.connector.fetch_one(sb.client, Entity.PROPOSALS, "NoSuchOffr") is None
+
+
+def test_strawblond_webhook_fetch_keeps_drifted_offers_and_reports_broken_ones(sb: SB) -> None:
+    """A targeted fetch maps an offer saying things in other words; one whose elements are
+    not a list is a BadRecord (a SyncdError the webhook runner reports), not a crash."""
+    oid = sb.offer_in("approved")
+    sb.sandbox.override(oid, total="12.50", status="APPROVED", name=None)
+    bundle = sb.connector.fetch_one(sb.client, Entity.PROPOSALS, oid)
+    assert bundle is not None
+    (row,) = bundle.proposals
+    assert (row["total_net"], row["status"], row["title"]) == (Decimal("12.50"), "accepted", None)
+    bad = sb.sandbox.corrupt_one_record()
+    with pytest.raises(BadRecord, match=bad):
+        sb.connector.fetch_one(sb.client, Entity.PROPOSALS, bad)
 
 
 def test_strawblond_rate_limit_429_with_retry_after_and_ratelimit_headers(
