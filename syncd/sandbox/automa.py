@@ -30,7 +30,7 @@ import random
 import re
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from starlette.requests import Request
@@ -62,6 +62,9 @@ class AutomaSandbox(Sandbox):
 
     vendor = "automa"
     retry_after_header = True
+    # the call log's event types are Automa's own protocol (the subscription enum): a
+    # drifted word there would be a different event, not another spelling of the same one
+    drift_exempt: ClassVar[frozenset[str]] = frozenset({"eventType"})
 
     def __init__(
         self, *, requests_per_minute: int = 30, clock: Clock = SYSTEM_CLOCK,
@@ -438,7 +441,7 @@ class AutomaSandbox(Sandbox):
             "companies": len({q["buyer"]["company"]["uuid"] for q in quotes}),
             "contacts": len({q["buyer"]["user"]["uuid"] for q in quotes if q["buyer"]["user"]}),
             "proposals": len(quotes),
-            "line_items": sum(len(q["items"]) for q in quotes),
+            "line_items": sum(len(q["items"]) for q in quotes if isinstance(q["items"], list)),
         }
 
     def lower_bound_requests(self) -> int:
@@ -451,10 +454,12 @@ class AutomaSandbox(Sandbox):
         )) + len(quotes)
 
     def corrupt_one_record(self) -> str:
-        """A quote in a currency outside the documented enum (syncd must quarantine it)."""
+        """A quote whose `items` list is a string (its uuid stays readable): an unusable
+        structure, which syncd must quarantine. An unknown currency or status word would
+        not do: syncd keeps such quotes and notes the word (see syncd/drift.py)."""
         with self.lock:
             quote = sorted(self.collection("quotes").values(), key=lambda q: q["number"])[0]
-            quote["currency"] = "CHF"
+            quote["items"] = "items are temporarily unavailable"
             self.corrupted.add(quote["uuid"])
             return str(quote["uuid"])
 

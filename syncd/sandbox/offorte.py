@@ -716,7 +716,7 @@ class OfforteSandbox(Sandbox):
         with self.lock:
             live = self._live()
             items = sum(1 for p in live for t in p["pricetables"] for r in t["rows"]
-                        if r["type"] == "price")
+                        if r.get("type") == "price")
             return {"companies": len(self.companies), "contacts": len(self.people),
                     "proposals": len(live), "line_items": items}
 
@@ -734,11 +734,39 @@ class OfforteSandbox(Sandbox):
             return contacts + lists + len(live) + pages(len(self.collection("users")))
 
     def corrupt_one_record(self) -> str:
-        """A `version_id` that is an object: the proposal fails validation."""
+        """A proposal whose `content.pricetables` (the list its line items come from) is a
+        string: an unusable structure, so syncd must quarantine it, while its id stays
+        readable. Odd words or types alone would not do: syncd keeps such records."""
         with self.lock:
             key = sorted(self.proposals, key=int)[len(self.proposals) // 2]
-            self.proposals[key]["corrupt"] = {"version_id": {"broken": True}}
+            self.proposals[key]["overrides"] = {"content": {"pricetables": data.PRICETABLE}}
             return key
+
+    def override_fields(self, remote_id: str, **fields: Any) -> None:
+        """Fields every rendering of one proposal (its list record and its details) sends
+        instead of what the store holds: the vendor says the same things in other words
+        (or breaks them). Bumps the modification time, as an edit at Offorte would."""
+        with self.lock:
+            proposal = self.proposals[str(remote_id)]
+            proposal.setdefault("overrides", {}).update(fields)
+            self._touch(proposal)
+
+    def override_row(self, remote_id: str, table: int, index: int, **fields: Any) -> None:
+        """Fields one price-table row is sent with instead of the stored ones (its
+        contribution to the proposal's total stays what the store says)."""
+        with self.lock:
+            proposal = self.proposals[str(remote_id)]
+            row = proposal["pricetables"][table]["rows"][index]
+            row.setdefault("overrides", {}).update(fields)
+            self._touch(proposal)
+
+    def add_row(self, remote_id: str, row: dict[str, Any], table: int = 0) -> None:
+        """Append a row as given (any type, any fields) to one of the proposal's price
+        tables: a row a real account holds that the seed never makes."""
+        with self.lock:
+            proposal = self.proposals[str(remote_id)]
+            proposal["pricetables"][table]["rows"].append(dict(row))
+            self._touch(proposal)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
         with self.lock:

@@ -71,7 +71,7 @@ def number(value: str | Decimal) -> int | float:
 
 def row_total(row: dict[str, Any]) -> Decimal:
     """What a price row adds to the proposal total (after its discount)."""
-    if row["type"] != "price":
+    if row.get("type") != "price":
         return Decimal(0)
     gross = Decimal(str(row["quantity"])) * Decimal(str(row["price"]))
     value = Decimal(str(row.get("discount_value") or 0))
@@ -221,7 +221,7 @@ def _rows(proposal: dict[str, Any], v2: bool) -> list[dict[str, Any]]:
     for table in proposal["pricetables"]:
         rows = []
         for stored in table["rows"]:
-            row = dict(stored)
+            row = {k: v for k, v in stored.items() if k != "overrides"}
             if v2:  # observed v2 shapes: string ids, boolean discount flags, "" values
                 row["id"] = None if row.get("id") is None else str(row["id"])
                 if row.get("discount_type") == "amount":
@@ -230,9 +230,10 @@ def _rows(proposal: dict[str, Any], v2: bool) -> list[dict[str, Any]]:
                     row["discount_value"] = str(row["discount_value"])
                 if "selectable" in row:
                     row["selectable"] = row["selectable"] not in (False, None)
-            elif row["type"] == "price":  # v1 deprecated row fields
+            elif row.get("type") == "price":  # v1 deprecated row fields
                 row.update(count=row["quantity"], userinput_count=False,
                            userinput_optional=False, userinput_optional_checked=False)
+            row.update(stored.get("overrides", {}))  # sent as given (tests: other words)
             rows.append(row)
         tables.append({"id": table["id"], "subtotal": number(proposal_total(proposal)),
                        "total": number(proposal_total(proposal)), "settings": table["settings"],
@@ -263,7 +264,7 @@ def proposal_list(p: dict[str, Any], company: dict[str, Any] | None, v2: bool) -
                     company_name=company["name"] if company else "",
                     price_total_original=number(total), price_total_override=number(total),
                     total_price_override=number(total), date_created=v1_date(p["created"]))
-    body.update(p.get("corrupt", {}))
+    body.update(p.get("overrides", {}))
     return body
 
 
@@ -310,7 +311,7 @@ def proposal_detail(p: dict[str, Any], company: dict[str, Any] | None,
         body.update(company=shown, price_total_original=number(total),
                     price_total_override=number(total), type="proposal", pages_total=4,
                     language=p["language"])
-    body.update(p.get("corrupt", {}))
+    body.update(p.get("overrides", {}))
     return body
 
 

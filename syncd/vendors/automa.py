@@ -32,21 +32,42 @@ number, `totals.grand_price.final` the totals), `buyer.company` -> company, `buy
 tax are decimal strings. RFQs (camelCase, `GET /rfqs/received|sent`) have no canonical
 home: the buyer company of a received RFQ carries no uuid. They are kept as extras ("rfqs").
 
+Drift (strict about identity and money, tolerant about vocabulary; see syncd/drift.py):
+only a quote without a usable uuid, or one whose structure is unusable, is quarantined
+(`items`, `additional_costs` or `tracked_openings` not a list; `buyer`, an item's `offer`,
+`totals` or `status` neither an object nor null; a bare status word is read as its name).
+Everything else degrades one value and is noted: a status word matches case-, space-,
+hyphen- and underscore-insensitively (the account's `status_map` first); a word still
+unknown keeps the quote with `status` NULL and the word in `vendor_status`. Money is a
+decimal string: a JSON number is coerced (exactly, noted), an unparseable amount is NULL
+(noted), never 0. A currency outside PLN/EUR/USD/GBP is noted as unmapped and kept when
+it looks like an ISO code (three letters, upper-cased), else NULL. A quote item without a
+usable uuid keeps the quote: it gets the id `{quote uuid}:items:{position}` (noted). A
+quote without an `items` list at all keeps its proposal and leaves the mirrored line items
+as they are. Automa.Net quote items carry no element type: every `items[]` entry is a
+priced line. `additional_costs` (shipping, packaging: part of the totals) are not line
+items unless the account lists "additional_costs" in `line_item_types`; they are then
+line items `{quote uuid}:additional_costs:{n}` (quantity 1) and a push writes them back as
+the quote's additional costs. Lists nobody documented stay in raw only (counted as
+unknown fields): Put Quote could not write such line items back.
+
 Deletions: a 404 on the quote fetch marks the proposal (and its line items) deleted.
 Companies and contacts exist only inside quotes and Automa has no list of them, so syncd
 never marks them deleted: a deleted quote does not prove its buyer is gone.
 
 Writes: Put Quote is a full replacement (omitted items are deleted, omitted note is
 cleared) and is accepted only while the quote is a draft, so every update is built from
-the last fetched quote (`raw`) + the changes + the current line items. Status: `sent` ->
-`POST /quotes/{uuid}/send`, `rejected` -> `POST /quotes/{uuid}/decline`. Create:
-`POST /quotes` for the buyer's *contractor* (`contractor_uuid` from the company's raw JSON,
-so the company must have been pulled from Automa) with `referenceNumber` = syncd's marker;
-a lost response is found again in the newest call-log entries (<= 2 requests).
+the last fetched quote (`raw`) + the changes + the current line items; amounts and
+quantities go out in the documented types (decimal strings, numbers) whatever type the
+last answer used. Status: `sent` -> `POST /quotes/{uuid}/send`, `rejected` ->
+`POST /quotes/{uuid}/decline`. Create: `POST /quotes` for the buyer's *contractor*
+(`contractor_uuid` from the company's raw JSON, so the company must have been pulled from
+Automa) with `referenceNumber` = syncd's marker; a lost response is found again in the
+newest call-log entries (<= 2 requests).
 
 Status words (`status.name`): only "draft" is shown in the seed; the help centre's flow
 (create, send, accept, decline, expire) gives the others. A sent quote with tracked
-openings is canonical `viewed`. Anything else is quarantined.
+openings is canonical `viewed`.
 
 Auth: `Authorization: Bearer <api_key>`. 30 requests/min; 429 carries Retry-After.
 Paths (`[accounts.paths]` keys): `webhook_calls`, `webhook_calls.quote` (the detail),
@@ -58,27 +79,23 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import httpx
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    StrictFloat,
-    StrictInt,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BeforeValidator, TypeAdapter, ValidationError, model_validator
 
+from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
+from syncd.drift import Date, Key, MoneyText, Number, Record, RefId, Text, Word
 from syncd.errors import BadRecord, VendorError, VendorRefused, VendorUnsupported
 from syncd.http.auth import BearerAuth
 from syncd.http.paginators import LastPagePaginator
-from syncd.parsing import parse_datetime, parse_decimal, parse_id
+from syncd.parsing import parse_datetime, parse_decimal
 from syncd.vendors.base import (
     Connector,
     DetailSpec,
@@ -96,193 +113,203 @@ from syncd.vendors.base import (
 PAGE_SIZE = 100  # assumed maximum perPage (the seed gives only the default, 20)
 QUOTE_EVENTS = ("QUOTE_ACCEPTED", "QUOTE_RECEIVED", "QUOTE_DECLINED", "QUOTE_EXPIRED",
                 "QUOTE_OPENING_TRACKED")
+CURRENCIES = ("PLN", "EUR", "USD", "GBP")  # Put Quote's enum
 DECLINE_REASON = "Declined in syncd"
 NO_PARTIES = "Automa.Net {what} belong to the buyer's platform account; the API cannot edit them"
+# the quote's lists and whether their elements are line items (`Connector.is_priced_line`)
+PRICED_GROUPS = frozenset({"items"})
+UNPRICED_GROUPS = frozenset({"additional_costs", "tracked_openings"})
+COSTS = "additional_costs"
+_ISO_CURRENCY = re.compile(r"[A-Z]{3}")
+_CURRENCY_WORDS = drift.word_table({c: c for c in CURRENCIES})
+_KEY: TypeAdapter[str] = TypeAdapter(Key)
 
 
 # ---- record models ---------------------------------------------------------------------------
-def _decimal_text(value: str) -> str:
-    parse_decimal(value)  # raises ValueError on "12,5", "abc"
+# What syncd needs from a quote, not all Automa may say: documented keys the mapping does
+# not read (or reads from raw, as push does) are `drift_known`, so only keys nobody
+# documented are counted as unknown fields. Nested objects are objects or null; a scalar
+# where one belongs is an unusable structure (quarantine). Item amounts carry only the
+# net amount the mapping reads (models stay lean: the pull validates every item).
+def _status_object(value: Any) -> Any:
+    """A bare status word ("sent", or a code) means the same as `{"name": "sent"}`. The
+    word is made text here (a new object has no JSON path for a coercion note); a code
+    no table lists is noted as an unmapped word by the mapping."""
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"name": str(value)}
     return value
 
 
-def _date_text(value: str) -> str:
-    parse_datetime(value)
-    return value
+class Country(Record):
+    drift_known = frozenset({"id"})
+    code: Text = None
 
 
-DecimalStr = Annotated[str, AfterValidator(_decimal_text)]
-DateStr = Annotated[str, AfterValidator(_date_text)]
-Number = StrictInt | StrictFloat
+class Phone(Record):
+    code: Text = None
+    number: Text = None
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class Country(_Model):
-    id: int | None = None
-    code: str | None = None
-
-
-class Phone(_Model):
-    code: str | None = None
-    number: str | None = None
-
-
-class Address(_Model):
-    city: str | None = None
+class Address(Record):
+    drift_known = frozenset({"first_name", "last_name"})
+    city: Text = None
     country: Country | None = None
-    post_code: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-    state: str | None = None
-    company_name: str | None = None
-    email: str | None = None
+    post_code: Text = None
+    line1: Text = None
+    line2: Text = None
+    state: Text = None
+    company_name: Text = None
+    email: Text = None
     phone: Phone | None = None
 
 
-class EuVat(_Model):
-    code: str | None = None
-    number: str | None = None
+class EuVat(Record):
+    code: Text = None
+    number: Text = None
 
 
-class QuoteCompany(_Model):
-    uuid: str
-    contractor_uuid: str | None = None
-    name: str | None = None
-    number: str | None = None
+class QuoteCompany(Record):
+    """The buyer company; its uuid identifies the company row (none: no company row)."""
+
+    drift_known = frozenset({"contractor_uuid", "status", "shipping_address"})  # push reads raw
+    uuid: RefId = None
+    name: Text = None
+    number: Text = None
     eu_vat: EuVat | None = None
     billing_address: Address | None = None
-    shipping_address: Address | None = None
 
 
-class QuoteUser(_Model):
-    uuid: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    phone_code: str | None = None
+class QuoteUser(Record):
+    uuid: RefId = None
+    first_name: Text = None
+    last_name: Text = None
+    email: Text = None
+    phone: Text = None
+    phone_code: Text = None
 
 
-class Party(_Model):
-    type: str | None = None
+class Party(Record):
+    drift_known = frozenset({"type"})  # "portal": sent back as it came (Put Quote)
     company: QuoteCompany | None = None
     user: QuoteUser | None = None
 
 
-class QuoteStatus(_Model):
-    name: str
-    set_at: DateStr | None = None
-    reason: str | None = None
+class QuoteStatus(Record):
+    drift_known = frozenset({"set_by", "reason"})
+    name: Word = None
+    set_at: Date = None
 
 
-class Amounts(_Model):
-    nett_amount: DecimalStr | None = None
-    gross_amount: DecimalStr | None = None
-    tax_amount: DecimalStr | None = None
+class NetAmount(Record):
+    drift_known = frozenset({"gross_amount", "tax_amount"})
+    nett_amount: MoneyText = None
 
 
-class PricePair(_Model):
-    regular: Amounts | None = None
+class ItemPrice(Record):
+    regular: NetAmount | None = None
+    final: NetAmount | None = None
+
+
+class Amounts(Record):
+    nett_amount: MoneyText = None
+    gross_amount: MoneyText = None
+    tax_amount: MoneyText = None
+
+
+class GrandPrice(Record):
+    drift_known = frozenset({"regular"})
     final: Amounts | None = None
 
 
-class Named(_Model):
-    name: str | None = None
+class Totals(Record):
+    drift_known = frozenset({"additional_costs_price", "items_price"})
+    grand_price: GrandPrice | None = None
 
 
-class Offer(_Model):
-    uuid: str | None = None
-    mpn: str | None = None
-    brand: Named | None = None
-    condition: Named | None = None
-    description: str | None = None
+class Offer(Record):
+    """An item's offer. `brand` (`{id, uuid, name, original_name}`) is read from raw by
+    the mapping: one model less per line item, and its other keys are data nobody uses."""
+
+    drift_known = frozenset({"uuid", "condition", "lead_time", "warranty", "price", "weight",
+                             "quantity", "custom1", "custom2", "sku", "company_uuid", "brand"})
+    mpn: Text = None
+    description: Text = None
 
 
-class Discount(_Model):
-    type: str
-    percentage: Number | None = None
-    amount: DecimalStr | None = None
+class QuoteItem(Record):
+    """One quote item. Its uuid is the line item's remote id (none: a derived one)."""
 
-
-class QuoteItem(_Model):
-    uuid: str
+    drift_known = frozenset({"required_delivery", "delivery_time", "ships_in", "discount",
+                             "note"})  # the discount is read as regular - final net amount
+    uuid: RefId = None
     offer: Offer | None = None
-    quantity: Number
-    unit_nett_price: DecimalStr
-    tax_rate: DecimalStr | None = None
-    discount: Discount | None = None
-    total_price: PricePair | None = None
+    quantity: Number = None
+    unit_nett_price: MoneyText = None
+    tax_rate: MoneyText = None
+    total_price: ItemPrice | None = None
 
 
-class AdditionalCost(_Model):
-    name: str | None = None
-    nett_price: DecimalStr | None = None
-    tax_rate: DecimalStr | None = None
+class AdditionalCost(Record):
+    drift_known = frozenset({"price"})
+    name: Text = None
+    nett_price: MoneyText = None
+    tax_rate: MoneyText = None
 
 
-class Totals(_Model):
-    grand_price: PricePair | None = None
-
-
-class Quote(_Model):
+class Quote(Record):
     """One quote (`GET /quotes/{uuid}` -> `{"data": {...}}`, webhook `object`)."""
 
-    uuid: str
-    number: str | None = None
-    note: str | None = None
-    currency: Literal["PLN", "EUR", "USD", "GBP"]
-    buyer: Party
-    seller: Party | None = None
-    additional_costs: list[AdditionalCost] = []
-    status: QuoteStatus
-    items: list[QuoteItem]
-    tracked_openings: list[dict[str, Any]] = []
+    drift_known = frozenset({"seller", "payment_term", "created_by", "reference_number"})
+    uuid: Key
+    number: Text = None
+    note: Text = None
+    currency: Word = None
+    buyer: Party | None = None
+    additional_costs: list[AdditionalCost] | None = None
+    status: Annotated[QuoteStatus | None, BeforeValidator(_status_object)] = None
+    items: list[QuoteItem] | None = None
+    tracked_openings: list[Any] | None = None
     totals: Totals | None = None
-    created_at: DateStr | None = None
-    updated_at: DateStr | None = None
-    expires_at: DateStr | None = None
+    created_at: Date = None
+    updated_at: Date = None
+    expires_at: Date = None
 
 
-class CallLogEntry(_Model):
-    uuid: str
-    webhookUuid: str | None = None
-    status: str | None = None
-    eventObjectUuid: str | None = None
-    createdAt: DateStr
+class CallLogEntry(Record):
+    """A call-log entry: the stream reads its object and event from raw (`id_of`,
+    `fingerprint`, the paginator), so the model only declares what Automa documents."""
+
+    drift_known = frozenset({"webhookUuid", "status", "eventObjectUuid", "eventObject",
+                             "result", "createdAt", "updatedAt", "eventType", "objectUuid"})
+    uuid: RefId = None
 
 
-class CallRecord(_Model):
+class CallRecord(Record):
     """A call-log entry merged with the quote fetched for it (None for other events)."""
 
-    call: CallLogEntry
+    call: CallLogEntry | None = None
     quote: Quote | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _bare_entry(cls, data: Any) -> Any:
         """An entry whose detail was not fetched arrives unmerged."""
-        if isinstance(data, dict) and "call" not in data:
+        if isinstance(data, dict) and "call" not in data and "quote" not in data:
             return {"call": data, "quote": None}
         return data
 
 
-class RfqItem(_Model):
-    uuid: str | None = None
-    quantity: Number | None = None
-    deliveryTime: str | None = None
+class Rfq(Record):
+    """A received or sent request for quotation (camelCase, unlike quotes): kept as an
+    extra, so only its identity and dates are read."""
 
-
-class Rfq(_Model):
-    """A received or sent request for quotation (camelCase, unlike quotes)."""
-
-    uuid: str
-    number: str | None = None
-    placedAt: DateStr | None = None
-    declinedAt: DateStr | None = None
-    items: list[RfqItem] = []
+    drift_known = frozenset({"group", "note", "seller", "source", "items", "buyer"})
+    uuid: Key
+    number: Text = None
+    placedAt: Date = None
+    declinedAt: Date = None
 
 
 # ---- call-log helpers ------------------------------------------------------------------------
@@ -290,6 +317,14 @@ def _request_body(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     result = entry.get("result")
     body = result.get("requestBody") if isinstance(result, Mapping) else None
     return body if isinstance(body, Mapping) else {}
+
+
+def _usable_id(value: Any) -> str | None:
+    """An id by the record models' rule (`drift.Key`): text or an integer, else None."""
+    try:
+        return _KEY.validate_python(value)
+    except ValidationError:
+        return None
 
 
 def entry_event_type(entry: Mapping[str, Any]) -> str | None:
@@ -304,13 +339,15 @@ def entry_object_uuid(entry: Mapping[str, Any]) -> str:
     for value in (entry.get("eventObjectUuid"), entry.get("objectUuid"),
                   _request_body(entry).get("objectUuid"),
                   obj.get("uuid") if isinstance(obj, Mapping) else None):
-        if value:
-            return str(value)
+        found = _usable_id(value)
+        if found is not None:
+            return found
     raise KeyError("call-log entry names no object uuid")
 
 
 def is_quote_entry(entry: Mapping[str, Any]) -> bool:
-    return (entry_event_type(entry) or "").startswith("QUOTE_")
+    """A QUOTE_* event, in whatever case or separators the log spells it."""
+    return drift.normalize_word(entry_event_type(entry) or "").startswith("quote")
 
 
 def entry_fingerprint(entry: Mapping[str, Any]) -> str:
@@ -320,6 +357,17 @@ def entry_fingerprint(entry: Mapping[str, Any]) -> str:
 
 def _merge_call(entry: dict[str, Any], quote: Any) -> dict[str, Any]:
     return {"call": entry, "quote": quote}
+
+
+def _stored_quote(stored: Any) -> dict[str, Any]:
+    """`syncd remap`: a proposal row stores the fetched quote, not the call-log entry
+    merged with it; the quote alone maps the same rows (and notes the same paths)."""
+    return {"call": None, "quote": stored}
+
+
+def rfq_uuid(rec: Mapping[str, Any]) -> str:
+    """An RFQ's id by the record models' rule; anything else is unidentifiable."""
+    return _KEY.validate_python(rec["uuid"])
 
 
 class CallLogPaginator(LastPagePaginator):
@@ -342,6 +390,13 @@ class CallLogPaginator(LastPagePaginator):
                 with contextlib.suppress(KeyError):
                     latest[entry_object_uuid(rec)] = index
         records[:] = [records[i] for i in sorted(latest.values())]
+
+
+@dataclass(frozen=True)
+class CallLogStream(StreamSpec):
+    """The call-log stream, which `syncd remap` re-reads from the stored quote."""
+
+    remap_record: Callable[[Any], Any] = _stored_quote
 
 
 # ---- mapping ---------------------------------------------------------------------------------
@@ -381,73 +436,135 @@ def _contact_row(user: QuoteUser, company_uuid: str | None, raw: dict[str, Any])
             "email": user.email, "phone": _phone(user.phone_code, user.phone)}
 
 
-def _item_row(quote_uuid: str, index: int, item: QuoteItem, raw: dict[str, Any]) -> dict[str, Any]:
+def _item_row(quote_uuid: str, index: int, item: QuoteItem, raw: dict[str, Any],
+              prefix: str) -> dict[str, Any]:
     offer = item.offer or Offer()
-    brand = offer.brand.name if offer.brand else None
+    brand = _brand_name(raw.get("offer"), prefix)
     final = item.total_price.final if item.total_price else None
     regular = item.total_price.regular if item.total_price else None
+    remote_id = item.uuid
+    if remote_id is None:
+        remote_id = f"{quote_uuid}:items:{index + 1}"
+        given = raw.get("uuid")
+        if given is None or given == "" or given is False:  # other values: noted by RefId
+            drift.note(drift.DriftKind.UNPARSEABLE_VALUE, f"{prefix}items[].uuid", given)
     row: dict[str, Any] = {
-        "remote_id": item.uuid, "proposal_remote_id": quote_uuid, "position": index + 1,
+        "remote_id": remote_id, "proposal_remote_id": quote_uuid, "position": index + 1,
         "sku": offer.mpn, "name": " ".join(p for p in (brand, offer.mpn) if p) or None,
         "description": offer.description, "quantity": parse_decimal(item.quantity),
-        "unit_price": parse_decimal(item.unit_nett_price),
-        "tax_rate": parse_decimal(item.tax_rate), "raw": raw,
+        "unit_price": item.unit_nett_price, "tax_rate": item.tax_rate, "raw": raw,
     }
     if final is not None:
-        row["total_net"] = parse_decimal(final.nett_amount)
-        if regular is not None and regular.nett_amount and final.nett_amount:
+        row["total_net"] = final.nett_amount
+        if regular is not None and regular.nett_amount is not None and (
+                final.nett_amount is not None):
             # the discount as money, whatever the vendor's discount type was
-            row["discount"] = Decimal(regular.nett_amount) - Decimal(final.nett_amount)
+            row["discount"] = regular.nett_amount - final.nett_amount
     return row
 
 
-def map_quote(connector: Connector, quote: Quote, raw: dict[str, Any]) -> Bundle:
-    """One quote -> its proposal, buyer company, buyer user and complete line items."""
+def _brand_name(offer: Any, prefix: str) -> str | None:
+    """`offer.brand.name` from the raw item (a number is text; anything else is noted)."""
+    brand = offer.get("brand") if isinstance(offer, dict) else None
+    name = brand.get("name") if isinstance(brand, dict) else None
+    if name is None or type(name) is str:
+        return name
+    path = f"{prefix}items[].offer.brand.name"
+    if isinstance(name, int | float) and not isinstance(name, bool):
+        drift.note(drift.DriftKind.COERCED_VALUE, path, name)
+        return str(name)
+    drift.note(drift.DriftKind.UNPARSEABLE_VALUE, path, name)
+    return None
+
+
+def _cost_row(quote_uuid: str, number: int, position: int, cost: AdditionalCost,
+              raw: dict[str, Any]) -> dict[str, Any]:
+    """An additional cost as a line item (accounts listing it in `line_item_types`)."""
+    return {"remote_id": f"{quote_uuid}:{COSTS}:{number}", "proposal_remote_id": quote_uuid,
+            "position": position, "name": cost.name, "quantity": Decimal(1),
+            "unit_price": cost.nett_price, "tax_rate": cost.tax_rate,
+            "total_net": cost.nett_price, "raw": raw}
+
+
+def _currency(word: str | None, path: str) -> str | None:
+    """Put Quote's currencies in any case; another three-letter code is kept (upper-cased)
+    and noted, anything else is NULL and noted."""
+    if word is None or word == "":
+        return None
+    found = _CURRENCY_WORDS.get(drift.normalize_word(word))
+    if found is not None:
+        return found
+    drift.note(drift.DriftKind.UNMAPPED_WORD, path, word)
+    code = word.strip().upper()
+    return code if _ISO_CURRENCY.fullmatch(code) else None
+
+
+def map_quote(connector: Connector, quote: Quote, raw: dict[str, Any],
+              prefix: str = "") -> Bundle:
+    """One quote -> its proposal, buyer company, buyer user and complete line items.
+    `prefix` is the quote's path in the validated record (drift notes name full paths)."""
     bundle = Bundle()
-    status = connector.map_status(quote.status.name)
+    word = quote.status.name if quote.status else None
+    status = connector.map_status(word, f"{prefix}status.name")
     if status == ProposalStatus.SENT and quote.tracked_openings:
         status = ProposalStatus.VIEWED
-    company = quote.buyer.company
-    user = quote.buyer.user
+    buyer = quote.buyer
+    company = buyer.company if buyer else None
+    user = buyer.user if buyer else None
     raw_buyer = raw.get("buyer") or {}
     proposal: dict[str, Any] = {
         "remote_id": quote.uuid, "number": quote.number, "title": quote.note,
-        "status": status, "vendor_status": quote.status.name, "currency": quote.currency,
-        "created_at": parse_datetime(quote.created_at),
-        "updated_at": parse_datetime(quote.updated_at),
-        "expires_at": parse_datetime(quote.expires_at), "raw": raw,
+        "status": status, "vendor_status": word,
+        "currency": _currency(quote.currency, f"{prefix}currency"),
+        "created_at": quote.created_at, "updated_at": quote.updated_at,
+        "expires_at": quote.expires_at, "raw": raw,
     }
     final = quote.totals.grand_price.final if quote.totals and quote.totals.grand_price else None
     if final is not None:
-        proposal.update(total_net=parse_decimal(final.nett_amount),
-                        total_tax=parse_decimal(final.tax_amount),
-                        total_gross=parse_decimal(final.gross_amount))
-    set_at = parse_datetime(quote.status.set_at)
+        proposal.update(total_net=final.nett_amount, total_tax=final.tax_amount,
+                        total_gross=final.gross_amount)
+    set_at = quote.status.set_at if quote.status else None
     if status in (ProposalStatus.SENT, ProposalStatus.VIEWED) and set_at:
         proposal["sent_at"] = set_at
     if status in (ProposalStatus.ACCEPTED, ProposalStatus.REJECTED) and set_at:
         proposal["decided_at"] = set_at
-    if company is not None:
-        proposal["company_id"] = company.uuid
+    company_uuid = company.uuid if company else None
+    if company is not None and company_uuid is None:
+        drift.note(drift.DriftKind.UNPARSEABLE_VALUE, f"{prefix}buyer.company.uuid",
+                   (raw_buyer.get("company") or {}).get("uuid"))
+    if company is not None and company_uuid is not None:
+        proposal["company_id"] = company_uuid
         bundle.companies.append(_company_row(company, raw_buyer.get("company") or {}))
     if user is not None and user.uuid:
         proposal["contact_id"] = user.uuid
-        bundle.contacts.append(
-            _contact_row(user, company.uuid if company else None, raw_buyer.get("user") or {}))
+        bundle.contacts.append(_contact_row(user, company_uuid, raw_buyer.get("user") or {}))
     bundle.proposals.append(proposal)
-    raw_items = raw.get("items") or []
+    if quote.items is None:
+        # no item list at all: the quote's line items are unknown, not gone
+        drift.note(drift.DriftKind.UNPARSEABLE_VALUE, f"{prefix}items", raw.get("items"))
+        return bundle
+    raw_items = raw["items"]
     for index, item in enumerate(quote.items):
-        bundle.line_items.append(_item_row(quote.uuid, index, item, raw_items[index]))
+        bundle.line_items.append(_item_row(quote.uuid, index, item, raw_items[index], prefix))
+    if quote.additional_costs and connector.is_priced_line(
+            COSTS, PRICED_GROUPS, UNPRICED_GROUPS, False, f"{prefix}{COSTS}"):
+        position = len(quote.items)
+        for number, (cost, raw_cost) in enumerate(
+                zip(quote.additional_costs, raw[COSTS], strict=True), start=1):
+            bundle.line_items.append(
+                _cost_row(quote.uuid, number, position + number, cost, raw_cost))
     bundle.complete_line_items.add(quote.uuid)
     return bundle
 
 
 def map_call(connector: Connector, record: CallRecord, raw: dict[str, Any]) -> Bundle:
-    """A quote entry maps its freshly fetched quote; any other entry is kept as an extra."""
+    """A quote entry maps its freshly fetched quote; any other entry is kept as an extra
+    (the paginator fetches quotes for QUOTE_* entries only)."""
+    if record.quote is not None:
+        return map_quote(connector, record.quote, raw["quote"], "quote.")
     entry = raw.get("call", raw)
-    if record.quote is not None and is_quote_entry(entry):
-        return map_quote(connector, record.quote, raw["quote"])
-    return Bundle(extras=[("webhook_calls", record.call.uuid, entry)])
+    uuid = record.call.uuid if record.call else None
+    return Bundle(extras=[("webhook_calls", uuid, entry)] if uuid else [])
 
 
 def map_rfq(connector: Connector, rfq: Rfq, raw: dict[str, Any]) -> Bundle:
@@ -482,8 +599,54 @@ def _put_date(value: Any) -> str | None:
     return parsed.date().isoformat() if parsed else None
 
 
-def _pick(source: Mapping[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: source[k] for k in keys if source and k in source}
+def _money_text(value: Any) -> str:
+    """A decimal string as Put Quote takes it: text as it came, a number exactly."""
+    if isinstance(value, str):
+        return value
+    amount = drift.exact_money(value)
+    if amount is None:
+        raise ValueError(f"not an amount: {value!r}")
+    return f"{amount:.2f}" if amount == amount.quantize(Decimal("0.01")) else str(amount)
+
+
+def _put_currency(value: Any) -> Any:
+    """A currency of Put Quote's enum in the spelling it takes ("pln" -> "PLN")."""
+    found = _CURRENCY_WORDS.get(drift.normalize_word(value)) if isinstance(value, str) else None
+    return found or value
+
+
+def _put_cost(child: Mapping[str, Any]) -> dict[str, Any]:
+    """An additional cost from its line item: the net price of the whole cost."""
+    cost = _pick(child.get("raw"), ("name", "nett_price", "tax_rate"))
+    if child.get("name") is not None:
+        cost["name"] = child["name"]
+    if child.get("unit_price") is not None:
+        quantity = Decimal(str(child.get("quantity") or 1))
+        cost["nett_price"] = _money(Decimal(str(child["unit_price"])) * quantity)
+    if child.get("tax_rate") is not None:
+        cost["tax_rate"] = _money(child["tax_rate"])
+    return cost
+
+
+def _status_name(raw: Mapping[str, Any]) -> str | None:
+    """The quote's status word from raw (`{"name": …}`, or a bare word)."""
+    status = raw.get("status")
+    word = status.get("name") if isinstance(status, Mapping) else status
+    return word if isinstance(word, str) and word else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _pick(source: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(source, Mapping):
+        return {}
+    return {k: source[k] for k in keys if k in source}
 
 
 _ADDRESS = ("city", "country", "post_code", "line1", "line2", "state", "company_name",
@@ -503,7 +666,7 @@ class AutomaConnector(Connector):
     line_items_via_parent = True
     refresh_before_update = True  # Put replaces the whole quote: re-read it first
     streams = (
-        StreamSpec(
+        CallLogStream(
             name="webhook_calls", path="/webhooks/calls",
             paginator=lambda size, state: CallLogPaginator(size, state),
             model=CallRecord, map=map_call, entity=Entity.PROPOSALS, page_size=PAGE_SIZE,
@@ -518,7 +681,7 @@ class AutomaConnector(Connector):
                 name=f"rfqs_{kind}", path=f"/rfqs/{kind}",
                 paginator=lambda size, state: LastPagePaginator(size, state),
                 model=Rfq, map=map_rfq, entity="rfqs", page_size=PAGE_SIZE,
-                records_path=("data", "items"), id_of=lambda rec: str(rec["uuid"]),
+                records_path=("data", "items"), id_of=rfq_uuid,
                 deletes_missing=False,
             )
             for kind in ("received", "sent")
@@ -626,14 +789,14 @@ class AutomaConnector(Connector):
         if unknown:
             raise VendorUnsupported(f"Automa.Net does not take changes to proposal field(s) "
                                     f"{', '.join(unknown)}")
-        word = (raw.get("status") or {}).get("name") or row.get("vendor_status")
+        word = _status_name(raw) or row.get("vendor_status")
         requests: list[WriteRequest] = []
         content = {k: v for k, v in changes.items() if k != "status"}
         if content or not changes:
-            if word != "draft":
+            if not self._is_draft(word):
                 raise VendorRefused(f"Automa.Net accepts Put Quote only while a quote is a "
                                     f"draft; quote {remote_id} is {word!r}", status=400)
-            if not raw.get("buyer") or not raw.get("seller"):
+            if not _object(raw.get("buyer")) or not _object(raw.get("seller")):
                 raise VendorRefused(f"Put Quote replaces the whole quote and quote "
                                     f"{remote_id} has not been fetched from Automa.Net yet "
                                     f"(pull first)", status=409)
@@ -652,7 +815,7 @@ class AutomaConnector(Connector):
         if action is None:
             raise VendorUnsupported(f"Automa.Net cannot set a quote to {status!r} (only "
                                     f"sent via Send Quote and rejected via Decline Quote)")
-        if action == "send" and word not in (None, "draft"):
+        if action == "send" and word is not None and not self._is_draft(word):
             raise VendorRefused(f"Automa.Net sends only draft quotes; quote {remote_id} is "
                                 f"{word!r}", status=400)
         path = self._path(f"quote_{action}", "/quotes/{id}/" + action, id=remote_id)
@@ -660,21 +823,40 @@ class AutomaConnector(Connector):
         return WriteRequest("POST", path, "send" if action == "send" else "status",
                             Entity.PROPOSALS, json=body, fields=("status",))
 
+    def _is_draft(self, word: Any) -> bool:
+        """Whether a status word is Automa's draft (any spelling, or the account's word)."""
+        return self.map_status(word) == ProposalStatus.DRAFT
+
     def put_body(self, raw: dict[str, Any], changes: Mapping[str, Any],
                  children: list[dict[str, Any]]) -> dict[str, Any]:
-        """The complete Put Quote body: the last fetched quote + changes + current items."""
-        buyer = raw.get("buyer") or {}
-        company = buyer.get("company") or {}
-        seller = raw.get("seller") or {}
-        items = [self._put_item(raw, c) for c in sorted(_live(children),
-                                                        key=lambda c: c.get("position") or 0)]
+        """The complete Put Quote body: the last fetched quote + changes + current items.
+
+        Line items that are the quote's additional costs (accounts listing them in
+        `line_item_types`) travel as `additional_costs`, every other one as an item."""
+        buyer = _object(raw.get("buyer"))
+        company = _object(buyer.get("company"))
+        seller = _object(raw.get("seller"))
+        live = sorted(_live(children), key=lambda c: c.get("position") or 0)
+        cost_prefix = f"{raw.get('uuid')}:{COSTS}:"
+        costs: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
+        for child in live:
+            if str(child.get("remote_id") or "").startswith(cost_prefix):
+                costs.append(child)
+            else:
+                items.append(self._put_item(raw, child))
         if not items:
             raise VendorRefused("Automa.Net quotes need at least one item", status=400)
+        if costs or COSTS in {drift.normalize_word(t) for t in self.account.line_item_types}:
+            additional = [_put_cost(c) for c in costs]
+        else:
+            additional = [_pick(c, ("name", "nett_price", "tax_rate"))
+                          for c in _list(raw.get(COSTS))]
         expires = changes["expires_at"] if "expires_at" in changes else raw.get("expires_at")
         return {
             "number": changes.get("number", raw.get("number")),
             "note": changes.get("title", raw.get("note")),
-            "currency": changes.get("currency", raw.get("currency")),
+            "currency": changes.get("currency", _put_currency(raw.get("currency"))),
             "buyer": {
                 "type": buyer.get("type"),
                 "user": _pick(buyer.get("user"), _USER),
@@ -687,8 +869,7 @@ class AutomaConnector(Connector):
             },
             "seller": {"user": _pick(seller.get("user"), _USER),
                        "company": _pick(seller.get("company"), ("uuid",))},
-            "additional_costs": [_pick(c, ("name", "nett_price", "tax_rate"))
-                                 for c in raw.get("additional_costs") or []],
+            "additional_costs": additional,
             "items": items,
             "payment_term": _pick(raw.get("payment_term"), ("uuid", "type")),
             "expires_at": _put_date(expires),
@@ -696,9 +877,11 @@ class AutomaConnector(Connector):
 
     @staticmethod
     def _put_item(raw: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
-        known = {i.get("uuid"): i for i in raw.get("items") or []}
-        source = known.get(child.get("remote_id")) or child.get("raw") or {}
+        known = {i.get("uuid"): i for i in _list(raw.get("items"))}
+        source = known.get(child.get("remote_id")) or _object(child.get("raw"))
         item = _pick(source, _ITEM)
+        if "uuid" in item and _usable_id(item["uuid"]) is None:
+            del item["uuid"]  # an item syncd gave a derived id: Automa holds it by position
         offer = _pick(source.get("offer"), _OFFER)
         if child.get("sku") is not None:
             offer["mpn"] = child["sku"]
@@ -710,6 +893,12 @@ class AutomaConnector(Connector):
                 offer["brand"] = {"name": brand}
             item["discount"] = {"type": "none"}
         item["offer"] = offer
+        # the documented types, whatever type the last answer used ("3", 125.5)
+        for key, convert in (("quantity", _number), ("unit_nett_price", _money_text),
+                             ("tax_rate", _money_text)):
+            if item.get(key) is not None:
+                with contextlib.suppress(ValueError, ArithmeticError):  # sent as it came
+                    item[key] = convert(item[key])
         if child.get("quantity") is not None:
             item["quantity"] = _number(child["quantity"])
         if child.get("unit_price") is not None:
@@ -733,16 +922,21 @@ class AutomaConnector(Connector):
             data = body.get("data") if isinstance(body, dict) else None
             entries = (data or {}).get("items") or []
             for entry in entries:
+                if not isinstance(entry, dict):
+                    continue
                 obj = entry.get("eventObject") or _request_body(entry).get("object") or {}
                 if isinstance(obj, dict) and marker in (obj.get("reference_number"),
                                                         obj.get("referenceNumber")):
-                    return entry_object_uuid(entry)
+                    with contextlib.suppress(KeyError):
+                        return entry_object_uuid(entry)
             if not data or int(data.get("currentPage") or page) >= int(data.get("lastPage") or 0):
                 break
         return None
 
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
-        """`GET /quotes/{uuid}`; None when Automa answers 404/410."""
+        """`GET /quotes/{uuid}`; None when Automa answers 404/410. Validated and mapped as
+        the pull does (the quote of a call-log record), so its drift notes name the same
+        paths; only an unidentifiable or structurally unusable quote is a BadRecord."""
         if entity != Entity.PROPOSALS:
             raise VendorUnsupported(f"Automa.Net cannot fetch one {entity}")
         path = self._path("quote", "/quotes/{id}", id=remote_id)
@@ -754,11 +948,17 @@ class AutomaConnector(Connector):
             raise
         if response.status_code in (404, 410):
             return None
-        raw = (response.json() or {}).get("data")
+        body = response.json()
+        raw = body.get("data") if isinstance(body, dict) else None
+        record = _stored_quote(raw)
         try:
-            return map_quote(self, Quote.model_validate(raw), raw)
-        except (ValidationError, ValueError) as exc:
+            if not isinstance(raw, dict):
+                raise ValueError("the answer holds no quote object")
+            bundle = map_call(self, CallRecord.model_validate(record), record)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadRecord(f"automa quote {remote_id}: {exc}", raw) from exc
+        drift.unknown_fields(CallRecord, record)
+        return bundle
 
     # ---- webhooks --------------------------------------------------------------------------
     def authenticate_webhook(
@@ -774,18 +974,19 @@ class AutomaConnector(Connector):
         if not isinstance(body, dict):
             return []
         event = str(body.get("eventType") or "")
-        quote = body.get("objectUuid")
-        if event == "ORDER_RECEIVED":
-            ref = (body.get("object") or {}).get("reference") or {}
-            quote = ref.get("uuid") if ref.get("type") == "quote" else None
-        elif not event.startswith("QUOTE_"):
+        quote = _usable_id(body.get("objectUuid"))
+        if drift.normalize_word(event) == "orderreceived":
+            ref = _object(_object(body.get("object")).get("reference"))
+            quote = _usable_id(ref.get("uuid")) if drift.normalize_word(
+                str(ref.get("type") or "")) == "quote" else None
+        elif not drift.normalize_word(event).startswith("quote"):
             return []
         if not quote:
             return []
         stamp = body.get("timestamp")
         when = parse_datetime(stamp) if isinstance(stamp, int | float) else None
         return [WebhookHint(
-            entity=Entity.PROPOSALS, remote_id=str(parse_id(quote)), event=event,
+            entity=Entity.PROPOSALS, remote_id=quote, event=event,
             event_id=f"{body.get('webhookUuid')}:{body.get('objectUuid')}:{event}:{stamp}",
             occurred_at=when.timestamp() if when else None)]
 
@@ -832,7 +1033,7 @@ def _check_put_fields(changes: Mapping[str, Any]) -> None:
     if note is not None and len(str(note)) > 1024:
         raise VendorRefused("Automa.Net quote notes (titles) are at most 1024 characters",
                             status=400)
-    if "currency" in changes and changes["currency"] not in ("PLN", "EUR", "USD", "GBP"):
+    if "currency" in changes and changes["currency"] not in CURRENCIES:
         raise VendorRefused("Automa.Net quotes are in PLN, EUR, USD or GBP", status=400)
 
 

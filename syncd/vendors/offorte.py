@@ -15,14 +15,29 @@ Status words (vendor -> canonical; `status_out` is the reverse for pushes):
     lost   -> rejected    rejected -> lost
     closed -> expired     expired, canceled -> closed   ("closed" = no longer open, not won/lost)
 
+Status words match case-, space-, hyphen- and underscore-insensitively ("WON", " won ",
+"Open"); the account's `status_map` beats the table; a word still unknown keeps the row
+with `status` NULL, `vendor_status` the word, noted as unmapped in the drift table.
+
 Decisions where Offorte is silent (see shared/vendors.md "Project decisions"):
   * Line items are the `type == "price"` rows of `content.pricetables[].rows[]`; discount,
     subtotal and title rows only lay out the document and stay in the proposal's raw JSON.
-    `position` is the 1-based running index over the kept rows of all price tables; a row
-    without an id gets `"{proposal}:{table index}:{row index}"`. `discount` is an amount
-    (percentage discounts are converted), `total_net` is the row subtotal minus it.
+    A row type nobody listed (noted as unmapped) is a line item when it carries a
+    quantity, a price or a subtotal, else it stays in raw only; an account's
+    `line_item_types` adds priced types. `position` is the 1-based running index over the
+    kept rows of all price tables; a row without a usable id (none, `false`, or a value
+    that is no id at all, which is noted) gets `"{proposal}:{table index}:{row index}"`,
+    so one odd row never takes its proposal down. `discount` is an amount (percentage
+    discounts are converted), `total_net` is the row subtotal minus it; a discount whose
+    type or value cannot be read leaves `discount` and `total_net` NULL (never a guess).
   * `total_gross` is `price_total_original` (a number in v1, a string in v2) and only
-    falls back to the display string; `price_total_override` stays in raw.
+    falls back to the display string; `price_total_override` stays in raw. An amount
+    that cannot be read is NULL and noted, never 0. `currency` comes from the display
+    string: a known symbol, or three capital letters kept as written; another symbol is
+    noted as unmapped and leaves `currency` unset.
+  * Only a record without a usable id or with an unusable structure is quarantined (see
+    the record models); a person without a usable id inside a company's `people[]` is
+    left out (noted) and the company's people are then not taken as the complete set.
   * Idempotent create: Offorte has no external id, so syncd puts its marker in the
     proposal's internal `remarks` (not shown to the client, unlike a name suffix) and
     `find_by_marker` searches `/proposals/edit?query=<marker>` (the search ignores the
@@ -43,27 +58,43 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from html import escape
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import StrictBool
 
+from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
-from syncd.errors import SettingsError, VendorError, VendorRefused, VendorUnsupported
+from syncd.drift import (
+    AnyMoney,
+    Date,
+    DriftKind,
+    Integer,
+    Key,
+    Money,
+    MoneyText,
+    Number,
+    Record,
+    RefId,
+    Text,
+    Word,
+    word_table,
+)
+from syncd.errors import (
+    BadRecord,
+    SettingsError,
+    VendorError,
+    VendorRefused,
+    VendorUnsupported,
+)
 from syncd.http.auth import HeaderKeyAuth, OAuth2RefreshAuth
 from syncd.http.paginators import PageNumberPaginator
-from syncd.parsing import (
-    currency_of,
-    parse_datetime,
-    parse_decimal,
-    parse_id,
-    parse_money,
-    strip_html,
-)
+from syncd.parsing import currency_of, parse_datetime, parse_decimal, parse_id, strip_html
 from syncd.vendors.base import (
     Connector,
     DetailSpec,
@@ -83,34 +114,66 @@ PARTITIONS = ("edit", "open", "won", "lost", "closed")
 CONTENT_FIELDS = frozenset({"title", "total_gross", "company_id", "contact_id"})
 NO_ROWS = "Offorte price table rows can only be added when the proposal is created"
 
-Id = StrictInt | StrictStr
-OptId = StrictInt | StrictStr | StrictBool | None  # Offorte says `false` for "no id"
-Num = StrictInt | StrictFloat | StrictStr | None
-Text = StrictStr | None
+# ---- record models ---------------------------------------------------------------------------
+# Strict about identity and money, tolerant about vocabulary (syncd/drift.py). Only these
+# fail validation (and quarantine the record): a record without a usable id (`Key`), or an
+# unusable structure — an object that is not an object (`content`, `logs`, a price table,
+# a row, `company`/`contact` unless `false`), a list that is not a list (`pricetables`,
+# `rows`, `receivers`, `emails`, `people`). Any other odd value degrades to NULL (noted)
+# or is coerced where its meaning is certain (noted). Undocumented keys stay in raw and
+# are counted by the engine; `drift_known` lists the documented keys the mapping does
+# not read (fingerprint, find_by_marker and the push read some of them from raw).
+# Native types: money rows and `price_total_original` (v1) are JSON numbers, display
+# totals and v2 `price_total_original`/`discount_value` strings; both are read exactly.
+_COMPANY_DOC = frozenset({
+    "fax", "linkedin", "facebook", "twitter", "instagram", "account_user_id",
+    "account_user_name", "proposals_open", "proposals_won", "tags", "type", "proposals"})
+_PERSON_DOC = frozenset({
+    "salutation", "street", "zipcode", "city", "state", "country", "internet", "linkedin",
+    "facebook", "twitter", "instagram", "fax", "type", "organisation", "account_user_id",
+    "account_user_name", "tags", "name", "owner", "coc_number", "vat_number", "proposals"})
+_COMPANY_FIELDS = frozenset({
+    "id", "name", "email", "phone", "internet", "coc_number", "vat_number", "street",
+    "zipcode", "city", "state", "country", "date_created", "people"})
+_PERSON_FIELDS = frozenset({
+    "id", "company_id", "contact_id", "firstname", "lastname", "fullname", "email", "phone",
+    "mobile", "date_created"})
 
 
-# ---- record models (extra="allow": legacy fields keep appearing) ---------------------------
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class _PersonFields(Record):
+    """What syncd reads of a person (v1 `people[]`, v2 `/contacts/people/`)."""
 
-
-class PersonModel(_Model):
-    id: Id
-    company_id: OptId = None  # v1
-    contact_id: OptId = None  # v2: the organisation
-    type: Literal["person"] | None = None
+    drift_known = _PERSON_DOC
+    company_id: RefId = None  # v1
+    contact_id: RefId = None  # v2: the organisation (`false` when none)
     firstname: Text = None
     lastname: Text = None
     fullname: Text = None
     email: Text = None
     phone: Text = None
     mobile: Text = None
-    date_created: Text = None
+    date_created: Date = None
 
 
-class CompanyModel(_Model):
-    id: OptId
-    type: Literal["organisation"] | None = None
+class PersonModel(_PersonFields):
+    """A person record of its own (v2 people list, a fetched contact): its id is its
+    identity."""
+
+    id: Key
+
+
+class PersonEntry(_PersonFields):
+    """A person inside a company's `people[]`: one without a usable id is left out of
+    the mirror (noted) instead of taking its company down."""
+
+    id: RefId = None
+
+
+class CompanyModel(Record):
+    """v1 company (with `people[]` in lists and details) or v2 organisation."""
+
+    drift_known = _COMPANY_DOC
+    id: Key
     name: Text = None
     email: Text = None
     phone: Text = None
@@ -122,82 +185,133 @@ class CompanyModel(_Model):
     city: Text = None
     state: Text = None
     country: Text = None
-    date_created: Text = None
-    people: list[PersonModel] | None = None
+    date_created: Date = None
+    people: list[PersonEntry] | None = None
 
 
-class RowModel(_Model):
-    id: OptId = None
-    type: Literal["price", "discount", "subtotal", "title"]
+class ProposalCompany(Record):
+    """v1 details `company`: only its id is read (`false` when there is none)."""
+
+    drift_known = _COMPANY_DOC | _COMPANY_FIELDS
+    id: RefId = None
+    people: list[PersonEntry] | None = None
+
+
+class ContactModel(Record):
+    """v2 details `contact`: a person (`contact_id` = its organisation) or an organisation."""
+
+    drift_known = _PERSON_DOC | _COMPANY_DOC | _PERSON_FIELDS | _COMPANY_FIELDS
+    id: RefId = None
+    type: Word = None
+    contact_id: RefId = None
+
+
+class RowModel(Record):
+    """One `content.pricetables[].rows[]` row; `type` decides whether it is a line item.
+    `discount_type` and `selectable` are words or booleans (Any: read by the mapping)."""
+
+    drift_known = frozenset({
+        "product_id", "user_selected", "user_quantity", "recurring_type",
+        "recurring_include_in_totals", "unique_id", "hide_price", "count", "userinput_count",
+        "userinput_optional", "userinput_optional_checked"})
+    id: RefId = None
+    type: Word = None
     content: Text = None
-    quantity: Num = None
-    price: Num = None
-    subtotal: Num = None
-    vat_percentage: Num = None
-    discount_type: StrictStr | StrictBool | None = None
-    discount_value: Num = None
-    sku: StrictStr | StrictInt | None = None
-    selectable: StrictStr | StrictBool | None = None
+    quantity: Number = None
+    price: Money = None
+    subtotal: Money = None
+    vat_percentage: Number = None
+    discount_type: Any = None
+    discount_value: AnyMoney = None  # v1 a number, v2 a string ("400", "")
+    sku: RefId = None  # text or a number, like an id
+    selectable: Any = None
 
 
-class PricetableModel(_Model):
-    id: Text = None
-    rows: list[RowModel] = []
-    settings: dict[str, Any] | None = None
+class TableSettings(Record):
+    drift_known = frozenset({"vat_hidden", "rows_include_vat"})
+    vat_default_percentage: Number = None
 
 
-class ContentModel(_Model):
-    pricetables: list[PricetableModel] = []
+class PricetableModel(Record):
+    drift_known = frozenset({"id", "subtotal", "total", "vat"})
+    rows: list[RowModel] | None = []  # null: a table without rows
+    settings: TableSettings | None = None
 
 
-class ReceiverModel(_Model):
-    id: OptId = None
-    fullname: Text = None
-    email: Text = None
+class ContentModel(Record):
+    pricetables: list[PricetableModel] | None = []  # null: line items not known
 
 
-class SummaryModel(_Model):
-    views: StrictInt | None = None
+class ReceiverModel(Record):
+    drift_known = frozenset({"fullname", "email", "pass", "signature_required",
+                             "signature_allowed"})
+    id: RefId = None
 
 
-class LogsModel(_Model):
+class SummaryModel(Record):
+    drift_known = frozenset({"pdf", "recent_view", "last_modified_date", "last_modified_user"})
+    views: Integer = None
+
+
+class LogsModel(Record):
+    drift_known = frozenset({"history"})
     summary: SummaryModel | None = None
 
 
-class EmailModel(_Model):
-    date_sended: Text = None
+class EmailModel(Record):
+    drift_known = frozenset({"id", "proposal_version_nr", "message", "sended_by", "receivers"})
+    date_sended: Date = None
 
 
-class ProposalModel(_Model):
+class ProposalModel(Record):
     """A list record merged with its details (or details alone, for webhook fetches)."""
 
-    id: Id
-    name: StrictStr
-    status: StrictStr
-    version_id: OptId = None
-    proposal_nr: StrictStr | StrictInt | None = None
-    price_total: Text = None
-    price_total_original: Num = None
-    company_id: OptId = None
-    contact_id: OptId = None
-    contact_type: Literal["organisation", "person"] | None = None
-    company: CompanyModel | StrictBool | None = None
-    contact: dict[str, Any] | StrictBool | None = None
+    drift_known = frozenset({
+        "version_id", "account_user_id", "account_user_name", "account_user_email",
+        "company_name", "contact_name", "contact_person_fullname", "directory_id", "tags",
+        "total_price", "total_price_override", "price_total_override", "remarks",
+        "proposal_language", "language", "design_template_id", "text_template_id",
+        "comments", "custom_fields", "agree", "type", "pages_total"})
+    id: Key
+    name: Text = None
+    status: Word = None
+    proposal_nr: RefId = None  # text or a number, like an id
+    price_total: MoneyText = None  # the display string: "$999.99", "€ 1000,00"
+    price_total_original: AnyMoney = None  # v1 a number, v2 a decimal string
+    company_id: RefId = None
+    contact_id: RefId = None
+    contact_type: Word = None
+    company: ProposalCompany | StrictBool | None = None
+    contact: ContactModel | StrictBool | None = None
     receivers: list[ReceiverModel] | None = None
     content: ContentModel | None = None
     logs: LogsModel | None = None
     emails: list[EmailModel] | None = None
-    date_created: Text = None
-    date_modified: Text = None
-    date_viewed: Text = None
-    date_won: Text = None
-    remarks: Text = None
+    date_created: Date = None
+    date_modified: Date = None
+    date_viewed: Date = None
+    date_won: Date = None
 
 
-class UserModel(_Model):
-    id: Id
-    email: Text = None
-    date_lastlogin: Text = None
+class UserModel(Record):
+    """Account users (proposal owners): kept as raw extras, so only the id is read."""
+
+    drift_known = frozenset({"email", "firstname", "lastname", "phone", "jobtitle",
+                             "date_lastlogin"})
+    id: Key
+
+
+def record_id(rec: Any) -> str:
+    """A record's id by the record models' own rule (`drift.Key`): text, or an integer
+    (an integral float is the same number); anything else raises -> quarantine."""
+    value = rec["id"]
+    if type(value) is str and value.strip():
+        return value
+    if type(value) is int:
+        return str(value)
+    if type(value) is float and value.is_integer():
+        return str(int(value))
+    raise ValueError(f"not a usable id: {value!r}")
 
 
 # ---- mapping ---------------------------------------------------------------------------------
@@ -210,149 +324,238 @@ PERSON_KEYS = {
     "first_name": "firstname", "last_name": "lastname", "full_name": "fullname",
     "email": "email", "phone": "phone", "mobile": "mobile",
 }
+# Row types (matched case-, space-, hyphen- and underscore-insensitively): price rows are
+# line items; the layout rows stay in raw. A type nobody listed is a line item when it
+# carries a quantity, a price or a subtotal (noted as unmapped either way); an account
+# adds types with `line_item_types`.
+PRICED_ROWS = frozenset({"price"})
+LAYOUT_ROWS = frozenset({"discount", "subtotal", "title"})
+ROWS = "content.pricetables[].rows[]"
+_CONTACT_TYPES = word_table({"organisation": "organisation", "organization": "organisation",
+                             "person": "person"})
+# discount_type: documented words, and the booleans real payloads carry (true = amount)
+_DISCOUNTS = word_table({"amount": "amount", "percentage": "percentage", "true": "amount",
+                         "1": "amount", "false": "none", "0": "none"})
+# selectable: "check"/"radio" (v1) or a boolean (v2): whether the client may leave it out
+_SELECTABLE = word_table({"check": True, "radio": True, "true": True, "1": True,
+                          "false": False, "0": False})
+_NOT_A_SYMBOL = re.compile(r"[\d\s.,'+\-]")
+_DIGIT = re.compile(r"\d")
 
 
-def _text(value: Any) -> str | None:
-    """Offorte sends "" for an empty field; the mirror says NULL."""
-    return value if isinstance(value, str) and value != "" else None
-
-
-def _fields(raw: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
-    """Canonical fields for the vendor keys the record actually has (absent = unknown)."""
-    row = {canon: _text(raw[vendor]) for canon, vendor in keys.items() if vendor in raw}
-    if raw.get("date_created"):
-        row["created_at"] = parse_datetime(raw["date_created"])
+def _fields(model: Record, keys: Mapping[str, str]) -> dict[str, Any]:
+    """Canonical fields for the vendor keys the record actually has (absent = unknown);
+    Offorte sends "" for an empty field, the mirror says NULL."""
+    given = model.model_fields_set
+    row = {canon: getattr(model, vendor) or None for canon, vendor in keys.items()
+           if vendor in given}
+    created = getattr(model, "date_created", None)
+    if created is not None:
+        row["created_at"] = created
     return row
 
 
-def _company_row(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _company_row(model: CompanyModel, raw: Mapping[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in raw.items() if k != "people"}
-    return {"remote_id": parse_id(raw["id"]), **_fields(raw, COMPANY_KEYS), "raw": body}
+    return {"remote_id": model.id, **_fields(model, COMPANY_KEYS), "raw": body}
 
 
-def _person_row(raw: Mapping[str, Any], company: str | None) -> dict[str, Any]:
-    return {"remote_id": parse_id(raw["id"]), "company_id": company,
-            **_fields(raw, PERSON_KEYS), "raw": dict(raw)}
+def _person_row(model: _PersonFields, remote_id: str, raw: Mapping[str, Any],
+                company: str | None) -> dict[str, Any]:
+    return {"remote_id": remote_id, "company_id": company, **_fields(model, PERSON_KEYS),
+            "raw": dict(raw)}
 
 
 def map_company(conn: Any, model: CompanyModel, raw: dict[str, Any]) -> Bundle:
-    """v1 company (people inline: the complete set) or v2 organisation (people listed apart)."""
-    company_id = parse_id(model.id)
-    if company_id is None:
-        raise ValueError("company without an id")
-    bundle = Bundle(companies=[_company_row(raw)])
-    if isinstance(raw.get("people"), list):
-        bundle.contacts = [_person_row(p, company_id) for p in raw["people"]]
-        bundle.complete_contacts_of.add(company_id)
+    """v1 company (people inline: the complete set) or v2 organisation (people listed apart).
+    A person without a usable id is left out (noted), and the set is then not complete, so
+    no mirrored person is deleted because of it."""
+    bundle = Bundle(companies=[_company_row(model, raw)])
+    if model.people is not None and isinstance(raw.get("people"), list):
+        complete = True
+        for person, person_raw in zip(model.people, raw["people"], strict=True):
+            if person.id is None:
+                drift.note(DriftKind.UNPARSEABLE_VALUE, "people[].id", person_raw.get("id"))
+                complete = False
+                continue
+            bundle.contacts.append(_person_row(person, person.id, person_raw, model.id))
+        if complete:
+            bundle.complete_contacts_of.add(model.id)
     return bundle
 
 
 def map_person(conn: Any, model: PersonModel, raw: dict[str, Any]) -> Bundle:
     """v2 person: `contact_id` is the organisation (false when the person has none)."""
-    return Bundle(contacts=[_person_row(raw, parse_id(model.contact_id))])
+    return Bundle(contacts=[_person_row(model, model.id, raw, model.contact_id)])
 
 
 def map_user(conn: Any, model: UserModel, raw: dict[str, Any]) -> Bundle:
     """Account users are kept as non-canonical extras (proposal owners)."""
-    return Bundle(extras=[("users", str(model.id), raw)])
+    return Bundle(extras=[("users", model.id, raw)])
 
 
-def _total(model: ProposalModel) -> Decimal | None:
-    if model.price_total_original not in (None, ""):
-        return parse_money(model.price_total_original)
-    return parse_money(model.price_total)
+def _given(value: Any) -> bool:
+    """The vendor said something (not null, "" or Offorte's `false`)."""
+    return value is not None and value != "" and value is not False
 
 
-def _line_items(pid: str, content: ContentModel, raw: Any) -> list[dict[str, Any]]:
+def _currency(shown: Any) -> str | None:
+    """The ISO code a display total implies: a known symbol, or three capital letters
+    (kept as written). Another symbol is noted as unmapped and gives NULL, not a guess.
+    A text holding no amount at all ("TBD") implies no currency."""
+    if not isinstance(shown, str) or not _DIGIT.search(shown):
+        return None
+    code = currency_of(shown)
+    if code is None:
+        symbol = _NOT_A_SYMBOL.sub("", shown)
+        if symbol:
+            drift.note(DriftKind.UNMAPPED_WORD, "price_total.currency", symbol)
+    return code
+
+
+def _line_items(conn: Connector, pid: str, content: ContentModel,
+                raw: Any) -> list[dict[str, Any]]:
     """Price rows as line items; `raw` is the unmodified `content` object."""
     items: list[dict[str, Any]] = []
-    for t, table in enumerate(content.pricetables):
-        default_vat = (table.settings or {}).get("vat_default_percentage")
-        for i, row in enumerate(table.rows):
-            if row.type != "price":
+    for t, table in enumerate(content.pricetables or ()):
+        default_vat = table.settings.vat_default_percentage if table.settings else None
+        for i, row in enumerate(table.rows or ()):
+            if not _is_line(conn, row):
                 continue
+            row_raw = raw["pricetables"][t]["rows"][i]
             text = strip_html(row.content) or ""
             name, _, rest = text.partition("\n")
-            qty, price = parse_decimal(row.quantity), parse_money(row.price)
-            gross = parse_money(row.subtotal)
+            qty, price, gross = parse_decimal(row.quantity), row.price, row.subtotal
             if gross is None and qty is not None and price is not None:
                 gross = qty * price
-            discount = _discount(row, gross)
-            vat = row.vat_percentage if row.vat_percentage not in (None, "") else default_vat
+            discount, known = _discount(row, row_raw, gross)
+            vat = row.vat_percentage if row.vat_percentage is not None else default_vat
             items.append({
-                "remote_id": parse_id(row.id) or f"{pid}:{t}:{i}",
+                "remote_id": row.id or f"{pid}:{t}:{i}",
                 "proposal_remote_id": pid, "position": len(items) + 1,
-                "sku": parse_id(row.sku), "name": name.strip() or None,
+                "sku": row.sku, "name": name.strip() or None,
                 "description": rest.strip() or None, "quantity": qty, "unit_price": price,
                 "discount": discount, "tax_rate": parse_decimal(vat),
-                "total_net": gross - (discount or 0) if gross is not None else None,
-                "optional": row.selectable not in (None, False, "", "false"),
-                "raw": raw["pricetables"][t]["rows"][i],
+                "total_net": gross - (discount or 0) if gross is not None and known else None,
+                "optional": _optional(row.selectable), "raw": row_raw,
             })
     return items
 
 
-def _discount(row: RowModel, gross: Decimal | None) -> Decimal | None:
-    value = parse_money(row.discount_value)
-    if row.discount_type in (None, False, "", "false") or value is None:
-        return None
-    if row.discount_type == "percentage":
-        return (gross or Decimal(0)) * value / 100
-    return value  # "amount", or the boolean `true` seen in real payloads
+def _is_line(conn: Connector, row: RowModel) -> bool:
+    """Whether a row is a line item (see PRICED_ROWS). A row without any type is one when
+    it carries an amount; that is no word to note."""
+    if row.type == "price":  # the common case, answered first
+        return True
+    amount = drift.carries_amount(row.quantity, row.price, row.subtotal)
+    if not _given(row.type):
+        return amount
+    return conn.is_priced_line(row.type, PRICED_ROWS, LAYOUT_ROWS, amount, f"{ROWS}.type")
+
+
+def _discount(row: RowModel, row_raw: Mapping[str, Any],
+              gross: Decimal | None) -> tuple[Decimal | None, bool]:
+    """The row's discount as an amount, and whether it is known (else `total_net` is NULL:
+    money is never guessed). Percentages are converted; `true` means an amount."""
+    kind: str | None
+    flag = row.discount_type
+    if flag is None or flag is False or flag == "":
+        kind = "none"
+    elif flag is True:
+        kind = "amount"
+    elif isinstance(flag, str | int):
+        kind = drift.lookup(_DISCOUNTS, flag, f"{ROWS}.discount_type")
+    else:
+        drift.note(DriftKind.UNPARSEABLE_VALUE, f"{ROWS}.discount_type", flag)
+        kind = None
+    value = row.discount_value
+    if value is None:  # none given is no discount; one that could not be read is unknown
+        return None, not _given(row_raw.get("discount_value")) or kind == "none"
+    if kind == "none":
+        return None, True
+    if kind is None or (kind == "percentage" and gross is None):
+        return None, False
+    return (gross * value / 100, True) if kind == "percentage" else (value, True)
+
+
+def _optional(flag: Any) -> bool | None:
+    """`selectable`: "check"/"radio" or true make the row optional; an unknown word is
+    NULL (noted)."""
+    if flag is None or flag is False or flag == "":
+        return False
+    if flag is True:
+        return True
+    if isinstance(flag, str | int):
+        return drift.lookup(_SELECTABLE, flag, f"{ROWS}.selectable")
+    drift.note(DriftKind.UNPARSEABLE_VALUE, f"{ROWS}.selectable", flag)
+    return None
 
 
 def _refs(model: ProposalModel) -> dict[str, str | None]:
-    """Remote company and contact of a proposal, from whichever shape this record has."""
+    """Remote company and contact of a proposal, from whichever shape this record has.
+    A contact type nobody listed says nothing about the company (left unknown, not
+    guessed); the contact then comes from the receivers, as for an organisation."""
     refs: dict[str, str | None] = {}
-    company = model.company if isinstance(model.company, CompanyModel) else None
-    if "company" in model.model_fields_set:  # v1 details (`false`: no company)
-        refs["company_id"] = parse_id(company.id) if company else None
-    elif "company_id" in model.model_fields_set:  # v1 list record only
-        refs["company_id"] = parse_id(model.company_id)
+    given = model.model_fields_set
+    company = model.company if isinstance(model.company, ProposalCompany) else None
+    if "company" in given:  # v1 details (`false`: no company)
+        refs["company_id"] = company.id if company else None
+    elif "company_id" in given:  # v1 list record only
+        refs["company_id"] = model.company_id
     contact = model.contact
     if contact is False:  # v2 details without a contact
         refs["company_id"] = None
-    elif isinstance(contact, dict):  # v2 details: a person (in an organisation) or an org
-        if contact.get("type") == "person":
-            refs["contact_id"] = parse_id(contact.get("id"))
-            refs["company_id"] = parse_id(contact.get("contact_id"))
-        else:
-            refs["company_id"] = parse_id(contact.get("id"))
-    elif model.contact_type == "organisation":  # v2 list record only
-        refs["company_id"] = parse_id(model.contact_id)
+    elif isinstance(contact, ContactModel):  # v2 details: a person (in an organisation) or an org
+        kind = drift.lookup(_CONTACT_TYPES, contact.type, "contact.type")
+        if kind == "person":
+            refs["contact_id"] = contact.id
+            refs["company_id"] = contact.contact_id
+        elif kind == "organisation":
+            refs["company_id"] = contact.id
+    elif "contact_type" in given and drift.lookup(  # v2 list record only
+            _CONTACT_TYPES, model.contact_type, "contact_type") == "organisation":
+        refs["company_id"] = model.contact_id
     if "contact_id" not in refs and model.receivers is not None:
         first = model.receivers[0].id if model.receivers else None
         if first is None and company is not None and company.people:
             first = company.people[0].id
-        refs["contact_id"] = parse_id(first)
+        refs["contact_id"] = first
     return refs
 
 
 def map_proposal(conn: Connector, model: ProposalModel, raw: dict[str, Any]) -> Bundle:
-    """One proposal (list + details merged) with its price rows as line items."""
-    pid = str(model.id)
-    status = conn.map_status(model.status)
-    views = model.logs.summary.views if model.logs and model.logs.summary else None
-    if status == ProposalStatus.SENT and ((views or 0) > 0 or model.date_viewed):
-        status = ProposalStatus.VIEWED
-    row: dict[str, Any] = {"remote_id": pid, "title": model.name, "status": status,
-                           "vendor_status": model.status, **_refs(model), "raw": raw}
-    if "proposal_nr" in model.model_fields_set:
-        row["number"] = parse_id(model.proposal_nr)
-    if model.price_total is not None or model.price_total_original is not None:
-        row["total_gross"] = _total(model)
-        if currency_of(model.price_total):
-            row["currency"] = currency_of(model.price_total)
+    """One proposal (list + details merged) with its price rows as line items. Fields the
+    record does not carry are left out of the row (unknown, not NULL)."""
+    pid = model.id
+    given = model.model_fields_set
+    row: dict[str, Any] = {"remote_id": pid, **_refs(model), "raw": raw}
+    if "name" in given:
+        row["title"] = model.name
+    if "status" in given:
+        status = conn.map_status(model.status)
+        views = model.logs.summary.views if model.logs and model.logs.summary else None
+        if status == ProposalStatus.SENT and ((views or 0) > 0 or model.date_viewed):
+            status = ProposalStatus.VIEWED
+        row.update(status=status, vendor_status=model.status)
+    if "proposal_nr" in given:
+        row["number"] = model.proposal_nr
+    if _given(raw.get("price_total_original")) or _given(raw.get("price_total")):
+        # the exact number first, the display string only when it is missing
+        row["total_gross"] = (model.price_total_original
+                              if model.price_total_original is not None else model.price_total)
+        code = _currency(raw.get("price_total"))
+        if code:
+            row["currency"] = code
     for canon, value in (("created_at", model.date_created), ("updated_at", model.date_modified),
                          ("decided_at", model.date_won)):
-        if value:
-            row[canon] = parse_datetime(value)
-    sent = [parse_datetime(e.date_sended) for e in model.emails or [] if e.date_sended]
+        if value is not None:
+            row[canon] = value
+    sent = [e.date_sended for e in model.emails or () if e.date_sended is not None]
     if sent:
-        row["sent_at"] = min(d for d in sent if d is not None)
+        row["sent_at"] = min(sent)
     bundle = Bundle(proposals=[row])
-    if model.content is not None:
-        bundle.line_items = _line_items(pid, model.content, raw["content"])
+    if model.content is not None and model.content.pricetables is not None:
+        bundle.line_items = _line_items(conn, pid, model.content, raw["content"])
         bundle.complete_line_items.add(pid)
     return bundle
 
@@ -385,20 +588,22 @@ def _streams(version: str) -> tuple[StreamSpec, ...]:
         "proposals", "/proposals/{partition}/" if v2 else "/proposals/{partition}", _pages,
         ProposalModel, map_proposal, Entity.PROPOSALS, PAGE_SIZE,
         params={"sort": "date_modified"} if v2 else {}, partitions=PARTITIONS,
-        fingerprint=proposal_fingerprint, high_water=_modified if v2 else None,
+        id_of=record_id, fingerprint=proposal_fingerprint,
+        high_water=_modified if v2 else None,
         detail=DetailSpec("/proposals/{id}/details" + ("" if v2 else "/"),
-                          name="proposal_details", merge=_merge),
+                          name="proposal_details", id_of=record_id, merge=_merge),
     )
     users = StreamSpec("users", "/account/users" + ("" if v2 else "/"), _pages, UserModel,
-                       map_user, "users", PAGE_SIZE, deletes_missing=False)
+                       map_user, "users", PAGE_SIZE, id_of=record_id, deletes_missing=False)
     if not v2:
         companies = StreamSpec("companies", "/companies", _pages, CompanyModel, map_company,
-                               Entity.COMPANIES, PAGE_SIZE)
+                               Entity.COMPANIES, PAGE_SIZE, id_of=record_id)
         return (companies, proposals, users)
     organisations = StreamSpec("organisations", "/contacts/organisations/", _pages,
-                               CompanyModel, map_company, Entity.COMPANIES, PAGE_SIZE)
+                               CompanyModel, map_company, Entity.COMPANIES, PAGE_SIZE,
+                               id_of=record_id)
     people = StreamSpec("people", "/contacts/people/", _pages, PersonModel, map_person,
-                        Entity.CONTACTS, PAGE_SIZE)
+                        Entity.CONTACTS, PAGE_SIZE, id_of=record_id)
     return (organisations, people, proposals, users)
 
 
@@ -644,7 +849,8 @@ class OfforteConnector(Connector):
             current = row.get("vendor_status") or _flat(raw).get("status")
             fields = tuple(f for f in changes if f in CONTENT_FIELDS)
             edit = WriteRequest("PATCH", path, "update", Entity.PROPOSALS, content, fields=fields)
-            if current == "edit":  # edit first, then leave edit (if asked)
+            if self.map_status(current) == ProposalStatus.DRAFT:  # "edit", "EDIT", " edit "…
+                # edit first, then leave edit (if asked)
                 requests.insert(0, edit)
             elif word == "edit":  # back to edit first, then edit
                 requests.append(edit)
@@ -746,14 +952,22 @@ class OfforteConnector(Connector):
         return response.json()
 
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
+        """One record by id, validated and mapped like a pull does; what a pull would
+        quarantine is a BadRecord here (the webhook loop logs it and goes on). v2's
+        `/contacts/{id}` answers a person or an organisation: its `type` says which, and
+        when it says nothing syncd knows, the entity asked for decides."""
         raw = self._get(client, entity, remote_id)
         if raw is None:
             return None
-        if entity == Entity.PROPOSALS:
-            return map_proposal(self, ProposalModel.model_validate(raw), raw)
-        if raw.get("type") == "person":
-            return map_person(self, PersonModel.model_validate(raw), raw)
-        return map_company(self, CompanyModel.model_validate(raw), raw)
+        try:
+            if entity == Entity.PROPOSALS:
+                return map_proposal(self, ProposalModel.model_validate(raw), raw)
+            kind = drift.lookup(_CONTACT_TYPES, raw.get("type"), "type")
+            if kind == "person" or (kind is None and entity == Entity.CONTACTS):
+                return map_person(self, PersonModel.model_validate(raw), raw)
+            return map_company(self, CompanyModel.model_validate(raw), raw)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # ValidationError too
+            raise BadRecord(f"offorte {entity} {remote_id}: {exc}", raw) from exc
 
     # ---- webhooks -------------------------------------------------------------------------------
     def authenticate_webhook(self, headers: Mapping[str, str], body: bytes,

@@ -14,7 +14,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from syncd import drift
 from syncd.canonical import Entity, ProposalStatus
+from syncd.drift import DriftKind
 from syncd.errors import VendorRefused, VendorUnsupported
 from syncd.settings import AccountSettings
 from syncd.vendors.automa import (
@@ -101,12 +103,22 @@ def test_seed_quote_examples_validate_and_map(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SEED_QUOTES))
-def test_automa_money_is_decimal_strings_so_seed_placeholders_fail_only_there(name: str) -> None:
-    """Strict enough: the raw seed example fails exactly on its "string" money fields."""
-    with pytest.raises(ValidationError) as caught:
-        Quote.model_validate(SEED_QUOTES[name]())
-    keys = {str(e["loc"][-1]) for e in caught.value.errors()}
-    assert keys <= set(DECIMALS), keys
+def test_automa_seed_money_placeholders_are_null_and_noted_never_0(name: str) -> None:
+    """The raw seed example keeps its quote: exactly its "string" money fields are NULL
+    (never 0), each noted as unparseable; nothing else is noted."""
+    raw = SEED_QUOTES[name]()
+    with drift.collecting() as notes:
+        bundle = map_quote(connector(), Quote.model_validate(raw), raw)
+        drift.unknown_fields(Quote, raw)
+    (proposal,) = bundle.proposals
+    assert proposal["total_net"] is proposal["total_tax"] is proposal["total_gross"] is None
+    (item,) = bundle.line_items
+    assert item["unit_price"] is item["tax_rate"] is item["total_net"] is None
+    assert "discount" not in item
+    assert notes and {n.kind for n in notes} == {DriftKind.UNPARSEABLE_VALUE}
+    assert {n.value for n in notes} == {"string"}
+    assert {n.path.rsplit(".", 1)[-1] for n in notes} <= set(DECIMALS)
+    assert "items[].unit_nett_price" in {n.path for n in notes}
 
 
 def test_automa_quote_maps_buyer_company_user_and_items_with_real_values() -> None:
@@ -158,15 +170,215 @@ def test_automa_status_words(word: str, status: ProposalStatus) -> None:
     assert connector().map_status(word) == status
 
 
-def test_automa_unknown_status_or_currency_is_quarantined() -> None:
+def mapped(raw: dict[str, Any], conn: AutomaConnector | None = None) -> tuple[Any, list[Any]]:
+    """A quote validated and mapped as the call-log stream does, with its drift notes."""
+    record = {"call": None, "quote": raw}
+    with drift.collecting() as notes:
+        bundle = map_call(conn or connector(), CallRecord.model_validate(record), record)
+        drift.unknown_fields(CallRecord, record)
+    return bundle, notes
+
+
+def test_automa_unknown_status_word_keeps_the_quote_with_status_null() -> None:
+    raw = {**realistic(load("quote")["data"]), "status": {"name": "archived"}}
+    bundle, notes = mapped(raw)
+    (proposal,) = bundle.proposals
+    assert proposal["status"] is None and proposal["vendor_status"] == "archived"
+    assert len(bundle.line_items) == 1
+    assert [(n.kind, n.path, n.value) for n in notes] == [
+        (DriftKind.UNMAPPED_WORD, "quote.status.name", "archived")]
+
+
+@pytest.mark.parametrize(("word", "status"), [
+    ("ACCEPTED", ProposalStatus.ACCEPTED), ("Declined", ProposalStatus.REJECTED),
+    (" draft ", ProposalStatus.DRAFT), ("EX-PIRED", ProposalStatus.EXPIRED),
+    ("s_e_n_t", ProposalStatus.SENT)])
+def test_automa_status_in_other_casing_or_spacing_maps(word: str, status: ProposalStatus) -> None:
+    raw = {**realistic(load("quote")["data"]), "status": {"name": word}, "tracked_openings": []}
+    bundle, notes = mapped(raw)
+    assert bundle.proposals[0]["status"] == status
+    assert bundle.proposals[0]["vendor_status"] == word  # Automa's own word, as it came
+    assert notes == []
+
+
+def test_automa_bare_status_word_is_the_status_name() -> None:
+    bundle, notes = mapped({**realistic(load("quote")["data"]), "status": "accepted"})
+    assert bundle.proposals[0]["status"] == ProposalStatus.ACCEPTED and notes == []
+
+
+def test_automa_status_code_as_a_number_keeps_the_quote_and_is_noted() -> None:
+    bundle, notes = mapped({**realistic(load("quote")["data"]), "status": 3})
+    assert (bundle.proposals[0]["status"], bundle.proposals[0]["vendor_status"]) == (None, "3")
+    assert [(n.kind, n.path) for n in notes] == [(DriftKind.UNMAPPED_WORD, "quote.status.name")]
+
+
+def test_automa_brand_name_as_a_number_is_text() -> None:
     raw = realistic(load("quote")["data"])
-    with pytest.raises(ValueError, match="unknown automa status"):
-        map_quote(connector(), Quote.model_validate({**raw, "status": {"name": "archived"}}),
-                  raw)
+    raw["items"][0]["offer"].update(brand={"name": 3000}, mpn="X1")
+    bundle, notes = mapped(raw)
+    assert bundle.line_items[0]["name"] == "3000 X1"
+    assert [(n.kind, n.path) for n in notes] == [
+        (DriftKind.COERCED_VALUE, "quote.items[].offer.brand.name")]
+
+
+def test_automa_account_status_map_beats_the_table_and_maps_unknown_words() -> None:
+    conn = AutomaConnector(AccountSettings(
+        name="am", vendor="automa", base_url="https://integration-api.automa.net",
+        status_map={"archived": "expired", "DRAFT": "sent"}))
+    raw = {**realistic(load("quote")["data"]), "tracked_openings": []}
+    assert mapped({**raw, "status": {"name": "Archived"}}, conn)[0].proposals[0]["status"] == (
+        ProposalStatus.EXPIRED)
+    assert mapped(raw, conn)[0].proposals[0]["status"] == ProposalStatus.SENT
+
+
+@pytest.mark.parametrize(("given", "kept", "noted"), [
+    ("PLN", "PLN", False), ("eur", "EUR", False), (" Gbp ", "GBP", False),
+    ("CHF", "CHF", True), ("chf", "CHF", True), ("on_hold", None, True),
+    ("Polish zloty", None, True), (None, None, False)])
+def test_automa_currency_outside_the_enum_is_kept_when_iso_else_null_and_noted(
+    given: Any, kept: str | None, noted: bool
+) -> None:
+    bundle, notes = mapped({**realistic(load("quote")["data"]), "currency": given})
+    assert bundle.proposals[0]["currency"] == kept
+    assert [(n.kind, n.path) for n in notes] == (
+        [(DriftKind.UNMAPPED_WORD, "quote.currency")] if noted else [])
+
+
+def test_automa_money_as_numbers_and_numbers_as_strings_are_coerced_exactly() -> None:
+    raw = realistic(load("quote")["data"])
+    item = raw["items"][0]
+    item.update(quantity="3", unit_nett_price=12.35, tax_rate=23)
+    item["total_price"] = {"regular": {"nett_amount": 37.05}, "final": {"nett_amount": "33.35"}}
+    raw["totals"]["grand_price"]["final"] = {"nett_amount": 1000, "gross_amount": 1230.1,
+                                             "tax_amount": "230.10"}
+    bundle, notes = mapped(raw)
+    (line,) = bundle.line_items
+    assert (line["quantity"], line["unit_price"], line["tax_rate"]) == (
+        Decimal(3), Decimal("12.35"), Decimal(23))
+    assert (line["total_net"], line["discount"]) == (Decimal("33.35"), Decimal("3.70"))
+    proposal = bundle.proposals[0]
+    assert (proposal["total_net"], proposal["total_gross"], proposal["total_tax"]) == (
+        Decimal(1000), Decimal("1230.1"), Decimal("230.10"))
+    assert {(n.kind, n.path) for n in notes} == {
+        (DriftKind.COERCED_VALUE, f"quote.{path}") for path in (
+            "items[].quantity", "items[].unit_nett_price", "items[].tax_rate",
+            "items[].total_price.regular.nett_amount", "totals.grand_price.final.nett_amount",
+            "totals.grand_price.final.gross_amount")}
+
+
+@pytest.mark.parametrize("amount", ["n/a", "12,5,0", {"value": "1.00"}, True])
+def test_automa_unparseable_amount_is_null_and_noted_never_0(amount: Any) -> None:
+    raw = realistic(load("quote")["data"])
+    raw["items"][0]["unit_nett_price"] = amount
+    raw["totals"]["grand_price"]["final"]["nett_amount"] = amount
+    bundle, notes = mapped(raw)
+    assert bundle.line_items[0]["unit_price"] is None
+    assert bundle.proposals[0]["total_net"] is None
+    assert {(n.kind, n.path) for n in notes} == {
+        (DriftKind.UNPARSEABLE_VALUE, "quote.items[].unit_nett_price"),
+        (DriftKind.UNPARSEABLE_VALUE, "quote.totals.grand_price.final.nett_amount")}
+
+
+def test_automa_null_note_and_names_keep_the_quote() -> None:
+    raw = realistic(load("quote")["data"])
+    raw.update(note=None, number=None)
+    raw["buyer"]["company"]["name"] = None
+    raw["buyer"]["user"].update(first_name=None, last_name=None)
+    raw["items"][0]["offer"]["mpn"] = None
+    bundle, notes = mapped(raw)
+    assert bundle.proposals[0]["title"] is None and bundle.proposals[0]["number"] is None
+    assert bundle.companies[0]["name"] == "string"  # the billing address's company name
+    assert bundle.contacts[0]["full_name"] is None
+    assert bundle.line_items[0]["name"] == "string" and notes == []  # the brand alone
+
+
+def test_automa_dates_with_or_without_zone_or_milliseconds_are_the_same_instant() -> None:
+    raw = realistic(load("quote")["data"])
+    raw.update(created_at="2019-08-24T14:15:22", updated_at="2019-08-24T16:15:22.000+02:00",
+               expires_at="2019-08-24 14:15:22")
+    raw["status"]["set_at"] = 1566656122000  # unix milliseconds
+    bundle, notes = mapped({**raw, "status": {**raw["status"], "name": "sent"}})
+    proposal = bundle.proposals[0]
+    assert proposal["created_at"] == proposal["updated_at"] == proposal["expires_at"] == (
+        SEED_TIME) == proposal["sent_at"]
+    assert [(n.kind, n.path) for n in notes] == [
+        (DriftKind.COERCED_VALUE, "quote.status.set_at")]
+
+
+def test_automa_item_without_a_usable_uuid_gets_a_derived_id_and_keeps_the_quote() -> None:
+    raw = draft()
+    raw["items"][0].pop("uuid")
+    raw["items"][1]["uuid"] = {"v": 1}
+    bundle, notes = mapped(raw)
+    assert [i["remote_id"] for i in bundle.line_items] == ["string:items:1", "string:items:2"]
+    assert [(n.kind, n.path) for n in notes] == [
+        (DriftKind.UNPARSEABLE_VALUE, "quote.items[].uuid")] * 2
+
+
+def test_automa_buyer_company_without_uuid_keeps_the_quote_without_company() -> None:
+    raw = realistic(load("quote")["data"])
+    raw["buyer"]["company"]["uuid"] = None
+    bundle, notes = mapped(raw)
+    assert bundle.companies == [] and "company_id" not in bundle.proposals[0]
+    assert bundle.contacts[0]["company_id"] is None
+    assert [(n.kind, n.path) for n in notes] == [
+        (DriftKind.UNPARSEABLE_VALUE, "quote.buyer.company.uuid")]
+
+
+def test_automa_unknown_fields_are_noted_with_their_path_and_kept_in_raw() -> None:
+    raw = realistic(load("quote")["data"])
+    raw["x_new"] = 1
+    raw["items"][0]["offer"]["x_colour"] = "red"
+    bundle, notes = mapped(raw)
+    assert {(n.kind, n.path) for n in notes} == {
+        (DriftKind.UNKNOWN_FIELD, "quote.x_new"),
+        (DriftKind.UNKNOWN_FIELD, "quote.items[].offer.x_colour")}
+    assert bundle.proposals[0]["raw"]["x_new"] == 1
+
+
+def test_automa_undocumented_list_with_prices_stays_in_raw_only() -> None:
+    """Quote items carry no element type; a list nobody documented is not made into line
+    items (Put Quote could not write them back), only counted as an unknown field."""
+    raw = realistic(load("quote")["data"])
+    raw["services"] = [{"name": "Installation", "nett_price": "100.00", "quantity": 1}]
+    bundle, notes = mapped(raw)
+    assert len(bundle.line_items) == 1
+    assert [(n.kind, n.path) for n in notes] == [(DriftKind.UNKNOWN_FIELD, "quote.services")]
+
+
+def test_automa_line_item_types_make_additional_costs_line_items() -> None:
+    raw = realistic(load("quote")["data"])
+    raw["additional_costs"][0].update(name="Shipping", nett_price="40.00", tax_rate="23.00")
+    assert len(mapped(raw)[0].line_items) == 1  # by default costs are part of the totals
+    conn = AutomaConnector(AccountSettings(
+        name="am", vendor="automa", base_url="https://integration-api.automa.net",
+        line_item_types=["Additional Costs"]))
+    bundle, notes = mapped(raw, conn)
+    _, cost = bundle.line_items
+    assert cost == {"remote_id": "string:additional_costs:1", "proposal_remote_id": "string",
+                    "position": 2, "name": "Shipping", "quantity": Decimal(1),
+                    "unit_price": Decimal("40.00"), "tax_rate": Decimal("23.00"),
+                    "total_net": Decimal("40.00"), "raw": raw["additional_costs"][0]}
+    assert notes == [] and bundle.complete_line_items == {"string"}
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("items", "unavailable"), ("items", {"uuid": "i-1"}), ("buyer", "portal"),
+    ("additional_costs", 3), ("totals", "1000.00"), ("uuid", None), ("uuid", {"id": 1})])
+def test_automa_unusable_structure_or_identity_is_quarantined(key: str, value: Any) -> None:
+    """Only these fail validation (the engine then quarantines the record)."""
+    raw = {**realistic(load("quote")["data"]), key: value}
     with pytest.raises(ValidationError):
-        Quote.model_validate({**raw, "currency": "CHF"})
-    with pytest.raises(ValidationError):  # a number where Automa sends a decimal string
-        Quote.model_validate({**raw, "items": [{**raw["items"][0], "unit_nett_price": 12.5}]})
+        mapped(raw)
+
+
+def test_automa_quote_without_items_keeps_its_proposal_and_its_line_items() -> None:
+    raw = realistic(load("quote")["data"])
+    del raw["items"]
+    bundle, notes = mapped(raw)
+    assert len(bundle.proposals) == 1 and bundle.line_items == []
+    assert bundle.complete_line_items == set()  # unknown, not gone: nothing is deleted
+    assert [(n.kind, n.path) for n in notes] == [(DriftKind.UNPARSEABLE_VALUE, "quote.items")]
 
 
 # ---- contract: RFQs, call log, webhooks ------------------------------------------------------
@@ -212,6 +424,15 @@ def test_automa_call_log_entry_reads_event_and_object_from_the_request_body() ->
     assert entry_fingerprint(newer) != entry_fingerprint(entry)
     assert entry_fingerprint(copy.deepcopy(entry)) == entry_fingerprint(entry)
     assert len(entry_fingerprint(entry)) <= 64
+
+
+def test_automa_call_log_event_types_match_in_any_spelling_and_ids_must_be_usable() -> None:
+    entry = {"uuid": "e", "eventType": "quote_accepted", "eventObjectUuid": {"bad": 1},
+             "objectUuid": 77}
+    assert is_quote_entry(entry) and entry_object_uuid(entry) == "77"
+    assert not is_quote_entry({**entry, "eventType": "ORDER_RECEIVED"})
+    with pytest.raises(KeyError):
+        entry_object_uuid({"eventObjectUuid": "", "eventObject": {"uuid": None}})
 
 
 def test_automa_call_log_pages_keep_only_the_newest_quote_entry_of_each_quote() -> None:
@@ -340,6 +561,52 @@ def test_automa_line_item_change_rewrites_the_parent_and_omitted_items_go() -> N
     assert second == {"offer": {"mpn": "S10", "brand": {"name": "Samsung"}},
                       "discount": {"type": "none"}, "quantity": 1, "unit_nett_price": "10.00",
                       "tax_rate": "23.00"}
+
+
+def test_automa_put_writes_cost_line_items_back_as_additional_costs() -> None:
+    conn = AutomaConnector(AccountSettings(
+        name="am", vendor="automa", base_url="https://integration-api.automa.net",
+        line_item_types=["additional_costs"]))
+    raw = draft()
+    raw["additional_costs"] = [{"name": "Shipping", "nett_price": "40.00", "tax_rate": "23.00"},
+                               {"name": "Packing", "nett_price": "5.00", "tax_rate": "23.00"}]
+    now = [{k: v for k, v in row.items() if k != "proposal_remote_id"}
+           for row in mapped(raw, conn)[0].line_items]
+    assert [c["remote_id"] for c in now] == [
+        "item-1", "item-2", "string:additional_costs:1", "string:additional_costs:2"]
+    now[2] = {**now[2], "unit_price": Decimal("45.5"), "name": "Express shipping"}
+    del now[3]  # the packing cost line was deleted locally
+    (put,) = conn.plan_update(Entity.PROPOSALS, "q-1", {"line_items": now}, {}, raw, now)
+    assert [i["uuid"] for i in put.json["items"]] == ["item-1", "item-2"]
+    assert put.json["additional_costs"] == [
+        {"name": "Express shipping", "nett_price": "45.50", "tax_rate": "23.00"}]
+    # without the override, the costs travel as the vendor holds them
+    (plain,) = connector().plan_update(Entity.PROPOSALS, "q-1", {"title": "x"}, {}, raw,
+                                       children(raw))
+    assert plain.json["additional_costs"] == raw["additional_costs"]
+
+
+def test_automa_put_sends_documented_types_whatever_the_answer_used() -> None:
+    """A quote read with money as numbers and a lower-case currency is put back with
+    decimal strings, numeric quantities and Put Quote's currency spelling."""
+    raw = draft()
+    raw["currency"] = "pln"
+    raw["items"][0].update(quantity="3", unit_nett_price=125.5, tax_rate=23)
+    raw["items"][1]["uuid"] = None  # an item syncd gave a derived id
+    (put,) = connector().plan_update(Entity.PROPOSALS, "q-1", {"title": "x"},
+                                     {"vendor_status": "draft"}, raw, children(raw))
+    first, second = put.json["items"]
+    assert (first["quantity"], first["unit_nett_price"], first["tax_rate"]) == (
+        3, "125.50", "23.00")
+    assert "uuid" not in second and put.json["currency"] == "PLN"
+
+
+@pytest.mark.parametrize("word", ["DRAFT", "Draft", {"name": " draft "}])
+def test_automa_put_accepts_a_draft_in_any_spelling(word: Any) -> None:
+    raw = {**draft(), "status": word if isinstance(word, dict) else {"name": word}}
+    (put,) = connector().plan_update(Entity.PROPOSALS, "q-1", {"title": "x"}, {}, raw,
+                                     children(raw))
+    assert put.method == "PUT"
 
 
 def test_automa_put_needs_at_least_one_item() -> None:

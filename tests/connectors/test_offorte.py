@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from syncd import drift
 from syncd.canonical import Entity, ProposalStatus
+from syncd.drift import DriftKind, DriftNote
 from syncd.errors import SettingsError, VendorRefused, VendorUnsupported
 from syncd.settings import AccountSettings
 from syncd.vendors.base import connector_class
@@ -156,6 +158,9 @@ def test_offorte_price_total_original_number_wins_over_the_display_string() -> N
     ("15 jun 2018 (06:49)", datetime(2018, 6, 15, 6, 49, tzinfo=UTC)),
     ("2020-06-15 18:05:59", datetime(2020, 6, 15, 18, 5, 59, tzinfo=UTC)),
     ("2024-03-22T08:26:46.000000Z", datetime(2024, 3, 22, 8, 26, 46, tzinfo=UTC)),
+    ("2024-03-22T08:26:46", datetime(2024, 3, 22, 8, 26, 46, tzinfo=UTC)),
+    ("2024-03-22T08:26:46.123Z", datetime(2024, 3, 22, 8, 26, 46, 123000, tzinfo=UTC)),
+    ("2024-03-22T10:26:46+02:00", datetime(2024, 3, 22, 8, 26, 46, tzinfo=UTC)),
 ])
 def test_offorte_dates_become_utc(text: str, expected: datetime) -> None:
     raw = {**V1["proposals_list"][0], "date_created": text}
@@ -196,17 +201,224 @@ def test_offorte_status_words(word: str, status: str) -> None:
     assert proposal(raw).proposals[0]["status"] == status
 
 
-def test_offorte_unknown_status_word_is_refused_for_quarantine() -> None:
-    with pytest.raises(ValueError, match="unknown offorte status"):
-        proposal({**V1["proposals_list"][0], "status": "archived"})
+def test_offorte_unknown_status_word_keeps_the_proposal_with_status_null() -> None:
+    with drift.collecting() as notes:
+        (row,) = proposal({**V1["proposals_list"][0], "status": "archived"}).proposals
+    assert (row["remote_id"], row["status"], row["vendor_status"]) == ("1234", None, "archived")
+    assert DriftNote(DriftKind.UNMAPPED_WORD, "status", "archived") in notes
 
 
-def test_offorte_wrong_types_fail_validation() -> None:
+@pytest.mark.parametrize(("word", "status"), [
+    ("WON", "accepted"), (" won ", "accepted"), ("Lost", "rejected"), ("EDIT", "draft"),
+    ("Closed", "expired"), ("o-p-e-n", "sent")])
+def test_offorte_status_words_in_other_casing_and_spacing_map(word: str, status: str) -> None:
+    with drift.collecting() as notes:
+        (row,) = proposal({**V1["proposals_list"][0], "status": word}).proposals
+    assert (row["status"], row["vendor_status"]) == (status, word) and notes == []
+
+
+def test_offorte_account_status_map_beats_the_built_in_table() -> None:
+    conn = connector(status_map={"archived": "canceled", "closed": "canceled"})
+    for word in ("Archived", "closed"):
+        raw = {**V1["proposals_list"][0], "status": word}
+        (row,) = map_proposal(conn, ProposalModel.model_validate(raw), raw).proposals
+        assert (row["status"], row["vendor_status"]) == ("canceled", word)
+
+
+def test_offorte_only_an_unusable_id_or_structure_fails_validation() -> None:
     from pydantic import ValidationError
 
-    for broken in ({"version_id": {"x": 1}}, {"id": True}, {"price_total_original": [1]}):
+    details = merged_v1()
+    for broken in ({"id": True}, {"id": None}, {"id": {"x": 1}}, {"id": ""},
+                   {"content": "pricetable1"}, {"content": {"pricetables": "pricetable1"}},
+                   {"content": {"pricetables": [{"rows": "row"}]}},
+                   {"content": {"pricetables": [{"rows": ["row"]}]}}, {"company": "Example"},
+                   {"receivers": {"id": 1}}, {"emails": "none"}, {"logs": [1]}):
         with pytest.raises(ValidationError):
-            ProposalModel.model_validate({**V1["proposals_list"][0], **broken})
+            ProposalModel.model_validate({**details, **broken})
+    with pytest.raises(ValidationError):
+        CompanyModel.model_validate({**V1["companies_list"][0], "people": "Chuck"})
+    for odd in ({"version_id": {"x": 1}}, {"price_total_original": [1]}, {"name": None},
+                {"status": 7}, {"proposal_nr": {"nr": 1}}, {"date_created": "yesterday"},
+                {"logs": {"summary": {"views": "many"}}}):
+        ProposalModel.model_validate({**details, **odd})
+
+
+def test_offorte_null_name_keeps_the_proposal_without_a_title() -> None:
+    (row,) = proposal({**merged_v1(), "name": None}).proposals
+    assert row["remote_id"] == "1234" and row["title"] is None
+    raw = {k: v for k, v in merged_v1().items() if k not in ("name", "status")}
+    (row,) = proposal(raw).proposals  # absent fields are unknown: left out, not NULL
+    assert "title" not in row and "status" not in row and "vendor_status" not in row
+
+
+def test_offorte_ids_as_numbers_or_strings_give_the_same_remote_ids() -> None:
+    raw = merged_v1()
+    as_text = {**raw, "id": "1234", "company": {**raw["company"], "id": "1234"},
+               "receivers": [{**raw["receivers"][0], "id": 1234.0}]}
+    assert proposal(as_text).proposals[0] == {**proposal(raw).proposals[0], "raw": as_text}
+    stream = next(s for s in connector().streams if s.name == "proposals")
+    assert stream.id_of({"id": 1234}) == stream.id_of({"id": "1234"}) == "1234"
+    with pytest.raises(ValueError):
+        stream.id_of({"id": True})
+
+
+def test_offorte_numbers_as_strings_and_money_in_the_other_type_are_coerced_exactly() -> None:
+    raw = merged_v1()
+    row = {**raw["content"]["pricetables"][0]["rows"][0], "quantity": "3", "price": "100.10",
+           "subtotal": "300.30", "vat_percentage": "21", "discount_value": "10"}
+    raw = {**raw, "price_total_original": None, "price_total": 999.99,
+           "content": {"pricetables": [{**raw["content"]["pricetables"][0], "rows": [row]}]}}
+    with drift.collecting() as notes:
+        bundle = proposal(raw)
+    assert bundle.proposals[0]["total_gross"] == Decimal("999.99")
+    (item,) = bundle.line_items
+    assert (item["quantity"], item["unit_price"], item["tax_rate"], item["discount"],
+            item["total_net"]) == (Decimal(3), Decimal("100.10"), Decimal(21), Decimal(10),
+                                   Decimal("290.30"))
+    coerced = {n.path for n in notes if n.kind == DriftKind.COERCED_VALUE}
+    assert coerced == {"price_total", *(f"content.pricetables[].rows[].{k}" for k in (
+        "quantity", "price", "subtotal", "vat_percentage"))}
+    # price_total_original and discount_value are numbers in v1 and strings in v2: both
+    # are native (exact either way), so neither is noted
+    for version, value in (("v1", "999.99"), ("v2", 999.99)):
+        base = merged_v1() if version == "v1" else V2["proposal_details"]
+        with drift.collecting() as notes:
+            (row,) = proposal({**base, "price_total_original": value}, version).proposals
+        assert row["total_gross"] == Decimal("999.99") and notes == []
+
+
+def test_offorte_unparseable_amount_is_null_and_noted_never_zero() -> None:
+    raw = merged_v1()
+    row = {**raw["content"]["pricetables"][0]["rows"][0], "price": "n/a", "subtotal": None,
+           "discount_type": "percentage"}
+    raw = {**raw, "price_total_original": "about 1000", "price_total": "call us",
+           "content": {"pricetables": [{**raw["content"]["pricetables"][0], "rows": [row]}]}}
+    with drift.collecting() as notes:
+        bundle = proposal(raw)
+    assert bundle.proposals[0]["total_gross"] is None
+    (item,) = bundle.line_items
+    assert (item["unit_price"], item["discount"], item["total_net"]) == (None, None, None)
+    assert item["quantity"] == Decimal(3)
+    bad = {n.path for n in notes if n.kind == DriftKind.UNPARSEABLE_VALUE}
+    assert bad == {"price_total_original", "price_total", "content.pricetables[].rows[].price"}
+
+
+def test_offorte_unknown_currency_symbol_is_noted_and_an_iso_code_is_kept() -> None:
+    raw = {**V1["proposals_list"][0], "price_total": "CHF 999.99"}
+    assert proposal(raw).proposals[0]["currency"] == "CHF"
+    raw = {**V1["proposals_list"][0], "price_total": "SEK 999.99"}
+    assert proposal(raw).proposals[0]["currency"] == "SEK"
+    raw = {**V1["proposals_list"][0], "price_total": "¥999.99"}
+    with drift.collecting() as notes:
+        (row,) = proposal(raw).proposals
+    assert "currency" not in row and row["total_gross"] == Decimal("999.99")
+    assert DriftNote(DriftKind.UNMAPPED_WORD, "price_total.currency", "¥") in notes
+
+
+def with_rows(*rows: dict[str, Any]) -> dict[str, Any]:
+    raw = merged_v1()
+    table = {**raw["content"]["pricetables"][0], "rows": list(rows)}
+    return {**raw, "content": {"pricetables": [table]}}
+
+
+def test_offorte_unknown_row_type_with_a_price_is_a_line_item_without_one_stays_raw() -> None:
+    raw = with_rows(
+        {"id": "tr1", "type": "bundle_item", "content": "<p>Bundle</p>", "quantity": 2,
+         "price": 10},
+        {"id": "tr2", "type": "text", "content": "<p>Delivery in May</p>"},
+        {"id": "tr3", "type": "PRICE", "content": "<p>Recased</p>", "quantity": 1, "price": 5},
+        {"id": "tr4", "type": None, "content": "<p>No type</p>", "subtotal": 7},
+        {"id": "tr5", "type": "Sub-Total", "content": "<p>Subtotal</p>", "subtotal": 17})
+    with drift.collecting() as notes:
+        items = proposal(raw).line_items
+    assert [(i["remote_id"], i["position"], i["total_net"]) for i in items] == [
+        ("tr1", 1, Decimal(20)), ("tr3", 2, Decimal(5)), ("tr4", 3, Decimal(7))]
+    unmapped = [n.value for n in notes if n.kind == DriftKind.UNMAPPED_WORD]
+    assert unmapped == ["bundle_item", "text"]
+
+
+def test_offorte_account_line_item_types_make_a_row_type_a_line_item() -> None:
+    raw = with_rows({"id": "tr1", "type": "option", "content": "<p>Free option</p>"},
+                    {"id": "tr2", "type": "subtotal", "content": "<p>Subtotal</p>"})
+    conn = connector(line_item_types=["Option", "subtotal"])
+    bundle = map_proposal(conn, ProposalModel.model_validate(raw), raw)
+    assert [(i["remote_id"], i["name"]) for i in bundle.line_items] == [
+        ("tr1", "Free option"), ("tr2", "Subtotal")]
+    assert proposal(raw).line_items == []
+
+
+def test_offorte_row_without_a_usable_id_gets_the_derived_id() -> None:
+    raw = with_rows({"id": {"uuid": "x"}, "type": "price", "content": "<p>A</p>", "price": 1},
+                    {"id": True, "type": "price", "content": "<p>B</p>", "price": 2},
+                    {"id": 77, "type": "price", "content": "<p>C</p>", "price": 3})
+    with drift.collecting() as notes:
+        items = proposal(raw).line_items
+    assert [i["remote_id"] for i in items] == ["1234:0:0", "1234:0:1", "77"]
+    assert [n.path for n in notes] == ["content.pricetables[].rows[].id"] * 2
+
+
+def test_offorte_unknown_discount_type_leaves_discount_and_total_net_null() -> None:
+    raw = with_rows({"id": "tr1", "type": "price", "quantity": 2, "price": 10,
+                     "discount_type": "voucher", "discount_value": 5},
+                    {"id": "tr2", "type": "price", "quantity": 2, "price": 10,
+                     "discount_type": "Percentage", "discount_value": "10"},
+                    {"id": "tr3", "type": "price", "quantity": 2, "price": 10,
+                     "discount_type": True, "discount_value": "4"})
+    first, second, third = proposal(raw).line_items
+    assert (first["discount"], first["total_net"]) == (None, None)
+    assert (second["discount"], second["total_net"]) == (Decimal(2), Decimal(18))
+    assert (third["discount"], third["total_net"]) == (Decimal(4), Decimal(16))
+
+
+def test_offorte_selectable_words_and_booleans_and_an_unknown_word_is_null() -> None:
+    rows = [{"id": f"tr{n}", "type": "price", "price": 1, "selectable": flag}
+            for n, flag in enumerate(("CHECK", "radio", True, False, None, "", "maybe"))]
+    with drift.collecting() as notes:
+        items = proposal(with_rows(*rows)).line_items
+    assert [i["optional"] for i in items] == [True, True, True, False, False, False, None]
+    assert [n.value for n in notes] == ["maybe"]
+
+
+def test_offorte_person_without_a_usable_id_is_left_out_and_people_are_not_complete() -> None:
+    raw = {**V1["companies_list"][0]}
+    raw["people"] = [*raw["people"], {**raw["people"][0], "id": None, "fullname": "No Id"}]
+    with drift.collecting() as notes:
+        bundle = map_company(connector(), CompanyModel.model_validate(raw), raw)
+    assert [p["full_name"] for p in bundle.contacts] == ["Chuck Norris"]
+    assert bundle.complete_contacts_of == set()
+    assert [n.path for n in notes] == ["people[].id"]
+
+
+def test_offorte_company_fields_of_another_type_are_coerced_or_null() -> None:
+    raw = {**V1["companies_list"][0], "coc_number": 12345678, "vat_number": {"nl": "x"},
+           "name": None}
+    (company,) = map_company(connector(), CompanyModel.model_validate(raw), raw).companies
+    assert (company["registration_number"], company["vat_number"], company["name"]) == (
+        "12345678", None, None)
+
+
+def test_offorte_unknown_contact_type_leaves_the_references_unknown() -> None:
+    raw = {**V2["proposal_details"]}
+    raw["contact"] = {**raw["contact"], "type": "Kontakt"}
+    with drift.collecting() as notes:
+        (row,) = proposal(raw, "v2").proposals
+    assert "company_id" not in row and row["contact_id"] == "257141"  # from the receivers
+    assert DriftNote(DriftKind.UNMAPPED_WORD, "contact.type", "Kontakt") in notes
+    raw["contact"] = {**raw["contact"], "type": "PERSON"}
+    (row,) = proposal(raw, "v2").proposals
+    assert (row["company_id"], row["contact_id"]) == ("221840", "257141")
+    listed = {**V2["proposals_list"][0], "contact_type": "Organization"}
+    assert proposal(listed, "v2").proposals[0]["company_id"] == "221840"
+
+
+def test_offorte_edit_lock_reads_the_status_word_in_any_casing() -> None:
+    (req,) = connector().plan_update(Entity.PROPOSALS, "5", {"title": "x"},
+                                     {"vendor_status": " EDIT "}, {}, [])
+    assert req.json == {"name": "x"}
+    with pytest.raises(VendorRefused):
+        connector().plan_update(Entity.PROPOSALS, "5", {"title": "x"},
+                                {"vendor_status": "archived"}, {}, [])
 
 
 def test_offorte_layout_rows_are_not_line_items_and_null_ids_get_stable_ones() -> None:
