@@ -24,10 +24,13 @@ from syncd import logs
 from syncd.clock import SYSTEM_CLOCK
 from syncd.db.session import Database
 from syncd.db.tables import CANONICAL_TABLES, conflicts, outbox
+from syncd.engine import quarantine_ops
+from syncd.engine.drift_log import not_interpreted
 from syncd.engine.pull import Puller, PullResult
 from syncd.engine.push import Pusher, PushResult
+from syncd.engine.remap import RemapResult, remap_accounts, retry_quarantined
 from syncd.engine.runtime import Runtime
-from syncd.engine.status import account_status, pipeline_report
+from syncd.engine.status import account_status, drift_report, pipeline_report
 from syncd.engine.webhooks import register as register_webhooks
 from syncd.errors import SettingsError, SyncdError
 from syncd.settings import Settings, load_settings
@@ -37,9 +40,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 conflicts_app = typer.Typer(help="Inspect and settle conflicts.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Vendor webhook subscriptions.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Records syncd could not identify or read, kept aside.",
+                             no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(conflicts_app, name="conflicts")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(quarantine_app, name="quarantine")
 console = Console()
 err = Console(stderr=True)
 
@@ -155,17 +161,52 @@ def pull_with_progress(rt: Runtime, names: list[str], *, sweep: bool, kind: str)
     return results
 
 
-def _pull_summary(results: list[PullResult]) -> bool:
+def _pull_summary(rt: Runtime, results: list[PullResult]) -> bool:
+    """One line per account; the records this run quarantined are named under it (a
+    quarantined record is a failed record: exit 1). False when anything failed."""
     ok = True
     for r in results:
         line = (f"{r.account}: {r.total('records')} records, {r.total('details')} detail calls, "
                 f"{r.total('quarantined')} quarantined, {r.total('deleted')} deleted")
-        if r.ok:
-            console.print(f"[green]✓[/] {line}")
-        else:
-            ok = False
-            console.print(f"[red]✗[/] {line}; errors: {'; '.join(r.errors)}")
+        unread = not_interpreted(r.drift())
+        if unread:
+            line += f", {unread} values not interpreted"
+        if r.ok and not r.total("quarantined"):
+            console.print(f"[green]✓[/] {line}", highlight=False)
+            continue
+        ok = False
+        errors = f"; errors: {'; '.join(r.errors)}" if not r.ok else ""
+        console.print(f"[red]✗[/] {line}{errors}", highlight=False, soft_wrap=True)
+        for entry in _quarantined_now(rt, r):
+            rid = entry["remote_id"] or quarantine_ops.NO_ID
+            console.print(f"  quarantined {entry['stream']} {rid} (#{entry['id']}): "
+                          f"{logs.REDACT(entry['error'][:300])}",
+                          markup=False, highlight=False, soft_wrap=True)
     return ok
+
+
+def _quarantined_now(rt: Runtime, result: PullResult) -> list[dict[str, Any]]:
+    with rt.db.begin() as conn:
+        return [entry for s in result.streams if s.quarantined_ids
+                for entry in quarantine_ops.named(conn, result.account, s.stream,
+                                                  s.quarantined_ids)]
+
+
+def _drift_summary(results: list[PullResult]) -> None:
+    """The closing line when a pull met drift: values it could not interpret (status or
+    type words no table lists, values it stored as NULL), else a quieter line for values
+    read with another type or fields syncd does not know (kept in raw)."""
+    per_account = [r.drift() for r in results]
+    failed = sum(not_interpreted(c) for c in per_account)
+    if failed:
+        console.print(f"{failed} values could not be interpreted: run `syncd drift`",
+                      markup=False, highlight=False, soft_wrap=True)
+        return
+    other = sum(sum(c.values()) for c in per_account)
+    if other:
+        console.print(f"{other} values were read in another form or came in fields syncd "
+                      "does not map (kept in raw): see `syncd drift`", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -174,7 +215,9 @@ def backfill(account: AccountOpt = None) -> None:
     loaded = settings()
     rt = runtime(loaded)
     results = pull_with_progress(rt, _names(loaded, account), sweep=True, kind="backfill")
-    raise typer.Exit(0 if _pull_summary(results) else 1)
+    ok = _pull_summary(rt, results)
+    _drift_summary(results)
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command()
@@ -187,9 +230,10 @@ def sync(account: AccountOpt = None) -> None:
     # field changed on both sides since the last cycle is a conflict, not a silent overwrite
     pushes = [Pusher(rt, rt.account(n)).run(reconcile=False) for n in names]
     results = pull_with_progress(rt, names, sweep=False, kind="pull")
-    ok = _pull_summary(results)
+    ok = _pull_summary(rt, results)
     pushes += [Pusher(rt, rt.account(n)).run() for n in names]
     ok = _push_summary(pushes) and ok
+    _drift_summary(results)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -237,20 +281,21 @@ def push(
 # ---- status / report -----------------------------------------------------------------------
 @app.command()
 def status(fmt: FormatOpt = Format.table) -> None:
-    """Per account: last pull/push, cursors, requests spent, outbox, conflicts, quarantine."""
+    """Per account: last pull/push, cursors, requests spent, outbox, conflicts, quarantine,
+    drift (values kept but not fully interpreted: `syncd drift` lists them)."""
     loaded = settings()
     rt = runtime(loaded)
     with rt.db.begin() as conn:
         data = account_status(conn, loaded, SYSTEM_CLOCK.time())
     table = Table("account", "vendor", "pulled", "pushed", "req/min", "req/h", "429",
-                  "outbox", "confl", "quar", "props")
+                  "outbox", "confl", "quar", "drift", "props")
     for a in data:
         table.add_row(a["account"], a["vendor"], _short_time(a["last_pull"]),
                       _short_time(a["last_push"]),
                       f"{a['requests_last_minute']}/{a['budget_per_minute']}",
                       str(a["requests_last_hour"]), str(a["responses_429"]),
                       str(a["outbox_pending"]), str(a["open_conflicts"]), str(a["quarantined"]),
-                      str(a["rows"]["proposals"]))
+                      str(a["drift"]), str(a["rows"]["proposals"]))
     _emit(data, fmt, table)
     if fmt == Format.table:
         for a in data:
@@ -337,6 +382,170 @@ def resolve_conflict(rt: Runtime, conflict_id: int, keep: str) -> None:
             outbox.c.entity == c["entity"], outbox.c.row_id == c["row_id"],
             outbox.c.status == "held").values(
                 status="pending" if keep == "local" else "superseded", last_error=None))
+
+
+# ---- drift / remap / quarantine --------------------------------------------------------------
+@app.command("drift")
+def drift_cmd(account: AccountOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """What vendors said that syncd kept but could not fully interpret, with the settings
+    lines that map unknown status words and element types."""
+    loaded = settings()
+    names = _names(loaded, account)
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        data = drift_report(conn, loaded, names)
+    if fmt == Format.json:
+        _emit(data, fmt, None)
+        return
+    if not data["drift"]:
+        console.print("no drift: every value vendors sent was interpreted")
+        return
+    table = Table("account", "stream", "kind", "path", "example", "remote id", "count",
+                  "first seen", "last seen")
+    for r in data["drift"]:
+        table.add_row(r["account"], r["stream"], r["kind"], r["path"],
+                      str(r["example_value"] or ""), str(r["example_remote_id"] or ""),
+                      str(r["count"]), _short_time(r["first_seen"]), _short_time(r["last_seen"]))
+    console.print(table)
+    _print_hints(data)
+
+
+def _print_hints(data: dict[str, Any]) -> None:
+    """The settings lines, grouped under the account whose [[accounts]] entry takes them."""
+    status_hints, type_hints = data["status_hints"], data["line_item_type_hints"]
+    if status_hints:
+        console.print("\nUnmapped status words: in settings.toml, add to the account's "
+                      "[[accounts]] entry the lines below, replacing <canonical status> by "
+                      f"one of: {', '.join(data['canonical_statuses'])}; then run "
+                      "`syncd remap`.", markup=False, highlight=False, soft_wrap=True)
+        for name in dict.fromkeys(h["account"] for h in status_hints):
+            console.print(f"\n# account {name!r}", markup=False, highlight=False, soft_wrap=True)
+            console.print("[accounts.status_map]", markup=False, highlight=False, soft_wrap=True)
+            for hint in (h for h in status_hints if h["account"] == name):
+                done = (f"   # already mapped to {hint['mapped_to']}: run `syncd remap`"
+                        if hint["mapped_to"] else "")
+                console.print(hint["setting"] + done, markup=False, highlight=False, soft_wrap=True)
+    if type_hints:
+        console.print("\nUnknown element types (kept as line items when they carry a "
+                      "quantity, a price or an amount): if they are priced lines, list them "
+                      "in the account's [[accounts]] entry (above its [accounts.*] tables), "
+                      "then run `syncd remap`.", markup=False, highlight=False, soft_wrap=True)
+        for name in dict.fromkeys(h["account"] for h in type_hints):
+            words = [h["word"] for h in type_hints if h["account"] == name]
+            console.print(f"\n# account {name!r}\nline_item_types = ["
+                          + ", ".join(json.dumps(w, ensure_ascii=False) for w in words) + "]",
+                          markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def remap(
+    account: AccountOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and print; write nothing.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Re-derive rows and line items from the vendor JSON already stored, with the current
+    code and settings; sends no request. Also retries quarantined records."""
+    loaded = settings()
+    names = _names(loaded, account)
+    rt = runtime(loaded)
+    results = remap_accounts(rt, names, dry_run=dry_run)
+    _remap_output(results, fmt, dry_run)
+    raise typer.Exit(1 if any(r.quarantined for r in results) else 0)
+
+
+def _remap_output(results: list[RemapResult], fmt: Format, dry_run: bool) -> None:
+    if fmt == Format.json:
+        _emit([r.as_json() for r in results], fmt, None)
+        return
+    verb = "would change" if dry_run else "changed"
+    for r in results:
+        tables = "; ".join(f"{t} {', '.join(f'{n} {a}' for a, n in c.items() if n)}"
+                           for t, c in r.tables.items() if any(c.values())) or "no row"
+        console.print(f"{r.account}: {r.records} records re-mapped, {verb}: {tables}"
+                      + (f"; {r.conflicts} conflicts" if r.conflicts else ""),
+                      markup=False, highlight=False, soft_wrap=True)
+        if r.released:
+            console.print(f"  {len(r.released)} quarantined records released: "
+                          + ", ".join(f"#{e['id']} {e['stream']} {e['remote_id']}"
+                                      for e in r.released), markup=False, highlight=False, soft_wrap=True)
+        if r.held:
+            console.print(f"  {len(r.held)} still quarantined: see `syncd quarantine list`",
+                          markup=False, highlight=False, soft_wrap=True)
+        for e in r.quarantined:
+            console.print(f"  no longer maps, quarantined: {e['stream']} {e['remote_id']}: "
+                          f"{logs.REDACT(e['error'][:300])}", markup=False, highlight=False, soft_wrap=True)
+        if r.kept_pushed:
+            console.print(f"  {r.kept_pushed} rows pushed since their vendor data was read "
+                          "were left as they are (the next pull refreshes them)",
+                          markup=False, highlight=False, soft_wrap=True)
+        for stream, n in sorted(r.skipped.items()):
+            console.print(f"  {stream}: {n} rows hold other data than the stream's record "
+                          "and were not re-mapped", markup=False, highlight=False, soft_wrap=True)
+        for stream, n in sorted(r.unverified.items()):
+            console.print(f"  {stream}: {n} rows hold other data than the record last read; "
+                          "re-mapped, their drift left as the pulls counted it",
+                          markup=False, highlight=False, soft_wrap=True)
+    if dry_run:
+        console.print("dry run: nothing was written")
+
+
+@quarantine_app.command("list")
+def quarantine_list(account: AccountOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Unresolved quarantined records: id, account, stream, remote id, error, when."""
+    loaded = settings()
+    names = _names(loaded, account) if account else None
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        # an error may quote the value it could not read: never a secret
+        data = [{**q, "error": logs.REDACT(q["error"])}
+                for q in quarantine_ops.listed(conn, names)]
+    table = Table("id", "account", "stream", "remote id", "error", "created")
+    for q in data:
+        table.add_row(str(q["id"]), q["account"], q["stream"],
+                      q["remote_id"] or quarantine_ops.NO_ID, q["error"][:200],
+                      _short_time(q["created_at"]))
+    _emit(data, fmt, table)
+
+
+@quarantine_app.command("show")
+def quarantine_show(record_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """One quarantined record: its error and the payload the vendor sent (secrets masked)."""
+    loaded = settings()
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        entry = quarantine_ops.shown(conn, record_id, loaded)
+    state = f"resolved {entry['resolved_at']}" if entry["resolved_at"] else "unresolved"
+    console.print(f"#{entry['id']} {entry['account']} {entry['stream']} "
+                  f"{entry['remote_id'] or quarantine_ops.NO_ID} ({state}, quarantined "
+                  f"{entry['created_at']})", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"error: {entry['error']}", markup=False, highlight=False, soft_wrap=True)
+    console.print(entry["raw"], markup=False, highlight=False, soft_wrap=True)
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    record_ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...")] = None,
+) -> None:
+    """Map these quarantined records again (default: every unresolved one) with the current
+    code and settings, from the payload kept; sends no request."""
+    loaded = settings()
+    rt = runtime(loaded)
+    results = retry_quarantined(rt, record_ids or None)
+    if not results:
+        console.print("no quarantined record to retry")
+        return
+    for r in results:
+        for e in r.released:
+            console.print(f"released #{e['id']} {r.account} {e['stream']} {e['remote_id']}",
+                          markup=False, highlight=False, soft_wrap=True)
+        for e in r.held:
+            rid = e["remote_id"] or quarantine_ops.NO_ID
+            console.print(f"still quarantined #{e['id']} {r.account} {e['stream']} {rid}: "
+                          f"{logs.REDACT(e['error'][:300])}", markup=False, highlight=False, soft_wrap=True)
+    released = sum(len(r.released) for r in results)
+    held = sum(len(r.held) for r in results)
+    console.print(f"{released} released, {held} still quarantined")
+    raise typer.Exit(1 if held else 0)
 
 
 # ---- daemon / webhooks --------------------------------------------------------------------

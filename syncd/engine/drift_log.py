@@ -130,3 +130,9 @@ def drift_rows(conn: Connection, accounts: Sequence[str] | None = None) -> list[
     if accounts:
         query = query.where(drift.c.account.in_(list(accounts)))
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def secret_key(name: str) -> bool:
+    """Whether a JSON key names a secret (its value is masked wherever syncd shows it)."""
+    leaf = name.rsplit(".", 1)[-1].removesuffix("[]").lower()
+    return leaf in SENSITIVE_PARAMS or any(hint in leaf for hint in _SECRET_HINTS)

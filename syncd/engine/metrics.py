@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from syncd.db.tables import conflicts, outbox, quarantine, request_log, runs
+from syncd.db.tables import conflicts, drift, outbox, quarantine, request_log, runs
 from syncd.engine.runtime import Runtime
 
 
@@ -23,13 +23,15 @@ def render(runtime: Runtime, accounts: list[str]) -> str:
     """All metrics as one text page."""
     out: list[str] = []
     now = runtime.clock.time()
+    # before the transaction: building an account's budget reads the request log, which
+    # on SQLite would wait for the write lock the transaction below holds
+    tokens = {name: runtime.account(name).budget.available() for name in accounts}
     with runtime.db.begin() as conn:
         out += _requests(conn)
         out += ["# HELP syncd_budget_tokens Requests the account may still send this minute.",
                 "# TYPE syncd_budget_tokens gauge"]
         for name in accounts:
-            out.append(_line("syncd_budget_tokens", {"account": name},
-                             runtime.account(name).budget.available()))
+            out.append(_line("syncd_budget_tokens", {"account": name}, tokens[name]))
         out += _per_account(conn, "syncd_records_pulled_total", "counter",
                             "Records seen by pulls.",
                             select(runs.c.account, func.sum(runs.c.records)).group_by(runs.c.account))
@@ -48,6 +50,7 @@ def render(runtime: Runtime, accounts: list[str]) -> str:
                             select(quarantine.c.account, func.count())
                             .where(quarantine.c.resolved_at.is_(None))
                             .group_by(quarantine.c.account))
+        out += _drift(conn)
         out += ["# HELP syncd_lag_seconds Seconds since the last successful pull.",
                 "# TYPE syncd_lag_seconds gauge"]
         for name in accounts:
@@ -69,6 +72,21 @@ def _requests(conn: Connection) -> list[str]:
     ):
         lines.append(_line("syncd_requests_total",
                            {"account": account, "endpoint": endpoint, "status": status}, count))
+    return lines
+
+
+def _drift(conn: Connection) -> list[str]:
+    """Values kept but not fully interpreted, per account and kind (the drift table's
+    counts: pulls raise them, a remap replaces them with what it still finds)."""
+    lines = ["# HELP syncd_drift_total Vendor values syncd kept but could not fully "
+             "interpret, by account and kind (see `syncd drift`).",
+             "# TYPE syncd_drift_total gauge"]
+    for account, kind, count in conn.execute(
+        select(drift.c.account, drift.c.kind, func.sum(drift.c["count"]))
+        .group_by(drift.c.account, drift.c.kind).order_by(drift.c.account, drift.c.kind)
+    ):
+        lines.append(_line("syncd_drift_total", {"account": account, "kind": kind},
+                           int(count or 0)))
     return lines
 
 

@@ -22,9 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from syncd import drift
 from syncd.canonical import Entity
 from syncd.db.bulk import dialect_insert
 from syncd.db.tables import CANONICAL_TABLES, pending_fetches, webhook_events
+from syncd.engine.drift_log import DriftTally, DriftWriter
 from syncd.engine.runtime import DbTokenStore, Runtime
 from syncd.engine.store import MirrorWriter
 from syncd.errors import SyncdError
@@ -96,8 +98,13 @@ def run_pending_fetches(runtime: Runtime, account_name: str) -> int:
             if runtime.stop.is_set():
                 break
             entity = Entity(item["entity"])
+            tally = DriftTally()
             try:
-                bundle = account.connector.fetch_one(account.client, entity, item["remote_id"])
+                # the fetch validates and maps: its drift notes are the pull's, by stream
+                with drift.collecting() as notes:
+                    bundle = account.connector.fetch_one(account.client, entity,
+                                                         item["remote_id"])
+                tally.add(item["remote_id"], notes)
             except NotFound:
                 bundle = None
             except SyncdError as exc:
@@ -115,7 +122,10 @@ def run_pending_fetches(runtime: Runtime, account_name: str) -> int:
                         table.c.deleted_at.is_(None))).all()
                     writer.mark_deleted(conn, table, rows)
                 else:
-                    writer.apply(conn, bundle, account.connector.stream_for(entity))
+                    stream = account.connector.stream_for(entity)
+                    writer.apply(conn, bundle, stream)
+                    if tally:
+                        DriftWriter(account.settings, writer.now).add(conn, stream, tally)
                 conn.execute(delete(pending_fetches).where(
                     pending_fetches.c.account == account_name,
                     pending_fetches.c.entity == item["entity"],

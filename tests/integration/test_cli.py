@@ -158,6 +158,9 @@ def test_backfill_fills_the_mirror_from_all_five_and_status_shows_each_account(
         assert figures["outbox_pending"] == 0
         assert figures["open_conflicts"] == 0
         assert figures["quarantined"] == 0
+        # values kept but not fully interpreted: the drift table's counts (`syncd drift`)
+        assert figures["drift"] == sql(db_url, "SELECT COALESCE(SUM(count), 0) FROM drift "
+                                       "WHERE account = :a", a=name)[0][0]
         assert figures["rows"] == box.expected_counts()
         assert figures["cursors"] and not any(c["in_progress"] for c in figures["cursors"].values())
 
