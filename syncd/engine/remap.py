@@ -230,7 +230,7 @@ class _Remap:
         table = CANONICAL_TABLES[str(stream.entity)]
         tally = DriftTally()
         complete = True
-        rebuild: Callable[[Any], Any] | None = getattr(stream, "remap_record", None)
+        rebuild = stream.remap_record
         # without a detail call, the fingerprint stored is the one of the record validated
         verify = stream.detail is None and rebuild is None
         last = 0

@@ -80,8 +80,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -392,13 +391,6 @@ class CallLogPaginator(LastPagePaginator):
         records[:] = [records[i] for i in sorted(latest.values())]
 
 
-@dataclass(frozen=True)
-class CallLogStream(StreamSpec):
-    """The call-log stream, which `syncd remap` re-reads from the stored quote."""
-
-    remap_record: Callable[[Any], Any] = _stored_quote
-
-
 # ---- mapping ---------------------------------------------------------------------------------
 def _phone(code: str | None, number: str | None) -> str | None:
     text = " ".join(p for p in (code, number) if p)
@@ -666,7 +658,7 @@ class AutomaConnector(Connector):
     line_items_via_parent = True
     refresh_before_update = True  # Put replaces the whole quote: re-read it first
     streams = (
-        CallLogStream(
+        StreamSpec(
             name="webhook_calls", path="/webhooks/calls",
             paginator=lambda size, state: CallLogPaginator(size, state),
             model=CallRecord, map=map_call, entity=Entity.PROPOSALS, page_size=PAGE_SIZE,
@@ -674,7 +666,7 @@ class AutomaConnector(Connector):
             id_of=entry_object_uuid, fingerprint=entry_fingerprint,
             detail=DetailSpec(path="/quotes/{id}", name="quote", records_path=("data",),
                               id_of=entry_object_uuid, merge=_merge_call),
-            deletes_missing=False, keep_cursor=True,
+            deletes_missing=False, keep_cursor=True, remap_record=_stored_quote,
         ),
         *(
             StreamSpec(

@@ -120,6 +120,9 @@ class StreamSpec:
       `Bundle.extras`; such streams never delete).
     * `keep_cursor`: an append-only log (Automa call log): after the end the position is
       kept, so the next run continues there instead of starting over.
+    * `remap_record`: for `syncd remap`, the record this stream validates rebuilt from what
+      its rows store under `raw[stream]` (default: that stored value itself; Automa stores
+      the fetched quote, not the call-log entry it was merged with).
     """
 
     name: str
@@ -140,6 +143,7 @@ class StreamSpec:
     sweep_only: bool = False
     keep_cursor: bool = False
     high_water: Callable[[dict[str, Any]], Any] | None = None
+    remap_record: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
