@@ -83,7 +83,7 @@ def _remap(runtime: Any, entry: dict[str, Any], clock: FakeClock, sandbox: Any) 
         words = sorted({r[0] for r in conn.execute(select(proposals.c.vendor_status).where(
             proposals.c.status.is_(None), proposals.c.vendor_status.is_not(None)))})
     if not words:
-        return {"words": 0, "requests": 0, "fixed": 0}
+        return {"words": 0, "requests": 0, "left_unmapped": 0}
     mapped = make_runtime(runtime.settings.database.url,
                           {**entry, "status_map": dict.fromkeys(words, "sent")}, clock)
     try:
