@@ -30,7 +30,7 @@ def num(value: Any, digits: int = 0) -> str:
 
 
 def render(r: dict[str, Any]) -> str:
-    from bench import report_drift  # it builds on this module's helpers
+    from bench import report_drift, report_resume  # they build on this module's helpers
 
     m = r["machine"]
     parts = [
@@ -57,7 +57,8 @@ def render(r: dict[str, Any]) -> str:
     ]
     for key, section in (("backfill", backfill_section), ("pipeline", pipeline_section),
                          ("reconcile", reconcile_section), ("push", push_section),
-                         ("dlt", dlt_section), ("drift", report_drift.section)):
+                         ("dlt", dlt_section), ("drift", report_drift.section),
+                         ("resume", report_resume.section)):
         if key in r:
             parts += [section(r), ""]
     return "\n".join(parts).rstrip() + "\n"
@@ -169,6 +170,9 @@ def summary_rows(r: dict[str, Any]) -> list[list[Any]]:
     from bench import report_drift  # it builds on this module's helpers
 
     rows += report_drift.summary_rows(r)
+    from bench import report_resume
+
+    rows += report_resume.summary_rows(r)
     return rows
 
 

@@ -106,7 +106,8 @@ def main() -> None:
     parser.add_argument("--full-size", action="store_true",
                         help="the issue's sizes for every vendor, ignoring SIZE_CAP")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("backfill", "pipeline", "reconcile", "push", "dlt", "drift"))
+                        choices=("backfill", "pipeline", "reconcile", "push", "dlt", "drift",
+                                 "resume"))
     parser.add_argument("--json", default=str(WORK / "results.json"),
                         help="also keep the raw results here")
     args = parser.parse_args()
@@ -143,6 +144,11 @@ def main() -> None:
     if "drift" not in args.skip:
         results["drift"] = {"command": command("bench.drift"),
                             "cases": figure("bench.drift", name="drift")}
+    if "resume" not in args.skip:
+        resume_args = ["--proposals", str(QUICK["proposals"] // 4)] if args.quick else []
+        results["resume"] = {"command": command("bench.kill_resume", *resume_args),
+                             "vendors": figure("bench.kill_resume", *resume_args,
+                                               name="resume")}
     results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,17 @@ REFERENCES: dict[str, dict[str, str]] = {
     Entity.PROPOSALS: {"company_id": Entity.COMPANIES, "contact_id": Entity.CONTACTS},
 }
 
+# Rows that exist only through another: (dependant table, column holding the parent's local
+# id). Deleting the parent deletes them with it, whichever path saw the deletion (pull,
+# sweep, webhook, 404 on a fetch, a pushed delete: `MirrorWriter.delete_rows`). A proposal's
+# line items; a company's people (Offorte lists people inside their company, and only
+# Offorte has companies of their own to delete: the vendors that show companies and
+# contacts only inside proposals never delete them, and a proposal is not their parent).
+DEPENDANTS: dict[str, tuple[tuple[str, str], ...]] = {
+    Entity.PROPOSALS: ((Entity.LINE_ITEMS, "proposal_id"),),
+    Entity.COMPANIES: ((Entity.CONTACTS, "company_id"),),
+}
+
 
 @dataclass
 class Bundle:

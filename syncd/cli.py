@@ -24,13 +24,15 @@ from syncd import logs
 from syncd.clock import SYSTEM_CLOCK
 from syncd.db.session import Database
 from syncd.db.tables import CANONICAL_TABLES, conflicts, outbox
+from syncd.engine import deletes as held_deletes
 from syncd.engine import quarantine_ops
 from syncd.engine.drift_log import not_interpreted
 from syncd.engine.pull import Puller, PullResult
-from syncd.engine.push import Pusher, PushResult
+from syncd.engine.push import Pusher, PushResult, resolve_before_pull
 from syncd.engine.remap import RemapResult, remap_accounts, retry_quarantined
 from syncd.engine.runtime import Runtime
 from syncd.engine.status import account_status, drift_report, pipeline_report
+from syncd.engine.store import MirrorWriter
 from syncd.engine.webhooks import register as register_webhooks
 from syncd.errors import SettingsError, SyncdError
 from syncd.settings import Settings, load_settings
@@ -42,10 +44,13 @@ conflicts_app = typer.Typer(help="Inspect and settle conflicts.", no_args_is_hel
 webhooks_app = typer.Typer(help="Vendor webhook subscriptions.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Records syncd could not identify or read, kept aside.",
                              no_args_is_help=True)
+deletes_app = typer.Typer(help="Deletions held by the guard against false mass deletion.",
+                          no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(conflicts_app, name="conflicts")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(deletes_app, name="deletes")
 console = Console()
 err = Console(stderr=True)
 
@@ -182,7 +187,21 @@ def _pull_summary(rt: Runtime, results: list[PullResult]) -> bool:
             console.print(f"  quarantined {entry['stream']} {rid} (#{entry['id']}): "
                           f"{logs.REDACT(entry['error'][:300])}",
                           markup=False, highlight=False, soft_wrap=True)
+    _held_summary(rt, [r.account for r in results])
     return ok
+
+
+def _held_summary(rt: Runtime, names: list[str]) -> None:
+    """A line per account with deletions the guard holds (not a failure: nothing was
+    deleted, the user decides)."""
+    with rt.db.begin() as conn:
+        held = held_deletes.pending_counts(conn)
+    for name in names:
+        if held.get(name):
+            what = ", ".join(f"{n} {entity}" for entity, n in held[name].items())
+            console.print(f"[yellow]![/] {name}: {what} missing from a complete scan, held "
+                          "(too many at once to trust): `syncd deletes list`, then `syncd "
+                          f"deletes confirm --account {name}`", highlight=False, soft_wrap=True)
 
 
 def _quarantined_now(rt: Runtime, result: PullResult) -> list[dict[str, Any]]:
@@ -214,6 +233,8 @@ def backfill(account: AccountOpt = None) -> None:
     """Full pull of every stream; a re-run after a crash continues from the last page."""
     loaded = settings()
     rt = runtime(loaded)
+    for name in _names(loaded, account):  # lost creates first: the pull must link, not copy
+        resolve_before_pull(rt, name)
     results = pull_with_progress(rt, _names(loaded, account), sweep=True, kind="backfill")
     ok = _pull_summary(rt, results)
     _drift_summary(results)
@@ -228,10 +249,16 @@ def sync(account: AccountOpt = None) -> None:
     names = _names(loaded, account)
     # settle the outbox left by an earlier run first; reconcile only after the pull, so a
     # field changed on both sides since the last cycle is a conflict, not a silent overwrite
-    pushes = [Pusher(rt, rt.account(n)).run(reconcile=False) for n in names]
+    pushes = [Pusher(rt, rt.account(n)).run(reconcile=False, in_doubt=True) for n in names]
     results = pull_with_progress(rt, names, sweep=False, kind="pull")
     ok = _pull_summary(rt, results)
-    pushes += [Pusher(rt, rt.account(n)).run() for n in names]
+    # an account whose pull did not complete has no fresh remote view: its local edits
+    # wait for the next sync (what is already planned is still sent)
+    fresh = {r.account: r.ok for r in results}
+    for name in names:
+        if not fresh.get(name, True):
+            console.print(f"{name}: pull incomplete, local changes wait for the next sync")
+    pushes += [Pusher(rt, rt.account(n)).run(reconcile=fresh.get(n, True)) for n in names]
     ok = _push_summary(pushes) and ok
     _drift_summary(results)
     raise typer.Exit(0 if ok else 1)
@@ -288,14 +315,15 @@ def status(fmt: FormatOpt = Format.table) -> None:
     with rt.db.begin() as conn:
         data = account_status(conn, loaded, SYSTEM_CLOCK.time())
     table = Table("account", "vendor", "pulled", "pushed", "req/min", "req/h", "429",
-                  "outbox", "confl", "quar", "drift", "props")
+                  "outbox", "confl", "quar", "drift", "held", "props")
     for a in data:
         table.add_row(a["account"], a["vendor"], _short_time(a["last_pull"]),
                       _short_time(a["last_push"]),
                       f"{a['requests_last_minute']}/{a['budget_per_minute']}",
                       str(a["requests_last_hour"]), str(a["responses_429"]),
                       str(a["outbox_pending"]), str(a["open_conflicts"]), str(a["quarantined"]),
-                      str(a["drift"]), str(a["rows"]["proposals"]))
+                      str(a["drift"]), str(sum(a.get("pending_deletes", {}).values())),
+                      str(a["rows"]["proposals"]))
     _emit(data, fmt, table)
     if fmt == Format.table:
         for a in data:
@@ -487,6 +515,38 @@ def _remap_output(results: list[RemapResult], fmt: Format, dry_run: bool) -> Non
                           markup=False, highlight=False, soft_wrap=True)
     if dry_run:
         console.print("dry run: nothing was written")
+
+
+@deletes_app.command("list")
+def deletes_list(account: AccountOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Deletions held back: records a complete scan missed when too many went at once."""
+    loaded = settings()
+    names = _names(loaded, account) if account else None
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        data = held_deletes.pending_list(conn, names)
+    table = Table("account", "entity", "remote id", "row", "stream", "scans", "missing since")
+    for d in data:
+        table.add_row(d["account"], d["entity"], d["remote_id"], str(d["row_id"] or "-"),
+                      d["stream"], str(d["sweeps"]), _short_time(d["first_missing_at"]))
+    _emit(data, fmt, table)
+
+
+@deletes_app.command("confirm")
+def deletes_confirm(
+    account: Annotated[str, typer.Option("--account", "-a", help="The account whose held "
+                                         "deletions to apply.")],
+) -> None:
+    """Apply an account's held deletions (rows and the rows that exist only through them)."""
+    loaded = settings()
+    name = _names(loaded, [account])[0]
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        done = held_deletes.confirm(
+            conn, MirrorWriter(name, loaded.sync.conflict_policy, rt.clock.now()))
+    total = sum(done.values())
+    what = ", ".join(f"{n} {entity}" for entity, n in done.items()) or "nothing held"
+    console.print(f"{name}: {total} deleted ({what})", highlight=False)
 
 
 @quarantine_app.command("list")

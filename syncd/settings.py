@@ -89,6 +89,12 @@ class AccountSettings(BaseModel):
     status_map: dict[str, ProposalStatus] = Field(default_factory=dict)
     # element/line types (beyond the connector's own) that count as priced line items
     line_item_types: list[str] = Field(default_factory=list)
+    # the guard against false mass deletion: a complete scan that would mark more than this
+    # fraction of an entity's live rows deleted marks none and holds them as pending
+    max_delete_fraction: float = Field(0.1, ge=0, le=1)
+    # who applies held deletions: `syncd deletes confirm` only, or also the next complete
+    # scan that finds the same records missing again
+    confirm_deletes: Literal["manual", "second_sweep"] = "manual"
 
     @field_validator("base_url")
     @classmethod

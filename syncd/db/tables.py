@@ -352,3 +352,20 @@ drift = Table(
     UniqueConstraint("account", "stream", "kind", "path", "word",
                      name="uq_drift_account_stream_kind_path_word"),
 )
+
+# Deletions a complete scan found but held back: more than `max_delete_fraction` of an
+# entity's live rows went missing at once (a vendor answering an empty or truncated list
+# with 200). `syncd deletes confirm` applies them; a later complete scan that lists the
+# records again clears them.
+pending_deletes = Table(
+    "pending_deletes",
+    metadata,
+    Column("account", String(100), primary_key=True),
+    Column("entity", String(20), primary_key=True),
+    Column("remote_id", String(200), primary_key=True),
+    Column("stream", String(100), nullable=False),
+    Column("row_id", Integer),
+    _ts("first_missing_at"),
+    _ts("last_missing_at"),
+    Column("sweeps", Integer, nullable=False, server_default="1"),
+)

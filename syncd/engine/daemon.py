@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 from syncd.db.tables import runs, stream_state
 from syncd.engine.lease import LeaseManager, SqliteSingleton
 from syncd.engine.metrics import render
-from syncd.engine.pull import Puller
-from syncd.engine.push import Pusher
+from syncd.engine.pull import Puller, stale_view
+from syncd.engine.push import Pusher, resolve_before_pull
 from syncd.engine.runtime import Runtime
 from syncd.engine.webhooks import make_app, run_pending_fetches
 from syncd.errors import SyncdError
@@ -201,13 +201,15 @@ class Daemon:
 
     def _pull(self, name: str) -> None:
         recent = time.time() - self.last_webhook.get(name, 0)
-        if recent < self.settings.sync.pull_interval_seconds and self._pulled_recently(name):
+        if (recent < self.settings.sync.pull_interval_seconds and self._pulled_recently(name)
+                and not self._stale(name)):
             return  # webhooks keep this account fresh; the sweep still catches misses
         lock = self._pull_locks[name]
         if not lock.acquire(blocking=False):
             return  # a sweep is running; it does more than this pull would
         try:
             sweep = self._never_swept(name)
+            self._resolve(name)
             result = self._guard(name, "pull", lambda: Puller(
                 self.runtime, self.runtime.account(name)).run(
                     sweep=sweep, kind="sweep" if sweep else "pull"))
@@ -227,6 +229,12 @@ class Daemon:
         backoff = 4 * self.settings.sync.pull_interval_seconds
         return (datetime.now(UTC) - last).total_seconds() < backoff
 
+    def _stale(self, name: str) -> bool:
+        """A resumed sweep left a view older than one pull: reconcile holds writes to
+        existing records until a pull has read every stream again (`stale_view`)."""
+        with self.runtime.db.begin() as conn:
+            return stale_view(conn, name)
+
     def _never_swept(self, name: str) -> bool:
         with self.runtime.db.begin() as conn:
             return conn.execute(select(func.max(stream_state.c.last_sweep_at)).where(
@@ -234,8 +242,16 @@ class Daemon:
 
     def _sweep(self, name: str) -> None:
         with self._pull_locks[name]:
+            self._resolve(name)
             self._guard(name, "sweep", lambda: Puller(
                 self.runtime, self.runtime.account(name)).run(sweep=True, kind="sweep"))
+
+    def _resolve(self, name: str) -> None:
+        """Before a pull: settle the account's in-doubt writes (lost create answers, entries
+        a killed process left `sending`) at once, not after their backoff or 300 s claim.
+        `_guard` runs it only while this worker holds the account, so it is the owner."""
+        self._guard(name, "resolve", lambda: resolve_before_pull(
+            self.runtime, name, self.worker, owner=True))
 
     def nudge(self, name: str) -> None:
         """A webhook queued work: fetch it now."""

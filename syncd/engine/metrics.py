@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from syncd.db.tables import conflicts, drift, outbox, quarantine, request_log, runs
+from syncd.engine.deletes import pending_counts
 from syncd.engine.runtime import Runtime
 
 
@@ -51,6 +52,7 @@ def render(runtime: Runtime, accounts: list[str]) -> str:
                             .where(quarantine.c.resolved_at.is_(None))
                             .group_by(quarantine.c.account))
         out += _drift(conn)
+        out += _pending_deletes(conn)
         out += ["# HELP syncd_lag_seconds Seconds since the last successful pull.",
                 "# TYPE syncd_lag_seconds gauge"]
         for name in accounts:
@@ -87,6 +89,19 @@ def _drift(conn: Connection) -> list[str]:
     ):
         lines.append(_line("syncd_drift_total", {"account": account, "kind": kind},
                            int(count or 0)))
+    return lines
+
+
+def _pending_deletes(conn: Connection) -> list[str]:
+    """Deletions the guard against false mass deletion holds, per account and entity (a
+    non-zero value wants `syncd deletes confirm` or a look at the vendor)."""
+    lines = ["# HELP syncd_pending_deletes Records a complete scan found missing but held "
+             "back as too many at once (see `syncd deletes list`).",
+             "# TYPE syncd_pending_deletes gauge"]
+    for account, entities in pending_counts(conn).items():
+        for entity, count in entities.items():
+            lines.append(_line("syncd_pending_deletes", {"account": account, "entity": entity},
+                               count))
     return lines
 
 

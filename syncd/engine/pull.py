@@ -28,23 +28,23 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 
 from syncd import drift
-from syncd.canonical import Bundle, Entity
+from syncd.canonical import Bundle
 from syncd.db.bulk import dialect_insert, insert_rows
 from syncd.db.json_columns import EncodedRecord
 from syncd.db.tables import (
     CANONICAL_TABLES,
-    contacts,
     fingerprints,
-    line_items,
     quarantine,
     runs,
     scan_seen,
     stream_state,
 )
+from syncd.engine.adopt import AdoptingWriter
 from syncd.engine.collector import relaxed_collector
+from syncd.engine.deletes import sweep_deletions
 from syncd.engine.drift_log import DriftTally, DriftWriter
 from syncd.engine.runtime import AccountRuntime, Runtime
-from syncd.engine.store import MirrorWriter, WriteStats, chunks, in_list
+from syncd.engine.store import MirrorWriter, WriteStats, chunks, deletion_columns, in_list
 from syncd.errors import SyncdError, TransientVendorError, VendorError
 from syncd.http.budget import Priority
 from syncd.http.client import MalformedResponse, NotFound, priority
@@ -142,10 +142,14 @@ class Puller:
             ).inserted_primary_key[0]
         sent_before = self.account.client.transport.requests_sent
         rank = Priority.SWEEP if sweep and kind == "sweep" else Priority.PULL
+        finished = self._finished_by_interrupted_run(run_pk, kind) if sweep else set()
         with priority(rank), relaxed_collector():
             for stream in self.account.connector.active_streams(sweep):
                 if self.runtime.stop.is_set():
                     break
+                if stream.name in finished:
+                    result.streams.append(StreamResult(stream.name, complete=True))
+                    continue
                 result.streams.append(self.run_stream(stream, sweep=sweep))
         with self.db.begin() as conn:
             conn.execute(
@@ -161,11 +165,22 @@ class Puller:
         return result
 
     # ---- one stream -----------------------------------------------------------------------
-    def run_stream(self, stream: StreamSpec, *, sweep: bool) -> StreamResult:
+    def run_stream(self, stream: StreamSpec, *, sweep: bool,
+                   reread: int | None = None) -> StreamResult:
+        """One scan of a stream (resuming one in progress). `reread`: a new scan of only
+        the first partitions, re-reading what an earlier run read of a resumed scan."""
         result = StreamResult(stream.name)
         state = self._load_state(stream)
+        # a scan another run began: what that run read is older than this run's reads
+        resumed = bool(state.get("in_progress") and state.get("read_any"))
+        if resumed:
+            state["resumed"] = True
+            state["resumed_from"] = state.get("partition", 0)  # partitions before: stale
         if not state.get("in_progress"):
             state = self._fresh_state(stream, state, sweep)
+            if reread is not None:
+                # only part of the stream: never a reason to mark unseen records deleted
+                state.update(limit=reread, early_stop=True)
             with self.db.begin() as conn:
                 conn.execute(delete(scan_seen).where(scan_seen.c.account == self.name,
                                                      scan_seen.c.stream == stream.name))
@@ -173,7 +188,9 @@ class Puller:
         page_size = self.account.settings.page_size or stream.page_size
         partitions = stream.partitions or ("",)
         try:
-            while state["partition"] < len(partitions):
+            if state.get("staged"):  # details a killed run had still to fetch
+                self._run_staged(stream, state, result)
+            while state["partition"] < min(len(partitions), state.get("limit") or 1 << 30):
                 part = partitions[state["partition"]]
                 paginator = stream.paginator(page_size, state.get("page"))
                 marks = state.setdefault("marks", {})
@@ -192,6 +209,11 @@ class Puller:
                             f"{stream.name}: expected a list of records, got {type(records).__name__}")
                     paginator.update(body, records)
                     result.pages += 1
+                    state["read_any"] = True
+                    if stream.detail is not None:
+                        self._detail_page(stream, paginator, records, result, state, part,
+                                          stop_at)
+                        continue
                     # a log may name one record twice: only its last entry counts (over
                     # LazyRecords this first pass decodes each record and drops it)
                     ids = [_record_id(stream, rec) for rec in records]
@@ -225,7 +247,103 @@ class Puller:
             log.warning("account=%s stream=%s failed: %s", self.name, stream.name, exc,
                         extra={"account": self.name, "stream": stream.name,
                                "run_id": self.run_id})
+            return result
+        if resumed and not sweep and not self.runtime.stop.is_set():
+            # what the earlier run read may be stale: an incremental pull reads those
+            # partitions again (unchanged records cost no detail request) so that pushes
+            # planned after it start from a view as new as this run
+            _add_result(result, self.run_stream(
+                stream, sweep=sweep, reread=int(state.get("resumed_from", 0)) + 1))
         return result
+
+    def _detail_page(self, stream: StreamSpec, paginator: Any, records: Any,
+                     result: StreamResult, state: dict[str, Any], part: str,
+                     stop_at: Any) -> None:
+        """A page of a stream with detail requests, resumable at the request.
+
+        The page is sorted out without a request first; its position, seen ids, records
+        without id and the records still to detail (staged in the stream state) commit in
+        one transaction before the first detail request, and each detailed record commits
+        with its fingerprint before the next. A kill at any instant then repeats at most
+        the one request in flight: a resumed run neither re-reads the list page nor
+        re-fetches a detail already committed."""
+        ids = [_record_id(stream, rec) for rec in records]
+        last = {rid: i for i, rid in enumerate(ids) if rid}
+        known = self._fingerprints(stream, [i for i in ids if i])
+        work, staged, reached = _PageWork(), [], False
+        for index, (rid, rec) in enumerate(zip(ids, records, strict=True)):
+            result.records += 1
+            if rid is not None and last[rid] != index:
+                result.skipped_unchanged += 1
+                continue
+            reached = _note_high_water(stream, rec, state, part, stop_at) or reached
+            if rid is None:
+                work.bad.append((None, rec, f"{stream.name}: record without a usable id"))
+                continue
+            work.seen.append(rid)
+            if stream.is_deleted is not None and stream.is_deleted(rec):
+                work.gone.append(rid)
+                continue
+            fp, rec = _fingerprint(stream, rec)
+            if known.get(rid) == fp:
+                result.skipped_unchanged += 1
+                continue
+            staged.append([rid, rec, fp])
+        if reached:
+            paginator.has_next = False
+            state["early_stop"] = True
+        state["page"] = paginator.state if paginator.has_next else None
+        if not paginator.has_next:
+            state["partition"] += 1
+            if stream.keep_cursor:
+                state.setdefault("kept", {})[part] = paginator.state
+        state["staged"] = staged
+        self._commit_page(stream, work, result, state)
+        self._run_staged(stream, state, result)
+        if self.progress:
+            self.progress(self.name, stream.name, result.records,
+                          self.account.client.transport.requests_sent, paginator.remaining)
+
+    def _run_staged(self, stream: StreamSpec, state: dict[str, Any],
+                    result: StreamResult) -> None:
+        """Detail the staged records of a page; each commits at once (`_single`), a record
+        found gone commits its deletion before the next request."""
+        staged = list(state.get("staged") or [])
+        known = self._fingerprints(stream, [str(s[0]) for s in staged])
+        for position, (rid, rec, fp) in enumerate(staged):
+            if self.runtime.stop.is_set():
+                return
+            if known.get(rid) == fp:
+                continue  # committed before the kill
+            work = _PageWork()
+            self._record(stream, rid, rec, fp, work, result)
+            if work.gone or work.bundle or work.bad:
+                state["staged"] = staged[position + 1:]
+                self._commit_page(stream, work, result, state)
+        state["staged"] = []
+        with self.db.begin() as conn:
+            self._save_state(conn, stream, state)
+
+    def _finished_by_interrupted_run(self, run_pk: int, kind: str) -> set[str]:
+        """Streams that the killed or stopped runs of this kind just before this one
+        finished: a resumed backfill or sweep goes on where they stopped instead of
+        reading those streams again."""
+        with self.db.begin() as conn:
+            earlier = conn.execute(
+                select(runs.c.started_at, runs.c.finished_at, runs.c.status).where(
+                    runs.c.account == self.name, runs.c.kind == kind, runs.c.id < run_pk)
+                .order_by(runs.c.id.desc()).limit(50)).all()
+            since = None
+            for started_at, finished_at, status in earlier:
+                if finished_at is not None and status != "interrupted":
+                    break
+                since = started_at
+            if since is None:
+                return set()
+            rows = conn.execute(select(stream_state.c.stream, stream_state.c.state).where(
+                stream_state.c.account == self.name,
+                stream_state.c.last_complete_at >= since)).all()
+        return {name for name, value in rows if not (value or {}).get("in_progress")}
 
     def _page(
         self, stream: StreamSpec, records: list[Any], ids: list[str | None], offset: int,
@@ -363,12 +481,14 @@ class Puller:
         complete = not state.get("early_stop")
         with self.db.begin() as conn:
             if complete and stream.deletes_missing and stream.entity in CANONICAL_TABLES:
-                result.deleted += self._delete_unseen(conn, stream)
+                result.deleted += self._delete_unseen(conn, stream,
+                                                      sweep=bool(state.get("sweep")))
             conn.execute(delete(scan_seen).where(scan_seen.c.account == self.name,
                                                  scan_seen.c.stream == stream.name))
             marks = dict(state.get("marks", {}))
             marks.update(state.get("new_marks", {}))
-            next_state = {"in_progress": False, "marks": marks, "kept": state.get("kept", {})}
+            next_state = {"in_progress": False, "marks": marks, "kept": state.get("kept", {}),
+                          "stale_view": bool(state.get("resumed"))}  # see STALE_VIEW
             self._save_state(conn, stream, next_state, complete=True, sweep=state.get("sweep"))
         result.complete = complete
 
@@ -379,6 +499,7 @@ class Puller:
         return {
             "in_progress": True, "partition": 0, "page": kept.get(first), "sweep": sweep,
             "marks": old.get("marks", {}), "kept": kept, "scan": uuid.uuid4().hex[:12],
+            "stale_view": bool(old.get("stale_view")),
         }
 
     def _load_state(self, stream: StreamSpec) -> dict[str, Any]:
@@ -412,8 +533,10 @@ class Puller:
 
     # ---- bookkeeping ----------------------------------------------------------------------
     def _writer(self) -> MirrorWriter:
-        return MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
-                            self.clock.now())
+        # a pulled record carrying the marker of a row still waiting for its create is
+        # linked to that row before the bundle is merged (syncd/engine/adopt.py)
+        return AdoptingWriter(self.name, self.account.connector,
+                              self.runtime.settings.sync.conflict_policy, self.clock.now())
 
     def _fingerprints(self, stream: StreamSpec, rids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -470,50 +593,31 @@ class Puller:
                 .values(resolved_at=self.clock.now())
             )
 
-    def _delete_unseen(self, conn: Connection, stream: StreamSpec) -> int:
+    def _delete_unseen(self, conn: Connection, stream: StreamSpec, *, sweep: bool = True) -> int:
+        """A complete scan's deletions: the live rows it did not see, through the guard
+        against false mass deletion (held as pending when too many go at once; `sweep`:
+        this scan is a full sweep, which may confirm what an earlier one held)."""
         table = CANONICAL_TABLES[str(stream.entity)]
         unseen = ~exists().where(and_(
             scan_seen.c.account == self.name, scan_seen.c.stream == stream.name,
             scan_seen.c.remote_id == table.c.remote_id))
         rows = conn.execute(
-            select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
+            select(*deletion_columns(table)).where(
                 table.c.account == self.name, table.c.remote_id.is_not(None),
                 table.c.deleted_at.is_(None), unseen)
         ).all()
-        return self._delete_rows(conn, str(stream.entity), rows)
+        return sweep_deletions(conn, self._writer(), self.account.settings,
+                               str(stream.entity), stream.name, rows, sweep=sweep)
 
     def _delete_remote_ids(self, conn: Connection, entity: str, rids: list[str]) -> int:
+        """Records the vendor says are gone (trashed in a list, 404/410 on their detail)."""
         if entity not in CANONICAL_TABLES:
             return 0
-        table = CANONICAL_TABLES[entity]
-        total = 0
-        for part in chunks(rids):
-            rows = conn.execute(
-                select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
-                    table.c.account == self.name, table.c.remote_id.in_(part),
-                    table.c.deleted_at.is_(None))
-            ).all()
-            total += self._delete_rows(conn, entity, rows)
-        return total
+        return self._writer().delete_remote_ids(conn, entity, rids)
 
     def _delete_rows(self, conn: Connection, entity: str, rows: list[Any]) -> int:
-        """Mark rows deleted, with the rows that exist only through them."""
-        if not rows:
-            return 0
-        writer = self._writer()
-        writer.mark_deleted(conn, CANONICAL_TABLES[entity], rows)
-        child = {Entity.PROPOSALS: (line_items, "proposal_id"),
-                 Entity.COMPANIES: (contacts, "company_id")}.get(Entity(entity))
-        if child is not None:
-            table, column = child
-            for part in chunks([r.id for r in rows]):
-                kids = conn.execute(
-                    select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev).where(
-                        table.c[column].in_(part), table.c.deleted_at.is_(None),
-                        table.c.remote_id.is_not(None))
-                ).all()
-                writer.mark_deleted(conn, table, kids)
-        return len(rows)
+        """Mark rows deleted, with the rows that exist only through them (the one path)."""
+        return self._writer().delete_rows(conn, entity, rows)
 
 
 @dataclass
@@ -526,6 +630,33 @@ class _PageWork:
     gone: list[str] = field(default_factory=list)
     bad: list[tuple[str | None, Any, str]] = field(default_factory=list)
     drift: DriftTally = field(default_factory=DriftTally)
+
+
+def _add_result(into: StreamResult, more: StreamResult) -> None:
+    """Fold a second scan of the same stream (the re-read after a resume) into the first."""
+    for name in ("pages", "records", "details", "skipped_unchanged", "quarantined", "deleted"):
+        setattr(into, name, getattr(into, name) + getattr(more, name))
+    into.error = more.error
+    into.writes.add(more.writes)
+    into.drift.update(more.drift)
+    into.quarantined_ids.extend(more.quarantined_ids)
+
+
+def stale_view(conn: Connection, account: str) -> bool:
+    """STALE_VIEW: whether this account's remote view is not as new as one pull.
+
+    A scan that a later run resumed (after a kill or a failed request) holds parts read by
+    the earlier run, possibly long before: a remote edit made in between, in a part already
+    read, is not in the mirror. Until a scan of every stream runs from its start in one run,
+    reconcile plans no write to an existing record from that view (an incremental pull
+    re-reads a resumed stream at once; a resumed backfill or sweep leaves that to the next
+    pull)."""
+    for (value,) in conn.execute(select(stream_state.c.state).where(
+            stream_state.c.account == account)):
+        value = value or {}
+        if value.get("stale_view") or (value.get("in_progress") and value.get("resumed")):
+            return True
+    return False
 
 
 def map_record(connector: Any, stream: StreamSpec, record: Any) -> tuple[Bundle, list[Any]]:

@@ -14,10 +14,19 @@ crash between request and commit) is looked up by its marker before it is sent a
 the vendor never gets a duplicate. Where the vendor has no field for a marker (Offorte
 companies and people), the connector searches for records holding every value sent and
 the first one no mirror row holds is adopted.
+
+A write is *in doubt* when its answer was lost (a create retrying after a transient error)
+or when a killed process left it `sending`. `resolve_before_pull` settles those before an
+account is pulled, whatever their backoff or claim expiry says (creates by marker, a
+lookup that finds nothing sends the create again with the same marker; updates are sent
+again, after a re-read where the vendor's update replaces the whole record) — but takes
+another process's `sending` claim only when no other live process may hold it (the
+account's lease on PostgreSQL, the daemon's lock file on SQLite).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
@@ -27,12 +36,19 @@ from typing import Any
 from sqlalchemy import Connection, insert, or_, select, update
 
 from syncd.canonical import FIELDS, Entity
-from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox, runs
+from syncd.db.tables import CANONICAL_TABLES, conflicts, leases, outbox, runs
+from syncd.engine.adopt import link_created, retire_placeholders
+from syncd.engine.lease import SqliteSingleton
 from syncd.engine.reconcile import Planned, Reconciler
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter
-from syncd.engine.values import norm
-from syncd.errors import TransientVendorError, VendorError, VendorRefused, VendorUnsupported
+from syncd.errors import (
+    BadRecord,
+    TransientVendorError,
+    VendorError,
+    VendorRefused,
+    VendorUnsupported,
+)
 from syncd.http.budget import Priority
 from syncd.http.client import priority
 
@@ -92,16 +108,23 @@ class Pusher:
             conn.close()
         return pending + new
 
-    def run(self, *, reconcile: bool = True) -> PushResult:
+    def run(self, *, reconcile: bool = True, in_doubt: bool = False) -> PushResult:
         """Reconcile (unless told not to) and send every due outbox entry.
 
         `reconcile=False` only settles what is already in the outbox (a create whose answer
         was lost, retries): `syncd sync` does that before its pull, so the pull cannot
         mirror such a record twice, and reconciles only after the pull, so a field the
         vendor changed meanwhile becomes a conflict instead of being overwritten.
+        `in_doubt=True` first settles the in-doubt writes whatever their backoff or claim
+        says (`resolve_in_doubt`; the claims of a live daemon are left to it).
         """
         result = PushResult(self.name)
         started = self.clock.now()
+        if in_doubt:
+            doubt = self.resolve_in_doubt(owner=owns_account(self.runtime, self.name,
+                                                             self.worker))
+            result.sent, result.done, result.retrying = doubt.sent, doubt.done, doubt.retrying
+            result.refused += doubt.refused
         result.planned = self.reconcile() if reconcile else []
         # a local change the vendor cannot take fails this run once, when it is found (the
         # outbox keeps the report; later reconciles do not plan it again)
@@ -122,32 +145,72 @@ class Pusher:
                     error="; ".join(result.refused)[:2000] or None))
         return result
 
-    # ---- claiming -------------------------------------------------------------------------
-    def _claim(self) -> dict[str, Any] | None:
+    def resolve_in_doubt(self, *, owner: bool) -> PushResult:
+        """Settle this account's in-doubt writes now, whatever their backoff or claim
+        expiry says: creates whose answer was lost (retrying) and writes another process
+        left `sending`. `owner`: no other live process may hold this account's claims
+        (else only expired claims are taken, as the push loop does)."""
+        result = PushResult(self.name)
         now = self.clock.time()
+        sending = (outbox.c.status == "sending") & or_(
+            outbox.c.claimed_by.is_(None), outbox.c.claimed_by != self.worker)
+        if not owner:
+            sending = sending & (outbox.c.claimed_until < now)
+        lost = ((outbox.c.status == "pending") & (outbox.c.kind == "create")
+                & (outbox.c.attempts > 0))
         with self.db.begin() as conn:
-            stmt = (
-                select(outbox)
-                .where(
-                    outbox.c.account == self.name,
-                    or_(outbox.c.status == "pending",
-                        (outbox.c.status == "sending") & (outbox.c.claimed_until < now)),
-                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
-                )
-                .order_by(outbox.c.id)
-                .limit(1)
-            )
-            if conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            row = conn.execute(stmt).mappings().first()
-            if row is None:
+            ids = list(conn.execute(select(outbox.c.id).where(
+                outbox.c.account == self.name, or_(sending, lost)).order_by(outbox.c.id))
+                .scalars())
+        with priority(Priority.PUSH):
+            for entry_id in ids:
+                if self.runtime.stop.is_set():
+                    break
+                entry = self._claim(only=entry_id, owner=owner)
+                if entry is not None:
+                    self._send(entry, result)
+        return result
+
+    # ---- claiming -------------------------------------------------------------------------
+    def _claim(self, only: int | None = None, owner: bool = False) -> dict[str, Any] | None:
+        """Take the next due entry (or entry `only`, due or not: an in-doubt write).
+
+        The take is a compare-and-set on the status and attempt count read, so two
+        processes (or a daemon's push and pull jobs) never both send one entry."""
+        for _ in range(8):
+            now = self.clock.time()
+            with self.db.begin() as conn:
+                if only is None:
+                    due = [or_(outbox.c.status == "pending",
+                               (outbox.c.status == "sending") & (outbox.c.claimed_until < now)),
+                           or_(outbox.c.next_attempt_at.is_(None),
+                               outbox.c.next_attempt_at <= now)]
+                else:
+                    others = or_(outbox.c.claimed_by.is_(None),
+                                 outbox.c.claimed_by != self.worker)
+                    if not owner:
+                        others = others & (outbox.c.claimed_until < now)
+                    due = [outbox.c.id == only, or_(outbox.c.status == "pending",
+                                                    (outbox.c.status == "sending") & others)]
+                stmt = (select(outbox).where(outbox.c.account == self.name, *due)
+                        .order_by(outbox.c.id).limit(1))
+                if conn.dialect.name == "postgresql":
+                    stmt = stmt.with_for_update(skip_locked=True)
+                row = conn.execute(stmt).mappings().first()
+                if row is None:
+                    return None
+                entry = dict(row)
+                entry["uncertain"] = entry["status"] == "sending"  # a crash mid-send
+                taken = conn.execute(update(outbox).where(
+                    outbox.c.id == entry["id"], outbox.c.status == entry["status"],
+                    outbox.c.attempts == entry["attempts"]).values(
+                    status="sending", claimed_by=self.worker, claimed_until=now + CLAIM_SECONDS,
+                    attempts=entry["attempts"] + 1, updated_at=self.clock.now())).rowcount
+            if taken:
+                return entry
+            if only is not None:
                 return None
-            entry = dict(row)
-            entry["uncertain"] = entry["status"] == "sending"  # a crash mid-send
-            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
-                status="sending", claimed_by=self.worker, claimed_until=now + CLAIM_SECONDS,
-                attempts=entry["attempts"] + 1, updated_at=self.clock.now()))
-        return entry
+        return None
 
     # ---- sending --------------------------------------------------------------------------
     def _send(self, entry: dict[str, Any], result: PushResult) -> None:
@@ -200,6 +263,13 @@ class Pusher:
         except VendorError as exc:
             self._fail(entry, "failed", str(exc))
             result.refused.append(str(exc))
+        except BadRecord as exc:
+            # the re-read before a full-replacement Put (Automa) came back unusable: the
+            # body cannot be rebuilt safely, so this entry fails with the reason (shown by
+            # `syncd status`), is not retried forever, and the run goes on
+            reason = f"re-read before the update failed: {exc}"
+            self._fail(entry, "failed", reason)
+            result.refused.append(reason)
 
     def _unmirrored(self, entity: Entity, candidates: list[str]) -> str | None:
         """The first candidate that no mirror row holds yet: a lookalike another row already
@@ -260,41 +330,26 @@ class Pusher:
         """Success: base := values sent, so the next pull sees no change (no echo)."""
         with self.db.begin() as conn:
             self._base_update(conn, entry)
+            if entry["kind"] == "delete" and entry["row_id"] is not None:
+                # gone at the vendor: the one deletion path settles the row and its dependants
+                MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
+                             self.clock.now()).delete_ids(conn, entry["entity"], [entry["row_id"]])
             if entry["entity"] == Entity.PROPOSALS and "line_items" in (entry.get("fields") or []):
                 self._retire_placeholders(conn, entry["row_id"])
             conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
                 status="done", last_error=None, updated_at=self.clock.now()))
 
     def _settle_create(self, entry: dict[str, Any], remote_id: str) -> None:
-        entity = entry["entity"]
-        table = CANONICAL_TABLES[entity]
+        """The create is done: link the row to its record (the pull's marker adoption
+        settles through the same `link_created`)."""
+        now = self.clock.now()
         with self.db.begin() as conn:
-            row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
-            if row is not None:
-                sent = dict(entry.get("values") or {})
-                base = {f: sent.get(f) for f in FIELDS[entity]}
-                base["deleted_at"] = None
-                conn.execute(update(table).where(table.c.id == row["id"]).values(
-                    remote_id=remote_id, base=base, sync_rev=row["sync_rev"] + 1,
-                    synced_at=self.clock.now()))
-                if any(norm(row.get(f)) != base.get(f) for f in FIELDS[entity]):
-                    # edited again while the create was in flight: push that as an update
-                    conn.execute(insert(change_log).values(table_name=entity, row_id=row["id"],
-                                                           op="update"))
-                if "line_items" in (entry.get("fields") or []) and entity == Entity.PROPOSALS:
-                    self._retire_placeholders(conn, row["id"])
-            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
-                status="done", result_remote_id=remote_id, last_error=None,
-                updated_at=self.clock.now()))
+            link_created(conn, entry, remote_id, now, MirrorWriter(
+                self.name, self.runtime.settings.sync.conflict_policy, now))
 
     def _retire_placeholders(self, conn: Connection, proposal_id: int) -> None:
         """Line items sent inside a create come back from the vendor with their own ids."""
-        items = CANONICAL_TABLES[Entity.LINE_ITEMS]
-        for item in conn.execute(select(items.c.id, items.c.sync_rev).where(
-                items.c.proposal_id == proposal_id, items.c.remote_id.is_(None),
-                items.c.deleted_at.is_(None))):
-            conn.execute(update(items).where(items.c.id == item.id).values(
-                deleted_at=self.clock.now(), sync_rev=item.sync_rev + 1))
+        retire_placeholders(conn, proposal_id, self.clock.now())
 
     def _base_update(self, conn: Connection, entry: dict[str, Any]) -> None:
         table = CANONICAL_TABLES[entry["entity"]]
@@ -329,3 +384,42 @@ class Pusher:
 
 def push_accounts(runtime: Runtime, names: list[str]) -> list[PushResult]:
     return [Pusher(runtime, runtime.account(n)).run() for n in names]
+
+
+def daemon_running(db_url: str) -> bool:
+    """SQLite: whether a `syncd run` holds the database's lock file (its push may be
+    sending an entry this very moment)."""
+    path = SqliteSingleton(db_url).path
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken here
+    return False
+
+
+def owns_account(runtime: Runtime, name: str, worker: str = WORKER_ID) -> bool:
+    """Whether no other live process may hold claims of account `name`: PostgreSQL, the
+    account's lease is ours, free or expired; SQLite, no daemon holds the lock file."""
+    if runtime.db.is_sqlite:
+        return not daemon_running(runtime.db.url)
+    with runtime.db.begin() as conn:
+        lease = conn.execute(select(leases.c.owner, leases.c.expires_at).where(
+            leases.c.account == name)).first()
+    return (lease is None or not lease.owner or lease.owner == worker
+            or lease.expires_at < runtime.clock.time())
+
+
+def resolve_before_pull(runtime: Runtime, name: str, worker: str = WORKER_ID,
+                        owner: bool | None = None) -> PushResult:
+    """Settle account `name`'s in-doubt writes before it is pulled (`syncd sync`,
+    `backfill`, each daemon pull): a pull must never meet the record of a lost create
+    while its row still waits. `owner` None: found out (`owns_account`)."""
+    if owner is None:
+        owner = owns_account(runtime, name, worker)
+    return Pusher(runtime, runtime.account(name), worker).resolve_in_doubt(owner=owner)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from syncd.canonical import FIELDS, READ_ONLY_FIELDS, REFERENCES, Entity
 from syncd.db.bulk import dialect_insert
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox
+from syncd.engine.pull import stale_view
 from syncd.engine.runtime import AccountRuntime
 from syncd.engine.store import chunks
 from syncd.engine.values import norm
@@ -83,8 +84,13 @@ class Reconciler:
                 changed[entity].add(row_id)
         planned: list[Planned] = []
         deferred: set[int] = set()
+        stale = stale_view(conn, self.name) if changed else False
         for entity in (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS, Entity.LINE_ITEMS):
             for row_id in sorted(changed.get(entity, ())):
+                if stale and self._linked(conn, entity, row_id):
+                    # a write to an existing record waits for a view as new as one pull
+                    deferred.add(row_id)
+                    continue
                 plans = self._row(conn, entity, row_id)
                 if plans is None:
                     deferred.add(row_id)
@@ -98,6 +104,13 @@ class Reconciler:
             conn.execute(delete(change_log).where(change_log.c.id.in_(part)))
         self._write(conn, planned)
         return planned
+
+    @staticmethod
+    def _linked(conn: Connection, entity: str, row_id: int) -> bool:
+        """Whether the row names a remote record (an update or delete, not a create)."""
+        table = CANONICAL_TABLES[entity]
+        return conn.execute(select(table.c.remote_id).where(
+            table.c.id == row_id)).scalar() is not None
 
     # ---- one row --------------------------------------------------------------------------
     def plan_row(self, conn: Connection, entity: str, row_id: int) -> list[Planned] | None:
@@ -264,9 +277,13 @@ class Reconciler:
     def _plan(self, entity: str, row: dict[str, Any], wr: WriteRequest,
               values: dict[str, Any]) -> Planned:
         sent = {f: norm(values.get(f)) for f in wr.fields if f in values}
+        # the key names one intended write: the row's `sync_rev` (bumped by every engine
+        # write, so by the settlement of each earlier push) tells A -> B -> A's third edit
+        # from its first, whose key is already done; a replan of the same edit after a
+        # crash (nothing settled in between) keeps its key
         digest = hashlib.sha1(
-            json.dumps([entity, row["id"], wr.method, wr.path, wr.json, sent], default=str,
-                       sort_keys=True).encode()).hexdigest()[:24]
+            json.dumps([entity, row["id"], row.get("sync_rev"), wr.method, wr.path, wr.json,
+                        sent], default=str, sort_keys=True).encode()).hexdigest()[:24]
         return Planned(entity=str(wr.entity or entity), row_id=row["id"], kind=wr.kind,
                        method=wr.method, path=wr.path, body=_jsonable(wr.json),
                        fields=list(wr.fields), key=f"{self.name}:{digest}", values=sent)

@@ -20,6 +20,7 @@ from syncd.db.tables import (
     stream_state,
 )
 from syncd.drift import DriftKind, normalize_word
+from syncd.engine.deletes import pending_counts
 from syncd.engine.drift_log import drift_rows
 from syncd.engine.values import norm
 from syncd.http.redaction import MASK
@@ -90,6 +91,8 @@ def account_status(conn: Connection, settings: Settings, now: float) -> list[dic
             "drift": int(conn.execute(
                 select(func.coalesce(func.sum(drift.c["count"]), 0)).where(
                     drift.c.account == name)).scalar_one()),
+            # deletions a complete scan found but the guard holds (`syncd deletes list`)
+            "pending_deletes": pending_counts(conn, name).get(name, {}),
             "rows": {
                 t: conn.execute(select(func.count()).select_from(table).where(
                     table.c.account == name, table.c.deleted_at.is_(None))).scalar_one()

@@ -41,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 
-from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
+from syncd.canonical import DEPENDANTS, FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.bulk import dialect_insert, insert_rows
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, vendor_records
 from syncd.engine.values import DECIMAL_FIELDS, denorm, norm, remembered_by_text
@@ -444,14 +444,74 @@ class MirrorWriter:
             if not doomed_ids:
                 continue
             doomed = conn.execute(
-                select(table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev)
-                .where(in_list(conn, table.c.id, doomed_ids))
+                select(*deletion_columns(table)).where(in_list(conn, table.c.id, doomed_ids))
             ).all()
-            self.mark_deleted(conn, table, doomed)
-            stats.deleted += len(doomed)
+            stats.deleted += self.delete_rows(conn, entity, doomed)
+
+    # ---- deletion: the one path -----------------------------------------------------------
+    def delete_rows(self, conn: Connection, entity: str, rows: Sequence[Any]) -> int:
+        """The one deletion operation, whichever path saw the record go (a complete pull
+        or sweep, a webhook, a 404/410 on a fetch, a trashed flag, a pushed delete): mark
+        `rows` deleted and, with them, the rows that exist only through them
+        (`canonical.DEPENDANTS`: a proposal's line items, a company's people), `deleted_at`
+        set in each row *and* in its base, so reconcile plans nothing and a later pull
+        neither echoes nor resurrects them (unless the vendor lists them again).
+
+        `rows` carry `deletion_columns`. A row the user already deleted locally keeps its
+        own `deleted_at`; only its base learns it (the vendor no longer holds it either
+        way, so no DELETE is planned for it). Returns the rows of `entity` written
+        (dependants not counted)."""
+        if not rows:
+            return 0
+        table = CANONICAL_TABLES[entity]
+        live = [r for r in rows if getattr(r, "deleted_at", None) is None]
+        self.mark_deleted(conn, table, live)
+        settled = []
+        for row in rows:
+            base = dict(row.base or {})
+            if getattr(row, "deleted_at", None) is None or base.get("deleted_at") is not None:
+                continue
+            base["deleted_at"] = norm(row.deleted_at)
+            settled.append({"_id": row.id, "base": base, "sync_rev": row.sync_rev + 1,
+                            "synced_at": self.now})
+        self._bulk_update(conn, table, settled)
+        for child, column in DEPENDANTS.get(entity, ()):
+            kids_table = CANONICAL_TABLES[child]
+            for part in chunks([r.id for r in rows]):
+                kids = conn.execute(
+                    select(*deletion_columns(kids_table)).where(
+                        in_list(conn, kids_table.c[column], part),
+                        kids_table.c.deleted_at.is_(None), kids_table.c.remote_id.is_not(None))
+                ).all()
+                self.delete_rows(conn, child, kids)
+        return len(live) + len(settled)
+
+    def delete_remote_ids(self, conn: Connection, entity: str, remote_ids: Sequence[str]) -> int:
+        """`delete_rows` for this account's rows of `entity` with these remote ids."""
+        table = CANONICAL_TABLES[entity]
+        total = 0
+        for part in chunks(list(remote_ids)):
+            rows = conn.execute(select(*deletion_columns(table)).where(
+                table.c.account == self.account, in_list(conn, table.c.remote_id, part))).all()
+            total += self.delete_rows(conn, entity, rows)
+        return total
+
+    def delete_ids(self, conn: Connection, entity: str, ids: Sequence[int]) -> int:
+        """`delete_rows` for rows of `entity` by local id (a pushed delete: the row is
+        already deleted locally, its dependants are not yet)."""
+        table = CANONICAL_TABLES[entity]
+        total = 0
+        for part in chunks(list(ids)):
+            rows = conn.execute(select(*deletion_columns(table)).where(
+                in_list(conn, table.c.id, part))).all()
+            total += self.delete_rows(conn, entity, rows)
+        return total
 
     def mark_deleted(self, conn: Connection, table: Table, rows: Sequence[Any]) -> None:
-        """Engine-side deletion: `deleted_at` set in the row and in its base."""
+        """Engine-side deletion of live rows: `deleted_at` set in the row and in its base
+        (the low-level step of `delete_rows`, which also takes the dependants)."""
+        if not rows:
+            return
         updates = []
         for row in rows:
             base = dict(row.base or {})
@@ -515,6 +575,11 @@ class MirrorWriter:
         for columns, rows in groups.items():
             del columns  # the SET clause takes the keys of the parameter dicts
             conn.execute(update(table).where(table.c.id == bindparam("_id")), rows)
+
+
+def deletion_columns(table: Table) -> tuple[Any, ...]:
+    """The columns `MirrorWriter.delete_rows` needs of each row."""
+    return (table.c.id, table.c.remote_id, table.c.base, table.c.sync_rev, table.c.deleted_at)
 
 
 def row_values(entity: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from starlette.routing import Route
 from syncd import drift
 from syncd.canonical import Entity
 from syncd.db.bulk import dialect_insert
-from syncd.db.tables import CANONICAL_TABLES, pending_fetches, webhook_events
+from syncd.db.tables import pending_fetches, webhook_events
+from syncd.engine.adopt import AdoptingWriter
 from syncd.engine.drift_log import DriftTally, DriftWriter
 from syncd.engine.runtime import DbTokenStore, Runtime
-from syncd.engine.store import MirrorWriter
 from syncd.errors import SyncdError
 from syncd.http.budget import Priority
 from syncd.http.client import AccountClient, NotFound, priority
@@ -111,16 +111,12 @@ def run_pending_fetches(runtime: Runtime, account_name: str) -> int:
                 log.warning("account=%s targeted fetch of %s %s failed: %s", account_name,
                             entity, item["remote_id"], exc)
                 continue
-            writer = MirrorWriter(account_name, runtime.settings.sync.conflict_policy,
-                                  runtime.clock.now())
+            # links a lost create's record to its waiting row by marker, as a pull does
+            writer = AdoptingWriter(account_name, account.connector,
+                                    runtime.settings.sync.conflict_policy, runtime.clock.now())
             with runtime.db.begin() as conn:
-                if bundle is None:
-                    table = CANONICAL_TABLES[entity]
-                    rows = conn.execute(select(table.c.id, table.c.remote_id, table.c.base,
-                                               table.c.sync_rev).where(
-                        table.c.account == account_name, table.c.remote_id == item["remote_id"],
-                        table.c.deleted_at.is_(None))).all()
-                    writer.mark_deleted(conn, table, rows)
+                if bundle is None:  # gone at the vendor: the one deletion path, dependants too
+                    writer.delete_remote_ids(conn, str(entity), [item["remote_id"]])
                 else:
                     stream = account.connector.stream_for(entity)
                     writer.apply(conn, bundle, stream)

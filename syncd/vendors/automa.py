@@ -900,6 +900,13 @@ class AutomaConnector(Connector):
         return item
 
     # ---- lookups ---------------------------------------------------------------------------
+    def marker_of(self, entity: Entity, raw: Any) -> str | None:
+        """A quote's `reference_number` (the create's `referenceNumber`) when it is ours."""
+        if entity != Entity.PROPOSALS or not isinstance(raw, dict):
+            return None
+        value = raw.get("reference_number") or raw.get("referenceNumber")
+        return value if isinstance(value, str) and value.startswith("syncd-") else None
+
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """Scan the newest call-log entries (≤ 2 requests) for a quote whose deal reference
         is the marker. Automa.Net has no quote list or search, so this only finds quotes

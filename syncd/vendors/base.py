@@ -336,6 +336,15 @@ class Connector:
         """Look up a record created earlier with `marker` (idempotent create)."""
         return None
 
+    def marker_of(self, entity: Entity, raw: Any) -> str | None:
+        """The create marker a pulled record carries in its own JSON (`raw`), if any.
+
+        Declared per vendor from where its `plan_create` writes the marker, so a pull that
+        meets a record whose create answer was lost links it to the waiting local row
+        (syncd/engine/adopt.py) at no request cost instead of mirroring it twice. Default:
+        the vendor stores no marker for `entity` (None)."""
+        return None
+
     def find_lookalikes(self, client: VendorClient, entity: Entity, path: str,
                         body: Any) -> list[str]:
         """Records holding every value a create sent (`path`, `body`), for entities with no

@@ -566,6 +566,14 @@ class HappyofferConnector(Connector):
         except (KeyError, TypeError, ValueError) as exc:
             raise VendorUnsupported("Happyoffer's create response carries no offer_id") from exc
 
+    def marker_of(self, entity: Entity, raw: Any) -> str | None:
+        """An external offer's `external_id` (the /offers stream carries none)."""
+        if entity != Entity.PROPOSALS or not isinstance(raw, dict):
+            return None
+        attrs = raw.get("attributes")
+        value = attrs.get("external_id") if isinstance(attrs, dict) else None
+        return str(value) if value not in (None, "") else None
+
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """No filter is documented: one `GET /external-offers` and a scan for `external_id`."""
         if entity != Entity.PROPOSALS:

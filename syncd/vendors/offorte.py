@@ -115,6 +115,9 @@ CONTENT_FIELDS = frozenset({"title", "total_gross", "company_id", "contact_id"})
 NO_ROWS = "Offorte price table rows can only be added when the proposal is created"
 
 # ---- record models ---------------------------------------------------------------------------
+# where `_create_proposal` puts syncd's marker: "syncd:<marker>" in the internal remarks
+MARKER_IN_REMARKS = re.compile(r"syncd:(syncd-[0-9a-f]+)")
+
 # Strict about identity and money, tolerant about vocabulary (syncd/drift.py). Only these
 # fail validation (and quarantine the record): a record without a usable id (`Key`), or an
 # unusable structure — an object that is not an object (`content`, `logs`, a price table,
@@ -881,6 +884,15 @@ class OfforteConnector(Connector):
         raise VendorError(f"Offorte create response without an id: {str(body)[:200]}")
 
     # ---- lookups -------------------------------------------------------------------------------
+    def marker_of(self, entity: Entity, raw: Any) -> str | None:
+        """`syncd:<marker>` in a proposal's internal remarks (when the record carries them:
+        details do). Companies and people have no field for it: the push's lookalike
+        search covers them."""
+        if entity != Entity.PROPOSALS or not isinstance(raw, dict):
+            return None
+        found = MARKER_IN_REMARKS.search(str(raw.get("remarks") or ""))
+        return found.group(1) if found else None
+
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """Search the proposals (the search ignores the status) and confirm the remarks."""
         if entity != Entity.PROPOSALS:

@@ -629,6 +629,23 @@ class QuickQuoteConnector(Connector):
         return str(quote)
 
     # ---- lookups ---------------------------------------------------------------------------
+    def marker_of(self, entity: Entity, raw: Any) -> str | None:
+        """The `syncd:<marker>` tag of a quote, the `_syncd` property of a line item."""
+        if not isinstance(raw, Mapping):
+            return None
+        if entity == Entity.PROPOSALS:
+            tags = raw.get("tags")
+            found = [t.strip()[len(TAG_PREFIX):] for t in tags.split(",")
+                     if t.strip().startswith(TAG_PREFIX)] if isinstance(tags, str) else []
+            return found[0] if found else None
+        if entity == Entity.LINE_ITEMS:
+            props = raw.get("item_properties") or raw.get("properties") or []
+            props = [props] if isinstance(props, dict) else props
+            for prop in props if isinstance(props, list) else []:
+                if isinstance(prop, dict) and prop.get("key") == PROPERTY_KEY and prop.get("value"):
+                    return str(prop["value"])
+        return None
+
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         hint = self._marker_hints.get(marker)
         if entity == Entity.LINE_ITEMS and hint and hint[0] == "quote":

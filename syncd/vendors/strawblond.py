@@ -700,6 +700,20 @@ class StrawBlondConnector(Connector):
             raise VendorError(f"StrawBlond create response without an id: {str(body)[:200]}")
         return str(body["id"])
 
+    def marker_of(self, entity: Entity, raw: Any) -> str | None:
+        """Offers: custom field `syncd_ref`; elements: `syncd_ref:<marker>` in `remark`."""
+        if not isinstance(raw, dict):
+            return None
+        if entity == Entity.PROPOSALS:
+            fields = raw.get("custom_fields")
+            value = fields.get(MARKER_FIELD) if isinstance(fields, dict) else None
+            return str(value) if value else None
+        if entity == Entity.LINE_ITEMS:
+            remark = raw.get("remark")
+            if isinstance(remark, str) and remark.startswith(REMARK_MARKER):
+                return remark[len(REMARK_MARKER):].strip() or None
+        return None
+
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """Offers by `filter[custom_field]=syncd_ref,<marker>`; elements by a search for the
         marker, confirmed against their `remark`."""

@@ -361,3 +361,119 @@ def test_push_never_sends_a_field_held_by_an_open_conflict(vendor, db_url, make_
     cli.resolve_conflict(case.runtime, conflict["id"], "local")
     push(case)
     assert case.sandbox.proposal_title(rid) == "Local wording"
+
+
+# ---- 7. a create whose answer is lost at each point: one row, one remote record -------------
+def inserted(case: Case, title: str) -> tuple[int, Any, str]:
+    """A plain-SQL INSERT of a proposal; returns its row id, its planned create and the
+    create's path as a sandbox regex."""
+    refs = case.sandbox.new_proposal_refs()
+    company = local_id(case, Entity.COMPANIES, refs.get("company_id"))
+    contact = local_id(case, Entity.CONTACTS, refs.get("contact_id"))
+    sql(case, "INSERT INTO proposals (account, title, company_id, contact_id) "
+              "VALUES (:account, :title, :company, :contact)",
+        account=case.account, title=title, company=company, contact=contact)
+    row_id = next(r["id"] for r in case.rows(Entity.PROPOSALS) if r["title"] == title)
+    [create] = [p for p in Pusher(case.runtime, case.runtime.account(case.account)).plan_only()
+                if p.kind == "create"]
+    return row_id, create, re.escape(create.path) + "$"
+
+
+def exactly_one(case: Case, row_id: int, title: str, before: int) -> str:
+    """The end state every lost-answer test must reach: the vendor holds one new record,
+    the mirror one row for it (the user's), linked, and the create entry is done."""
+    assert case.sandbox.count_proposals() == before + 1
+    remote_id = mirror(case, row_id)["remote_id"]
+    assert remote_id is not None
+    assert case.sandbox.proposal_title(remote_id) == title
+    assert [r["id"] for r in case.rows(Entity.PROPOSALS) if r["remote_id"] == remote_id] == [
+        row_id]
+    assert [r["id"] for r in case.rows(Entity.PROPOSALS) if r["title"] == title] == [row_id]
+    [entry] = [e for e in table_rows(case, outbox) if e["kind"] == "create"]
+    assert (entry["status"], entry["result_remote_id"]) == ("done", remote_id)
+    return str(remote_id)
+
+
+def test_create_answer_lost_before_the_vendor_processed_it_is_sent_again_with_its_marker(
+    vendor, db_url, make_runtime, served
+):
+    """Lost at the first point (connection reset before the vendor saw the request): the
+    next `syncd sync` looks the marker up at once (the retry backoff has not run out),
+    finds nothing and sends the create again, with the same marker; then it pulls."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.CREATE)
+    title = f"Reset before processing ({vendor})"
+    before = case.sandbox.count_proposals()
+    row_id, create, path = inserted(case, title)
+    case.sandbox.add_fault(create.method, path, "reset")
+
+    first = push(case)
+    assert (first.retrying, first.done) == (1, 0), first.refused
+    assert case.sandbox.count_proposals() == before  # the vendor never processed it
+    sync(case)  # no clock advance: in doubt, so resolved before the pull anyway
+
+    exactly_one(case, row_id, title, before)
+    sent = [r.json() for r in case.sandbox.seen(create.method, path)]
+    assert len(sent) == 2 and sent[0] == sent[1], "sent again with the same marker"
+    case.sandbox.reset_log()
+    assert pushed(sync(case)) == [0, 0] and writes(case) == []
+    exactly_one(case, row_id, title, before)
+
+
+def test_create_answer_lost_after_the_vendor_processed_it_is_linked_by_a_pull_in_between(
+    vendor, db_url, make_runtime, served
+):
+    """Lost at the second point (processed, then the connection dropped): a pull that
+    meets the new record before any retry links it to the user's row by the marker the
+    record carries (never a second row); the next sync sends nothing."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.CREATE)
+    title = f"Dropped after processing ({vendor})"
+    before = case.sandbox.count_proposals()
+    row_id, create, path = inserted(case, title)
+    case.sandbox.add_fault(create.method, path, "drop")
+    first = push(case)
+    assert (first.retrying, first.done) == (1, 0), first.refused
+    assert case.sandbox.count_proposals() == before + 1
+
+    assert case.pull(sweep=False).ok  # a pull in between (before the retry's backoff ends)
+    linked = mirror(case, row_id)["remote_id"]
+    titled = [r for r in case.rows(Entity.PROPOSALS) if r["title"] == title]
+    assert [r["id"] for r in titled] == [row_id], "the pull linked, never duplicated"
+    sync(case)
+
+    remote_id = exactly_one(case, row_id, title, before)
+    assert linked in (None, remote_id)
+    assert len(case.sandbox.seen(create.method, path)) == 1, "never created twice"
+
+
+def test_create_answer_lost_before_syncd_committed_it_is_found_by_the_next_process(
+    vendor, db_url, make_runtime, served, monkeypatch
+):
+    """Lost at the third point (answer received, the process died before committing the
+    settlement): the entry is left `sending` under a 300 s claim; the next process's
+    `syncd sync` resolves it at start by its marker (no waiting out the claim), without
+    sending the create again."""
+    import syncd.engine.push as push_module
+
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.CREATE)
+    title = f"Killed before commit ({vendor})"
+    before = case.sandbox.count_proposals()
+    row_id, create, path = inserted(case, title)
+
+    def killed(*_args: Any, **_kwargs: Any) -> None:
+        raise SystemExit("kill -9 between the answer and the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(push_module, "link_created", killed)
+        with pytest.raises(SystemExit):
+            Pusher(case.runtime, case.runtime.account(case.account), "killed:1").run()
+    [entry] = [e for e in table_rows(case, outbox) if e["kind"] == "create"]
+    assert (entry["status"], entry["claimed_by"]) == ("sending", "killed:1")
+    assert case.sandbox.count_proposals() == before + 1
+
+    sync(case)  # the clock has not moved: the claim would hold for 300 s more
+
+    exactly_one(case, row_id, title, before)
+    assert len(case.sandbox.seen(create.method, path)) == 1, "never created twice"
