@@ -22,6 +22,7 @@ from syncd.db.tables import (
 from syncd.drift import DriftKind, normalize_word
 from syncd.engine.deletes import pending_counts
 from syncd.engine.drift_log import drift_rows
+from syncd.engine.pull import stale_view
 from syncd.engine.values import norm
 from syncd.http.redaction import MASK
 from syncd.settings import Settings
@@ -93,6 +94,8 @@ def account_status(conn: Connection, settings: Settings, now: float) -> list[dic
                     drift.c.account == name)).scalar_one()),
             # deletions a complete scan found but the guard holds (`syncd deletes list`)
             "pending_deletes": pending_counts(conn, name).get(name, {}),
+            # a resumed scan: local edits of linked rows wait for a complete pull
+            "stale_view": stale_view(conn, name),
             "rows": {
                 t: conn.execute(select(func.count()).select_from(table).where(
                     table.c.account == name, table.c.deleted_at.is_(None))).scalar_one()

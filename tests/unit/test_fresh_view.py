@@ -23,6 +23,7 @@ from syncd.db.tables import conflicts, outbox, proposals, stream_state
 from syncd.engine.pull import Puller, stale_view
 from syncd.engine.push import Pusher
 from syncd.engine.runtime import Runtime
+from syncd.engine.status import account_status
 from tests.connectors.standard import make_case
 
 SIZES = {"companies": 4, "proposals": 30, "max_items": 2, "seed": 3}
@@ -129,6 +130,8 @@ def test_resumed_backfill_holds_pushes_of_existing_records_until_a_fresh_pull(
     case.sandbox.remote_edit_title(row["remote_id"], "Remote side")
     with rerun.db.begin() as conn:
         assert stale_view(conn, "acct")
+        shown = {a["account"]: a for a in account_status(conn, rerun.settings, 0.0)}
+        assert shown["acct"]["stale_view"] is True  # `syncd status` says edits wait
         conn.execute(text("UPDATE proposals SET title = 'Local side' WHERE id = :id"),
                      {"id": row["id"]})
     case.sandbox.reset_log()
