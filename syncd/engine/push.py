@@ -38,6 +38,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 from syncd.canonical import FIELDS, Entity
 from syncd.db.tables import CANONICAL_TABLES, conflicts, leases, outbox, runs
 from syncd.engine.adopt import link_created, retire_placeholders
+from syncd.engine.deletes import forget_fingerprints
 from syncd.engine.lease import SqliteSingleton
 from syncd.engine.reconcile import Planned, Reconciler
 from syncd.engine.runtime import AccountRuntime, Runtime
@@ -330,6 +331,7 @@ class Pusher:
         """Success: base := values sent, so the next pull sees no change (no echo)."""
         with self.db.begin() as conn:
             self._base_update(conn, entry)
+            forget_fingerprints(conn, self.name, self._written_records(conn, entry))
             if entry["kind"] == "delete" and entry["row_id"] is not None:
                 # gone at the vendor: the one deletion path settles the row and its dependants
                 MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
@@ -338,6 +340,28 @@ class Pusher:
                 self._retire_placeholders(conn, entry["row_id"])
             conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
                 status="done", last_error=None, updated_at=self.clock.now()))
+
+    @staticmethod
+    def _written_records(conn: Connection, entry: dict[str, Any]) -> list[str]:
+        """Remote ids of the record a write changed and of the record that lists it (a line
+        item's proposal, a person's company). Their stored list fingerprints describe the
+        vendor record before this write: were it to return to exactly that state later (a
+        remote A -> B -> A), a pull would skip it as unchanged and mirror and vendor would
+        disagree. Forgotten, the next pull reads them once more (a detail request where the
+        vendor has them, none where the list holds the record) and finds base == remote."""
+        if entry["row_id"] is None:
+            return []
+        table = CANONICAL_TABLES[entry["entity"]]
+        row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
+        if row is None:
+            return []
+        found = [row["remote_id"]]
+        for column, parent in (("proposal_id", Entity.PROPOSALS), ("company_id", Entity.COMPANIES)):
+            if column in row and row[column] is not None:
+                owner = CANONICAL_TABLES[parent]
+                found.append(conn.execute(select(owner.c.remote_id).where(
+                    owner.c.id == row[column])).scalar())
+        return [str(r) for r in found if r is not None]
 
     def _settle_create(self, entry: dict[str, Any], remote_id: str) -> None:
         """The create is done: link the row to its record (the pull's marker adoption

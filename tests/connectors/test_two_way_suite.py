@@ -212,6 +212,29 @@ def test_next_sync_after_a_push_sends_no_write_and_pulls_nothing_back(
     assert [e["status"] for e in table_rows(case, outbox)] == ["done"]
 
 
+def test_a_remote_edit_back_to_the_value_before_a_push_is_pulled(
+    vendor, db_url, make_runtime, served
+):
+    """Found by the convergence soak (seed 14, Quick Quote): after a push, the stored list
+    fingerprint still described the vendor record before the push; a remote edit back to
+    exactly that state (Quick Quote lists no modification time) was skipped as unchanged,
+    leaving the mirror on the pushed value and the vendor on the old one."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.UPDATE)
+    row = editable(case)
+    rid, original = row["remote_id"], case.sandbox.proposal_title(row["remote_id"])
+    sql(case, "UPDATE proposals SET title = :title WHERE id = :id",
+        title=f"Pushed ({vendor})", id=row["id"])
+    assert push(case).done == 1
+
+    case.sandbox.remote_edit_title(rid, original)  # the vendor's user puts it back
+    sync(case)
+
+    assert mirror(case, row["id"])["title"] == original
+    assert case.sandbox.proposal_title(rid) == original
+    assert table_rows(case, conflicts) == []
+
+
 # ---- 3. a remote edit and a local edit of different fields both survive ---------------------
 def test_remote_and_local_edits_of_different_fields_both_survive(
     vendor, db_url, make_runtime, served
