@@ -35,14 +35,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from syncd.canonical import FIELDS, Entity
+from syncd.canonical import FIELDS, REFERENCES, Entity
 from syncd.db.tables import CANONICAL_TABLES, conflicts, leases, outbox, runs
-from syncd.engine.adopt import link_created, retire_placeholders
+from syncd.engine.adopt import AdoptingWriter, link_created, retire_placeholders
 from syncd.engine.deletes import forget_fingerprints
 from syncd.engine.lease import SqliteSingleton
 from syncd.engine.reconcile import Planned, Reconciler
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter
+from syncd.engine.values import norm
 from syncd.errors import (
     BadRecord,
     TransientVendorError,
@@ -229,6 +230,17 @@ class Pusher:
                 if entry is None:
                     result.done += 1
                     return
+            if (entry["kind"] in ("update", "status") and not connector.refresh_before_update
+                    and (entry["attempts"] > 0 or entry["uncertain"])):
+                verdict = self._verify_in_doubt(entry)
+                if verdict == "landed":
+                    self._settle(entry)
+                    result.done += 1
+                    return
+                if verdict != "send":
+                    self._fail(entry, verdict, "the vendor changed these fields after this "
+                                               "write was planned: merged as a pull merges")
+                    return
             if entry["kind"] == "create" and (entry["attempts"] > 0 or entry["uncertain"]):
                 found = connector.find_by_marker(client, entity, entry["idempotency_key"]) or \
                     self._unmirrored(entity, connector.find_lookalikes(
@@ -271,6 +283,50 @@ class Pusher:
             reason = f"re-read before the update failed: {exc}"
             self._fail(entry, "failed", reason)
             result.refused.append(reason)
+
+    def _verify_in_doubt(self, entry: dict[str, Any]) -> str:
+        """An update whose earlier attempt may have reached the vendor (answer lost, or a
+        process killed mid-send) is not sent blindly: a remote edit made since then would be
+        overwritten without a conflict. The record is re-read (one request): "landed" when
+        the vendor holds what was sent, "send" when it still holds the base (or it cannot
+        be told), else the vendor's record goes through the pull's three-way merge and the
+        entry becomes "held" (an open conflict holds the field), "superseded" (the policy
+        took the vendor's values) or is sent (the mirror still holds other values)."""
+        connector, entity = self.account.connector, Entity(entry["entity"])
+        sent = entry.get("values") or {}
+        fields = [f for f in (entry.get("fields") or sent) if f in sent]
+        references = REFERENCES.get(entity, {})
+        if entry["row_id"] is None or not fields or any(f in references for f in fields):
+            return "send"
+        table = CANONICAL_TABLES[entity]
+        with self.db.begin() as conn:
+            row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
+        if row is None or row["remote_id"] is None:
+            return "send"
+        try:
+            bundle = connector.fetch_one(self.account.client, entity, row["remote_id"])
+        except (VendorUnsupported, BadRecord):
+            return "send"
+        remote = next((r for r in (bundle.rows(entity) if bundle else [])
+                       if r.get("remote_id") == row["remote_id"]), None)
+        if remote is None or any(f not in remote for f in fields):
+            return "send"
+        base = row["base"] or {}
+        if all(norm(remote[f]) == norm(sent[f]) for f in fields):
+            return "landed"
+        if all(norm(remote[f]) == norm(base.get(f)) for f in fields):
+            return "send"
+        now = self.clock.now()
+        with self.db.begin() as conn:
+            AdoptingWriter(self.name, connector, self.runtime.settings.sync.conflict_policy,
+                           now).apply(conn, bundle, connector.stream_for(entity))
+        if self._held_by_conflict(entry):
+            return "held"
+        with self.db.begin() as conn:
+            local = conn.execute(select(table).where(table.c.id == row["id"])).mappings().first()
+        # the policy took the vendor's values: nothing left to send; else send what is local
+        settled = local is not None and all(norm(local[f]) == norm(remote[f]) for f in fields)
+        return "superseded" if settled else "send"
 
     def _unmirrored(self, entity: Entity, candidates: list[str]) -> str | None:
         """The first candidate that no mirror row holds yet: a lookalike another row already

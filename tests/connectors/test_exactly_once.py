@@ -19,10 +19,10 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from syncd.canonical import Entity
-from syncd.db.tables import outbox
+from syncd.db.tables import conflicts, outbox
 from syncd.engine.lease import SqliteSingleton
 from syncd.engine.push import Pusher, owns_account, resolve_before_pull
 from syncd.engine.reconcile import Reconciler
@@ -147,6 +147,65 @@ def test_update_left_sending_by_a_killed_process_is_sent_at_start(
 
     assert result.ok and result.done == 1, result.refused
     assert case.sandbox.proposal_title(row["remote_id"]) == "Killed mid-send"
+    assert [e["status"] for e in entries(case, "update")] == ["done"]
+
+
+def kill_mid_send(case: Any) -> None:
+    """The planned write is claimed and then its process killed: left `sending`."""
+    Pusher(case.runtime, case.runtime.account(case.account)).reconcile()
+    with case.runtime.db.begin() as conn:
+        conn.execute(update(outbox).values(status="sending", claimed_by="killed:1",
+                                           claimed_until=case.clock.time() + 300, attempts=1))
+
+
+def test_update_in_doubt_is_not_resent_over_a_remote_edit_made_since(
+    vendor, db_url, make_runtime, served
+):
+    """Found by the convergence soak (seed 1414, Offorte): a PATCH the vendor processed
+    whose process was killed before it recorded the answer was sent again at the next
+    start, after the vendor's user had edited the same field: the remote edit was
+    overwritten without a conflict. An in-doubt update is re-read first."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.UPDATE)
+    row = editable(case)
+    rid = row["remote_id"]
+    sql(case, "UPDATE proposals SET title = 'Local B' WHERE id = :id", id=row["id"])
+    kill_mid_send(case)
+    case.sandbox.remote_edit_title(rid, "Local B")  # the vendor processed the write ...
+    case.sandbox.remote_edit_title(rid, "Remote A")  # ... and its user edited it since
+    case.sandbox.reset_log()
+
+    resolve_before_pull(case.runtime, case.account)
+    sync(case)
+
+    assert case.sandbox.proposal_title(rid) == "Remote A", "the remote edit was overwritten"
+    assert writes(case) == []
+    with case.runtime.db.begin() as conn:
+        held = conn.execute(select(conflicts.c.field, conflicts.c.local_value,
+                                   conflicts.c.remote_value).where(
+            conflicts.c.status == "open")).all()
+    assert [tuple(h) for h in held] == [("title", "Local B", "Remote A")]
+    [entry] = entries(case, "update")
+    # the local value waits in the conflict (a full-replacement re-read settles its entry)
+    refreshes = case.runtime.account(case.account).connector.refresh_before_update
+    assert entry["status"] in (("held", "done") if refreshes else ("held",))
+
+
+def test_update_in_doubt_that_reached_the_vendor_is_settled_without_sending_it_again(
+    vendor, db_url, make_runtime, served
+):
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.UPDATE)
+    row = editable(case)
+    sql(case, "UPDATE proposals SET title = 'Landed' WHERE id = :id", id=row["id"])
+    kill_mid_send(case)
+    case.sandbox.remote_edit_title(row["remote_id"], "Landed")  # the write was processed
+    case.sandbox.reset_log()
+
+    result = resolve_before_pull(case.runtime, case.account)
+
+    assert result.ok and result.done == 1, result.refused
+    assert writes(case) == [], "a write the vendor already holds is not sent again"
     assert [e["status"] for e in entries(case, "update")] == ["done"]
 
 
