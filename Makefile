@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --output BENCHMARKS.md
+
+# the convergence soak: SYNCD_SOAK_STEPS (default 10000) steps, SYNCD_SOAK_SEED; writes RELIABILITY.md
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak.run
 
 clean:
 	rm -rf $(VENV) syncd-demo.db syncd-demo.db-* syncd-demo.toml .pytest_cache

@@ -1,0 +1,111 @@
+"""RELIABILITY.md: what a soak did and what it found, each finding with its reproduction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.soak.model import KNOWN, SoakContext
+
+
+def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> str:
+    """The report as Markdown (numbers first, then every divergence with its seed)."""
+    s = ctx.stats
+    lines = [
+        "# Reliability: the convergence soak",
+        "",
+        f"Written by `make soak` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+        f"({db}, base seed {base_seed}, {seconds / 60:.1f} min). The soak is a seeded "
+        "hypothesis state machine (`tests/soak/model.py`) over the five vendor sandboxes, "
+        "served over HTTP, driving real `syncd` processes that it kills with SIGKILL; after "
+        "each episode it clears the faults, syncs until no write is planned, runs a full "
+        "sweep and checks the invariants of issue 14.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| steps | {s.steps} |",
+        f"| episodes (fresh sandboxes each) | {s.episodes} |",
+        f"| `syncd` processes run | {s.syncd_runs} |",
+        f"| kill points (SIGKILL) | {s.kill_points} |",
+    ]
+    lines += [f"| kills {mode} | {n} |" for mode, n in sorted(s.kills.items())]
+    lines += [f"| faults injected: {kind} | {n} |" for kind, n in sorted(s.faults.items())]
+    lines += [
+        f"| lost answers (the vendor processed a write, the answer never came) "
+        f"| {s.lost_answers} |",
+        f"| conflicts made | {s.conflicts_made} |",
+        f"| conflicts resolved (`syncd conflicts resolve`) | {s.conflicts_resolved} |",
+        f"| quiescence syncs | {s.quiescence_syncs} |",
+        f"| **divergences** | **{len(ctx.divergences)}** |",
+        "",
+        "Steps per action: " + ", ".join(f"{k} {v}" for k, v in sorted(s.actions.items())),
+        "",
+        "## Invariants checked after quiescence",
+        "",
+        "* every linked record's title (and any other field the soak edited remotely) equals "
+        "the vendor's, or an open conflict holds both values, or the outbox reports the "
+        "write refused/unsupported/skipped with the vendor's reason;",
+        "* the last edit of a field (local or remote, A -> B -> A included) is the value on "
+        "both sides, unless an open conflict holds it or the write is reported;",
+        "* no remote record has two mirror rows; every live vendor record has a mirror row;",
+        "* every local INSERT is one mirror row linked to one vendor record (never created "
+        "twice), or its create is reported;",
+        "* a remote deletion reaches the mirror after a sweep; a local deletion reaches the "
+        "vendor (`allow_delete = true`) or is reported `skipped`;",
+        "* no refresh token is lost: with every Offorte access token expired, a sync still "
+        "refreshes and succeeds.",
+        "",
+        "## What the soak found, and what it leaves out",
+        "",
+        "* **A kill -9 during Offorte's OAuth refresh loses the refresh token** (found with "
+        "the CI slice's seed 1414, batch seed 1415, episode 3: every later Offorte request "
+        "fails with HTTP 400 on refresh). The sandbox, like the vendor, accepts a refresh "
+        "token once; a process killed after the vendor rotated the token and before syncd "
+        "stored the new one cannot have stored it. The harness therefore holds a kill that "
+        "falls due while a refresh is the last request a sandbox saw until the next "
+        "request (syncd stores the token before sending it). Reproduce the loss with "
+        "`SYNCD_SOAK_KILL_IN_REFRESH=1 .venv/bin/python -m pytest -p no:cacheprovider "
+        "tests/soak/test_soak.py -k sqlite`. A lost *answer* to a refresh is not injected "
+        "for the same reason.",
+        "* **A remote Offorte title edit overwritten by a push, without a conflict, after "
+        "kills** (`remote_edit_lost`: `SYNCD_SOAK_SEED=1414 SYNCD_SOAK_STEPS=240 "
+        "SYNCD_SOAK_KILLS=40 make soak`, batch seed 1415, episode 6; seen once against the "
+        "working tree of 2026-12-03 12:19 UTC, while the stale-view fix of issue 14 was "
+        "landing). The CI slice prints this kind without failing on it (`KNOWN_EXCLUDED` in "
+        "`tests/soak/test_soak.py`; `SYNCD_SOAK_EXCLUDE=` makes it strict).",
+        "* Not driven yet: remote creates, webhook deliveries (duplicated, reordered, "
+        "lost) and `syncd run`; local edits are titles (other fields are edited remotely).",
+        "* Quiescence ages the outbox's retry and claim timers instead of sleeping through "
+        "them, so a write left `sending` by a killed process is not timed here.",
+        "",
+        "## Divergences",
+        "",
+    ]
+    if not ctx.divergences:
+        lines.append("None.")
+    kinds: dict[str, int] = {}
+    for d in ctx.divergences:
+        kinds[d.kind] = kinds.get(d.kind, 0) + 1
+    if kinds:
+        lines += ["| kind | count | known defect |", "|---|---|---|"]
+        lines += [f"| {k} | {n} | {KNOWN.get(k, '')} |" for k, n in sorted(kinds.items())]
+        lines.append("")
+    for i, d in enumerate(ctx.divergences, 1):
+        lines += [
+            f"### {i}. {d.kind} — {d.account}",
+            "",
+            f"{d.detail}",
+            "",
+            f"Reproduce: `{d.command}` (batch seed {d.seed}, episode {d.episode}). Steps of "
+            "the episode:",
+            "",
+            "```",
+            *d.steps,
+            "```",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> None:
+    path.write_text(render(ctx, db=db, seconds=seconds, base_seed=base_seed), encoding="utf-8")
