@@ -39,13 +39,14 @@ TITLES = ("soak A", "soak B", "soak C")  # few values: edits return to earlier o
 TRACKED = 4  # rows per account the model edits
 QUIESCENCE_SYNCS = 6
 REPORTED = ("refused", "skipped", "failed", "unsupported")
-# divergence kinds the engine is known not to survive yet (issue 14 defects other engineers
-# are fixing); `KNOWN` only labels them in the report, the caller chooses what fails
+# divergence kinds of the defects issue 14 names (all fixed now: a divergence of one of them
+# is a regression); `KNOWN` only labels them in the report, the caller chooses what fails
 KNOWN = {
     "duplicate_row": "lost create answer: the pull inserts the vendor's record as a 2nd row",
     "local_edit_lost": "A -> B -> A: the return edit reuses a done idempotency key",
     "create_unlinked": "lost create answer: the local row keeps remote_id NULL",
-    "remote_edit_lost": "a resumed pull's stale view: the push overwrites a remote edit",
+    "remote_edit_lost": "a push overwrites a remote edit (a stale resumed view, an in-doubt "
+                        "update sent again)",
 }
 
 

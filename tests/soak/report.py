@@ -67,12 +67,15 @@ def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> str:
         "`SYNCD_SOAK_KILL_IN_REFRESH=1 .venv/bin/python -m pytest -p no:cacheprovider "
         "tests/soak/test_soak.py -k sqlite`. A lost *answer* to a refresh is not injected "
         "for the same reason.",
-        "* **A remote Offorte title edit overwritten by a push, without a conflict, after "
-        "kills** (`remote_edit_lost`: `SYNCD_SOAK_SEED=1414 SYNCD_SOAK_STEPS=240 "
-        "SYNCD_SOAK_KILLS=40 make soak`, batch seed 1415, episode 6; seen once against the "
-        "working tree of 2026-12-03 12:19 UTC, while the stale-view fix of issue 14 was "
-        "landing). The CI slice prints this kind without failing on it (`KNOWN_EXCLUDED` in "
-        "`tests/soak/test_soak.py`; `SYNCD_SOAK_EXCLUDE=` makes it strict).",
+        "* **Found and fixed** (each seed now converges, each kind has its regression "
+        "test): a remote Offorte title edit overwritten without a conflict by an update a "
+        "killed process had left in doubt and the next one sent again "
+        "(`SYNCD_SOAK_SEED=1414 SYNCD_SOAK_STEPS=240 SYNCD_SOAK_KILLS=40 make soak`, batch "
+        "seed 1415, episode 6; in-doubt updates are now re-read first, "
+        "`tests/connectors/test_exactly_once.py`); a Quick Quote remote edit back to the "
+        "value it held before a push skipped as unchanged (`SYNCD_SOAK_SEED=14 "
+        "SYNCD_SOAK_STEPS=200 SYNCD_SOAK_KILLS=10 make soak`, episode 1; a push now forgets "
+        "the list fingerprints of what it wrote, `tests/connectors/test_two_way_suite.py`).",
         "* Not driven yet: remote creates, webhook deliveries (duplicated, reordered, "
         "lost) and `syncd run`; local edits are titles (other fields are edited remotely).",
         "* Quiescence ages the outbox's retry and claim timers instead of sleeping through "
