@@ -269,26 +269,10 @@ class Puller:
         re-fetches a detail already committed."""
         ids = [_record_id(stream, rec) for rec in records]
         last = {rid: i for i, rid in enumerate(ids) if rid}
-        known = self._fingerprints(stream, [i for i in ids if i])
-        work, staged, reached = _PageWork(), [], False
-        for index, (rid, rec) in enumerate(zip(ids, records, strict=True)):
-            result.records += 1
-            if rid is not None and last[rid] != index:
-                result.skipped_unchanged += 1
-                continue
-            reached = _note_high_water(stream, rec, state, part, stop_at) or reached
-            if rid is None:
-                work.bad.append((None, rec, f"{stream.name}: record without a usable id"))
-                continue
-            work.seen.append(rid)
-            if stream.is_deleted is not None and stream.is_deleted(rec):
-                work.gone.append(rid)
-                continue
-            fp, rec = _fingerprint(stream, rec)
-            if known.get(rid) == fp:
-                result.skipped_unchanged += 1
-                continue
-            staged.append([rid, rec, fp])
+        work = _PageWork()
+        changed, reached = self._triage(stream, records, ids, 0, last, result, state, part,
+                                        stop_at, work)
+        staged = [[rid, rec, fp] for rid, rec, fp in changed]
         if reached:
             paginator.has_next = False
             state["early_stop"] = True
@@ -352,8 +336,24 @@ class Puller:
     ) -> tuple[_PageWork, bool]:
         """Process records `offset`… of one answer (`last`: each id's last index in it):
         what they will commit, and whether an incremental high-water mark was reached."""
-        known = self._fingerprints(stream, [i for i in ids if i])
         work = _PageWork()
+        changed, reached = self._triage(stream, records, ids, offset, last, result, state,
+                                        part, stop_at, work)
+        for rid, rec, fp in changed:
+            self._record(stream, rid, rec, fp, work, result)
+        return work, reached
+
+    def _triage(
+        self, stream: StreamSpec, records: list[Any], ids: list[str | None], offset: int,
+        last: dict[str, int], result: StreamResult, state: dict[str, Any], part: str,
+        stop_at: Any, work: _PageWork,
+    ) -> tuple[list[tuple[str, Any, str]], bool]:
+        """Sort records `offset`… of one answer without a request: repeats (only a record's
+        last entry counts), records without id, trashed and unchanged ones go to `work`;
+        returns the changed ones with their fingerprints, and whether the high-water mark
+        of an incremental run was reached."""
+        known = self._fingerprints(stream, [i for i in ids if i])
+        changed: list[tuple[str, Any, str]] = []
         reached = False
         for index, (rid, rec) in enumerate(zip(ids, records, strict=True), start=offset):
             result.records += 1
@@ -372,8 +372,8 @@ class Puller:
             if known.get(rid) == fp:
                 result.skipped_unchanged += 1
                 continue
-            self._record(stream, rid, rec, fp, work, result)
-        return work, reached
+            changed.append((rid, rec, fp))
+        return changed, reached
 
     def _record(self, stream: StreamSpec, rid: str, rec: Any, fp: str, work: _PageWork,
                 result: StreamResult) -> None:
