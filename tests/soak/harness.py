@@ -179,13 +179,17 @@ class World:
                        time.monotonic() - started)
 
     def _refreshing(self) -> bool:
-        """Whether a token refresh is the last request a sandbox saw (see KILL_IN_REFRESH)."""
+        """Whether a token refresh is the last request a sandbox saw, or about to be (the
+        last answer was a 401): see KILL_IN_REFRESH."""
         if KILL_IN_REFRESH:
             return False
         for box in self.boxes.values():
             with box.lock:
                 last = box.requests[-1] if box.requests else None
-            if last is not None and is_auth(last.path):
+            # a 401 is answered just before syncd sends the refresh it triggers; holding
+            # from there closes the window in which the refresh is in flight but not yet
+            # logged by the sandbox
+            if last is not None and (is_auth(last.path) or last.status == 401):
                 return True
         return False
 
