@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from syncd.db.session import Database
 from syncd.demo import serve_sandboxes, write_settings
-from syncd.sandbox.base import Sandbox, ServedApp
+from syncd.sandbox.base import Sandbox, ServedApp, free_port
+from tests.soak.vendors import WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 RPM = 100_000  # the soak is about faults and kills, not the budget (bench measures that)
@@ -68,6 +70,7 @@ class Stats:
     kill_points: int = 0
     kills: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    webhooks: Counter[str] = field(default_factory=Counter)  # deliveries held, by how sent
     lost_answers: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     conflicts_made: int = 0
@@ -106,13 +109,23 @@ class World:
         entries = []
         for vendor, box in self.boxes.items():
             name = f"{tag}-{vendor}"
+            if vendor == "strawblond":  # StrawBlond signs with the secret it was given
+                box.webhook_secret = WEBHOOK_SECRET[vendor]  # type: ignore[attr-defined]
             entry = box.account_entry(name)
             entry["requests_per_minute"] = RPM
             entry["allow_delete"] = ALLOW_DELETE[vendor]
+            if vendor in WEBHOOK_SECRET:
+                entry["webhook_secret"] = WEBHOOK_SECRET[vendor]
             entries.append(entry)
             self.accounts[vendor] = name
         self.config = tmp / f"{tag}.toml"
         write_settings(self.config, db_url, entries)
+        # `syncd run` (the daemon windows): its webhook receiver, a push every second and a
+        # pull every few, so a window of a few seconds does what a daemon does in minutes
+        self.listen = f"127.0.0.1:{free_port()}"
+        self.config.write_text(self.config.read_text(encoding="utf-8").replace(
+            "[sync]\n", f'[webhooks]\nlisten = "{self.listen}"\n\n[sync]\n'
+            "push_interval_seconds = 1\npull_interval_seconds = 3\n", 1), encoding="utf-8")
         self.db = Database(db_url)
 
     def close(self) -> None:
@@ -205,6 +218,49 @@ class World:
         if mode == "first_write":
             return self.writes_since(marks)
         raise ValueError(mode)
+
+    # ---- the daemon ------------------------------------------------------------------------
+    def receiver(self, vendor: str) -> str:
+        """Where a vendor delivers webhooks for its account: the daemon's receiver."""
+        return f"http://{self.listen}/webhooks/{self.accounts[vendor]}"
+
+    def start_daemon(self) -> subprocess.Popen[bytes] | None:
+        """`syncd run` in a subprocess, once its receiver answers /healthz (None when it
+        never does: the caller reports it)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+        env["PYTHONPATH"] = str(ROOT)
+        log = open(self.tmp / f"{self.tag}.daemon.log", "ab")  # noqa: SIM115 - the child's
+        proc = subprocess.Popen(self.command("run"), stdout=log, stderr=log, env=env,
+                                cwd=self.tmp)
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                httpx.get(f"http://{self.listen}/healthz", timeout=1)
+                return proc
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop_daemon(proc, "kill")
+        return None
+
+    def stop_daemon(self, proc: subprocess.Popen[bytes], how: str) -> int | None:
+        """SIGKILL (a crash) or SIGTERM (a clean stop, given 30 s); the exit code."""
+        if proc.poll() is None:
+            if how == "kill":
+                held = time.monotonic() + 5
+                while self._refreshing() and time.monotonic() < held:  # see KILL_IN_REFRESH
+                    time.sleep(0.003)
+            os.kill(proc.pid, signal.SIGKILL if how == "kill" else signal.SIGTERM)
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None
+
+    def daemon_log(self) -> str:
+        path = self.tmp / f"{self.tag}.daemon.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     # ---- the mirror ----------------------------------------------------------------------------
     def sql(self, statement: str, **params: Any) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ remote edits (title and another field), local SQL edits (titles drawn from three
 A -> B -> A happens on either side), the same field edited on both sides, local INSERTs,
 local deletes (accounts with and without `allow_delete`), remote deletes, 5xx and 429 bursts,
 lost answers after the vendor processed a write, expired OAuth access tokens, conflict
-resolutions, and `syncd sync` runs that are killed with SIGKILL by time, after N requests or
-at the first write. Teardown clears the faults, syncs until no write is planned (bounded),
+resolutions, remote creates, local edits of a second field, `syncd sync` runs that are killed
+with SIGKILL by time, after N requests or at the first write, and `syncd run` windows in which
+webhook deliveries arrive in order, twice, reordered or not at all before the daemon is
+killed or stopped. Teardown clears the faults, syncs until no write is planned (bounded),
 runs a full sweep, and checks the invariants of issue 14; a violation is a `Divergence`
 recorded with the seed and command that reproduce it, never an exception that would stop
 the soak (the caller decides what fails).
@@ -17,12 +19,14 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -58,7 +62,10 @@ ACTIONS: list[tuple[str, int]] = [
     ("fault_5xx", 3), ("fault_429", 2), ("fault_lost_answer", 4), ("offorte_tokens_expire", 1),
     ("sync_to_the_end", 2), ("sync_killed_by_time", 7), ("sync_killed_after_requests", 7),
     ("sync_killed_at_first_write", 6), ("resolve_conflict", 2),
+    ("remote_create", 2), ("local_edit_other", 3), ("daemon_window", 3),
 ]
+NUMBERS = ("N-1", "N-2", "N-3")  # local values of a second field: edits return to them too
+DELIVERIES = ("in_order", "duplicated", "reordered", "lost")
 
 
 def _row(rng: Rng) -> dict[str, Any]:
@@ -87,6 +94,15 @@ ACTION_ARGS: dict[str, Callable[[Rng], dict[str, Any]]] = {
     "sync_killed_after_requests": lambda r: {"n": r.randint(1, 20)},
     "sync_killed_at_first_write": lambda r: {},
     "resolve_conflict": lambda r: {"keep": r.choice(["local", "remote"]), "n": r.randrange(100)},
+    "remote_create": lambda r: {"vendor": r.choice(VENDORS)},
+    "local_edit_other": lambda r: {"vendor": r.choice(sorted(vendors.OTHER_WRITABLE)),
+                                   "n": r.randrange(100), "value": r.choice(NUMBERS)},
+    "daemon_window": lambda r: {
+        "seconds": r.uniform(0.2, 2.5), "end": r.choice(["kill", "kill", "term"]),
+        "delivery": r.choice(DELIVERIES),
+        "edits": [(r.choice(vendors.WEBHOOK_VENDORS), r.randrange(100), r.choice(TITLES))
+                  for _ in range(r.randint(1, 3))],
+        "local": (r.choice(VENDORS), r.randrange(100), r.choice(TITLES))},
 }
 
 
@@ -140,6 +156,7 @@ class SoakMachine(RuleBasedStateMachine):
         # (vendor, row_id, field) -> [(side, value)], in the order they happened
         self.events: dict[tuple[str, int, str], list[tuple[str, Any]]] = defaultdict(list)
         self.created: dict[str, list[str]] = defaultdict(list)
+        self.remote_created: dict[str, list[str]] = defaultdict(list)  # vendor -> remote ids
         self.extra_fields: dict[tuple[str, int], str] = {}
         backfill = self.world.syncd("backfill")
         if backfill.code != 0:
@@ -293,6 +310,29 @@ class SoakMachine(RuleBasedStateMachine):
         self.step(f"local delete {vendor} row {row.row_id} (allow_delete="
                   f"{ALLOW_DELETE[vendor]})", "local_delete")
 
+    def remote_create(self, vendor: str) -> None:
+        if len(self.remote_created[vendor]) >= 2:
+            return
+        title = f"soak remote {self.episode}-{vendor}-{len(self.remote_created[vendor])}"
+        rid = vendors.remote_create(self.world.boxes[vendor], title)
+        if rid is None:
+            return
+        self.remote_created[vendor].append(rid)
+        self.step(f"remote create {vendor} {rid} {title!r}", "remote_create")
+
+    def local_edit_other(self, vendor: str, n: int, value: str) -> None:
+        row = self.pick(vendor, n)
+        if row is None:
+            return
+        name = vendors.OTHER_WRITABLE[vendor]
+        now = self.world.sql(f"SELECT {name} FROM proposals WHERE id = :id", id=row.row_id)
+        if not now or now[0][name] != value:
+            self.events[(vendor, row.row_id, name)].append(("local", value))
+        self.world.sql(f"UPDATE proposals SET {name} = :v WHERE id = :id", v=value,
+                       id=row.row_id)
+        self.extra_fields[(vendor, row.row_id)] = name
+        self.step(f"local {name} {vendor} row {row.row_id} := {value!r}", "local_edit")
+
     # ---- faults -----------------------------------------------------------------------------
     def fault_5xx(self, vendor: str, status: int, times: int, method: str) -> None:
         self.world.boxes[vendor].add_fault(method, r"^(?!.*(/oauth2/|/login))", "status",
@@ -336,6 +376,50 @@ class SoakMachine(RuleBasedStateMachine):
 
     def sync_killed_at_first_write(self) -> None:
         self.sync(("first_write", 0))
+
+    def daemon_window(self, seconds: float, end: str, delivery: str,
+                      edits: list[tuple[str, int, str]], local: tuple[str, int, str]) -> None:
+        """`syncd run` for a moment: remote edits announced by webhooks (delivered in order,
+        twice, in reverse order, or lost), a local edit it should push, then SIGKILL or
+        SIGTERM. Events are hints: whatever is delivered, the invariants after quiescence
+        are the same; an authentic delivery the daemon refuses is a divergence."""
+        daemon = self.world.start_daemon()
+        if daemon is None:
+            self.diverge("daemon_failed", "*", self.world.daemon_log()[-800:])
+            return
+        held: list[tuple[str, bytes, dict[str, str]]] = []
+        for vendor, n, title in edits:
+            row = self.pick(vendor, n)
+            if row is not None:
+                self.remote_title(vendor, row, title)
+                held.append(vendors.webhook_delivery(self.world.boxes[vendor], row.remote_id,
+                                                     self.world.receiver(vendor)))
+        vendor, n, title = local
+        row = self.pick(vendor, n)
+        if row is not None:
+            self.local_title(vendor, row, title)
+        sent = {"in_order": held, "duplicated": [d for d in held for _ in (0, 1)],
+                "reordered": held[::-1], "lost": held[1::2]}[delivery]
+        self.ctx.stats.webhooks[delivery] += len(held)
+        for url, body, headers in sent:
+            try:
+                status = httpx.post(url, content=body, headers=headers, timeout=5).status_code
+            except httpx.HTTPError as exc:
+                self.diverge("webhook_unanswered", "*", f"{url}: {exc!r}")
+                continue
+            if status not in (200, 202):
+                self.diverge("webhook_refused", "*", f"authentic delivery to {url}: {status}")
+        time.sleep(seconds)
+        code = self.world.stop_daemon(daemon, end)
+        self.ctx.stats.syncd_runs += 1
+        if end == "kill":
+            self.ctx.stats.kill_points += 1
+            self.ctx.stats.kills["daemon"] += 1
+        elif code != 0:
+            self.diverge("daemon_unclean_stop", "*", f"SIGTERM: exit {code}: "
+                         f"{self.world.daemon_log()[-800:]}")
+        self.step(f"daemon {seconds:.2f}s, {len(held)} webhooks {delivery}, local title "
+                  f"{local}, {end}: exit {code}", "daemon")
 
     def resolve_conflict(self, keep: str, n: int) -> None:
         open_ = self.open_conflicts()
@@ -450,6 +534,11 @@ class SoakMachine(RuleBasedStateMachine):
             if rid not in linked:
                 self.diverge("unmirrored_remote", account,
                              f"vendor record {rid} ({vendor_titles[rid]!r}) has no mirror row")
+        # remote creates: each mirrored, as one row (a marker-less record is never adopted)
+        for rid in self.remote_created[vendor]:
+            if rid in vendor_titles and len(linked.get(rid, [])) != 1:
+                self.diverge("remote_create_unmirrored", account,
+                             f"created at the vendor as {rid}: mirror rows {linked.get(rid)}")
         # local creates: one row, one vendor record
         for title in self.created[vendor]:
             mine = [r for r in rows if r["title"] == title]
@@ -509,11 +598,12 @@ class SoakMachine(RuleBasedStateMachine):
                 continue  # an open conflict holds both values
             mirror_value = norm(row[name])
             events = self.events.get((vendor, row["id"], name), [])
-            if name == "title":
-                remote_value = norm(vendor_titles[rid])
+            if name == "title" or vendors.OTHER_WRITABLE.get(vendor) == name:
+                remote_value = norm(vendor_titles[rid] if name == "title"
+                                    else vendors.vendor_value(self.world.boxes[vendor], rid, name))
                 if mirror_value != remote_value and not self.reported(vendor, row["id"]):
                     self.diverge("mirror_vendor_differ", account,
-                                 f"row {row['id']} ({rid}) title: mirror {mirror_value!r}, "
+                                 f"row {row['id']} ({rid}) {name}: mirror {mirror_value!r}, "
                                  f"vendor {remote_value!r}; events {events}")
                     continue
             if not events:

@@ -8,7 +8,8 @@ from pathlib import Path
 from tests.soak.model import KNOWN, SoakContext
 
 
-def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> str:
+def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int,
+           parts: list[tuple[int, int, str]] | None = None) -> str:
     """The report as Markdown (numbers first, then every divergence with its seed)."""
     s = ctx.stats
     lines = [
@@ -21,6 +22,9 @@ def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> str:
         "each episode it clears the faults, syncs until no write is planned, runs a full "
         "sweep and checks the invariants of issue 14.",
         "",
+        *([f"Run as {len(parts)} parts side by side; each reproduces on its own: "
+           + "; ".join(f"`{command}` ({steps} steps)" for _seed, steps, command in parts),
+           ""] if parts and len(parts) > 1 else []),
         "| measure | value |",
         "|---|---|",
         f"| steps | {s.steps} |",
@@ -33,6 +37,12 @@ def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> str:
     lines += [
         f"| lost answers (the vendor processed a write, the answer never came) "
         f"| {s.lost_answers} |",
+        f"| `syncd run` windows (SIGKILL / SIGTERM) | {s.kills.get('daemon', 0)} / "
+        f"{s.actions.get('daemon', 0) - s.kills.get('daemon', 0)} |",
+    ]
+    lines += [f"| webhook deliveries held, then sent {how} | {n} |"
+              for how, n in sorted(s.webhooks.items())]
+    lines += [
         f"| conflicts made | {s.conflicts_made} |",
         f"| conflicts resolved (`syncd conflicts resolve`) | {s.conflicts_resolved} |",
         f"| quiescence syncs | {s.quiescence_syncs} |",
@@ -76,8 +86,15 @@ def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> str:
         "value it held before a push skipped as unchanged (`SYNCD_SOAK_SEED=14 "
         "SYNCD_SOAK_STEPS=200 SYNCD_SOAK_KILLS=10 make soak`, episode 1; a push now forgets "
         "the list fingerprints of what it wrote, `tests/connectors/test_two_way_suite.py`).",
-        "* Not driven yet: remote creates, webhook deliveries (duplicated, reordered, "
-        "lost) and `syncd run`; local edits are titles (other fields are edited remotely).",
+        "* `syncd run` windows: the daemon runs for a moment in a subprocess while remote "
+        "edits are announced by authentic webhook deliveries that the soak sends in order, "
+        "twice, in reverse order, or loses, and a local edit waits for its push; then it "
+        "is stopped with SIGKILL (a kill point) or SIGTERM (which must exit 0). An event "
+        "is a hint, so the invariants are the same whatever was delivered. Quick Quote and "
+        "Happyoffer send no webhooks (vendors.md), so their windows are pulls and pushes.",
+        "* Remote creates are copies of a seeded proposal made in the sandbox's store, as a "
+        "vendor user would make them (no syncd marker); local edits of a second field are "
+        "`number` where the vendor stores it (Automa, Happyoffer).",
         "* Quiescence ages the outbox's retry and claim timers instead of sleeping through "
         "them, so a write left `sending` by a killed process is not timed here.",
         "",
@@ -110,5 +127,7 @@ def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(path: Path, ctx: SoakContext, *, db: str, seconds: float, base_seed: int) -> None:
-    path.write_text(render(ctx, db=db, seconds=seconds, base_seed=base_seed), encoding="utf-8")
+def write(path: Path, ctx: SoakContext, *, db: str, seconds: float, base_seed: int,
+          parts: list[tuple[int, int, str]] | None = None) -> None:
+    path.write_text(render(ctx, db=db, seconds=seconds, base_seed=base_seed, parts=parts),
+                    encoding="utf-8")

@@ -3,9 +3,11 @@
     SYNCD_SOAK_STEPS=10000 SYNCD_SOAK_SEED=14 python -m tests.soak.run
 
 SYNCD_SOAK_STEPS (default 10000), SYNCD_SOAK_SEED (default 14), SYNCD_SOAK_KILLS (least
-kill points, default steps/20), SYNCD_SOAK_DB_URL (default a SQLite file in a temporary
-directory; a PostgreSQL URL of an empty database works too), SYNCD_SOAK_OUTPUT (default
-RELIABILITY.md). Exit 1 when any divergence was found.
+kill points, default steps/20), SYNCD_SOAK_JOBS (parts run side by side, default 2: part i
+takes steps/jobs steps from base seed SEED + 1000*i, each with its own SQLite mirror),
+SYNCD_SOAK_DB_URL (default a SQLite file per part in a temporary directory; a PostgreSQL URL
+of an empty database works too, shared by the parts: their accounts are named by seed),
+SYNCD_SOAK_OUTPUT (default RELIABILITY.md). Exit 1 when any divergence was found.
 """
 
 from __future__ import annotations
@@ -14,38 +16,86 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from syncd.db.session import Database
 from tests.soak import report
+from tests.soak.harness import Stats
 from tests.soak.model import SoakContext, run_soak
+
+
+@dataclass(frozen=True)
+class Part:
+    """One share of the soak: its seed, steps, kill points and where it works."""
+
+    seed: int
+    steps: int
+    kills: int
+    tmp: str
+    db_url: str
+    command: str
+
+
+def run_part(part: Part) -> SoakContext:
+    """A part in its own process (the soak is I/O and subprocess bound: parts overlap)."""
+    db = Database(part.db_url)
+    db.upgrade()
+    db.dispose()
+
+    def progress(ctx: SoakContext) -> None:
+        print(f"soak (seed {part.seed}): {ctx.stats.steps}/{part.steps} steps, "
+              f"{ctx.stats.kill_points} kill points, {len(ctx.divergences)} divergences",
+              flush=True)
+
+    return run_soak(Path(part.tmp), part.db_url, steps=part.steps, seed=part.seed,
+                    min_kills=part.kills, command=part.command, progress=progress)
+
+
+def merged(contexts: list[SoakContext]) -> SoakContext:
+    """One context whose counts are the parts' sums and whose findings are all of theirs."""
+    total = SoakContext(tmp=contexts[0].tmp, db_url=contexts[0].db_url, seed=contexts[0].seed,
+                        target_steps=sum(c.target_steps for c in contexts))
+    for ctx in contexts:
+        for f in fields(Stats):
+            mine, theirs = getattr(total.stats, f.name), getattr(ctx.stats, f.name)
+            setattr(total.stats, f.name, mine + theirs)  # ints and Counters both add
+        total.divergences += ctx.divergences
+    return total
 
 
 def main() -> int:
     steps = int(os.environ.get("SYNCD_SOAK_STEPS", "10000"))
     base_seed = int(os.environ.get("SYNCD_SOAK_SEED", "14"))
     kills = int(os.environ.get("SYNCD_SOAK_KILLS", str(steps // 20)))
+    jobs = max(1, int(os.environ.get("SYNCD_SOAK_JOBS", "2")))
     output = Path(os.environ.get("SYNCD_SOAK_OUTPUT", "RELIABILITY.md"))
-    # the run's own command reproduces it (the batch seed and episode say where); kill
-    # instants are wall-clock, so a rerun takes the same steps but may kill elsewhere
-    command = (f"SYNCD_SOAK_SEED={base_seed} SYNCD_SOAK_STEPS={steps} "
-               f"SYNCD_SOAK_KILLS={kills} make soak")
     with tempfile.TemporaryDirectory(prefix="syncd-soak-") as tmp:
-        db_url = os.environ.get("SYNCD_SOAK_DB_URL") or f"sqlite:///{tmp}/mirror.db"
-        db = Database(db_url)
-        db.upgrade()
-        db.dispose()
+        parts = []
+        for i in range(jobs):
+            seed, share = base_seed + 1000 * i, steps // jobs + (i < steps % jobs)
+            part_kills = kills // jobs + (i < kills % jobs)
+            where = Path(tmp) / f"part{i}"
+            where.mkdir()
+            # each part's own command reproduces it (the batch seed and episode say where);
+            # kill instants are wall-clock, so a rerun takes the same steps but may kill
+            # elsewhere
+            command = (f"SYNCD_SOAK_SEED={seed} SYNCD_SOAK_STEPS={share} "
+                       f"SYNCD_SOAK_KILLS={part_kills} SYNCD_SOAK_JOBS=1 make soak")
+            parts.append(Part(seed, share, part_kills, str(where),
+                              os.environ.get("SYNCD_SOAK_DB_URL")
+                              or f"sqlite:///{where}/mirror.db", command))
         started = time.monotonic()
-
-        def progress(ctx: SoakContext) -> None:
-            print(f"soak: {ctx.stats.steps}/{steps} steps, {ctx.stats.kill_points} kill "
-                  f"points, {len(ctx.divergences)} divergences", flush=True)
-
-        ctx = run_soak(Path(tmp), db_url, steps=steps, seed=base_seed, min_kills=kills,
-                       command=command, progress=progress)
-        dialect = db_url.split(":", 1)[0]
+        if jobs == 1:
+            contexts = [run_part(parts[0])]
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                contexts = list(pool.map(run_part, parts))
+        ctx = merged(contexts)
+        dialect = parts[0].db_url.split(":", 1)[0]
         report.write(output, ctx, db=dialect, seconds=time.monotonic() - started,
-                     base_seed=base_seed)
+                     base_seed=base_seed, parts=[(p.seed, p.steps, p.command) for p in parts])
     print(f"soak: wrote {output}: {ctx.stats.steps} steps, {ctx.stats.kill_points} kill "
           f"points, {len(ctx.divergences)} divergences")
     return 1 if ctx.divergences else 0
