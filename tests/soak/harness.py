@@ -26,6 +26,7 @@ from sqlalchemy import text
 from syncd.db.session import Database
 from syncd.demo import serve_sandboxes, write_settings
 from syncd.sandbox.base import Sandbox, ServedApp, free_port
+from tests.soak.launch import Launched
 from tests.soak.vendors import WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,8 +157,11 @@ class World:
                 box.faults.clear()
 
     # ---- syncd ---------------------------------------------------------------------------------
+    def cli_args(self, *args: str) -> list[str]:
+        return ["--config", str(self.config), "--quiet", *args]
+
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "syncd", "--config", str(self.config), "--quiet", *args]
+        return [sys.executable, "-m", "syncd", *self.cli_args(*args)]
 
     def syncd(self, *args: str, kill: tuple[str, float] | None = None) -> Outcome:
         """Run `syncd ARGS`; with `kill`, SIGKILL it when the mode's condition is met:
@@ -171,21 +175,22 @@ class World:
         working: float | None = None  # when the first request reached a sandbox
         killed: str | None = None
         err_path = self.tmp / f"{self.tag}.err"
-        with open(log_path, "wb") as log, open(err_path, "wb") as err:
-            proc = subprocess.Popen(self.command(*args), stdout=log, stderr=err,
-                                    env=env, cwd=self.tmp)
-            while proc.poll() is None:
-                elapsed = time.monotonic() - started
-                if working is None and self.request_total() > start_total:
-                    working = time.monotonic()
-                if kill is not None and killed is None and self._due(
-                        kill, working, start_total, marks) and not self._refreshing():
-                    os.kill(proc.pid, signal.SIGKILL)
-                    killed = kill[0]
-                if elapsed > RUN_TIMEOUT and killed is None:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    killed = "timeout"
-                time.sleep(0.003)
+        log_path.write_bytes(b"")
+        err_path.write_bytes(b"")
+        proc = Launched(self.cli_args(*args), log_path, err_path, self.tmp, env,
+                        self.command(*args))
+        while proc.poll() is None:
+            elapsed = time.monotonic() - started
+            if working is None and self.request_total() > start_total:
+                working = time.monotonic()
+            if kill is not None and killed is None and self._due(
+                    kill, working, start_total, marks) and not self._refreshing():
+                os.kill(proc.pid, signal.SIGKILL)
+                killed = kill[0]
+            if elapsed > RUN_TIMEOUT and killed is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                killed = "timeout"
+            time.sleep(0.003)
         out = log_path.read_text(encoding="utf-8", errors="replace")
         errors = err_path.read_text(encoding="utf-8", errors="replace")
         return Outcome(tuple(args), proc.returncode, out, errors, killed,
@@ -224,15 +229,13 @@ class World:
         """Where a vendor delivers webhooks for its account: the daemon's receiver."""
         return f"http://{self.listen}/webhooks/{self.accounts[vendor]}"
 
-    def start_daemon(self) -> subprocess.Popen[bytes] | None:
+    def start_daemon(self) -> Launched | None:
         """`syncd run` in a subprocess, once its receiver answers /healthz (None when it
         never does: the caller reports it)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
         env["PYTHONPATH"] = str(ROOT)
-        log = open(self.tmp / f"{self.tag}.daemon.log", "ab")  # noqa: SIM115 - the child's
-        proc = subprocess.Popen(self.command("run"), stdout=log, stderr=log, env=env,
-                                cwd=self.tmp)
-        log.close()
+        log = self.tmp / f"{self.tag}.daemon.log"
+        proc = Launched(self.cli_args("run"), log, log, self.tmp, env, self.command("run"))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -243,7 +246,7 @@ class World:
         self.stop_daemon(proc, "kill")
         return None
 
-    def stop_daemon(self, proc: subprocess.Popen[bytes], how: str) -> int | None:
+    def stop_daemon(self, proc: Launched, how: str) -> int | None:
         """SIGKILL (a crash) or SIGTERM (a clean stop, given 30 s); the exit code."""
         if proc.poll() is None:
             if how == "kill":

@@ -44,10 +44,18 @@ def run_part(part: Part) -> SoakContext:
     db.upgrade()
     db.dispose()
 
+    shown = 0
+
     def progress(ctx: SoakContext) -> None:
+        nonlocal shown
         print(f"soak (seed {part.seed}): {ctx.stats.steps}/{part.steps} steps, "
               f"{ctx.stats.kill_points} kill points, {len(ctx.divergences)} divergences",
               flush=True)
+        for d in ctx.divergences[shown:]:  # each finding as soon as its episode ends
+            print(f"  divergence {d.kind} {d.account}: {d.detail}\n  reproduce: {d.command} "
+                  f"(batch seed {d.seed}, episode {d.episode})\n    "
+                  + "\n    ".join(d.steps), flush=True)
+        shown = len(ctx.divergences)
 
     return run_soak(Path(part.tmp), part.db_url, steps=part.steps, seed=part.seed,
                     min_kills=part.kills, command=part.command, progress=progress)
