@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from syncd.canonical import FIELDS, REFERENCES, Entity
+from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.tables import CANONICAL_TABLES, conflicts, leases, outbox, runs
 from syncd.engine.adopt import AdoptingWriter, link_created, retire_placeholders
 from syncd.engine.deletes import forget_fingerprints
@@ -226,7 +226,15 @@ class Pusher:
             return
         try:
             if entry["kind"] == "update" and connector.refresh_before_update:
-                entry = self._refreshed(entry)
+                read = None
+                if entry["attempts"] > 0 or entry["uncertain"]:
+                    verdict, read = self._set_back_before_refresh(entry)
+                    if verdict != "send":
+                        self._fail(entry, verdict, "the vendor's user set these fields back "
+                                                   "since this write was sent: merged as a "
+                                                   "pull merges")
+                        return
+                entry = self._refreshed(entry, read)
                 if entry is None:
                     result.done += 1
                     return
@@ -292,30 +300,19 @@ class Pusher:
         be told), else the vendor's record goes through the pull's three-way merge and the
         entry becomes "held" (an open conflict holds the field), "superseded" (the policy
         took the vendor's values) or is sent (the mirror still holds other values)."""
-        connector, entity = self.account.connector, Entity(entry["entity"])
+        view = self._remote_view(entry)
+        if view is None:
+            return "send"
+        row, remote, fields, bundle = view
         sent = entry.get("values") or {}
-        fields = [f for f in (entry.get("fields") or sent) if f in sent]
-        references = REFERENCES.get(entity, {})
-        if entry["row_id"] is None or not fields or any(f in references for f in fields):
-            return "send"
+        connector, entity = self.account.connector, Entity(entry["entity"])
         table = CANONICAL_TABLES[entity]
-        with self.db.begin() as conn:
-            row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
-        if row is None or row["remote_id"] is None:
-            return "send"
-        try:
-            bundle = connector.fetch_one(self.account.client, entity, row["remote_id"])
-        except (VendorUnsupported, BadRecord):
-            return "send"
-        remote = next((r for r in (bundle.rows(entity) if bundle else [])
-                       if r.get("remote_id") == row["remote_id"]), None)
-        if remote is None or any(f not in remote for f in fields):
-            return "send"
         base = row["base"] or {}
         if all(norm(remote[f]) == norm(sent[f]) for f in fields):
             return "landed"
         if all(norm(remote[f]) == norm(base.get(f)) for f in fields):
-            return "send"
+            return self._set_back(entity, row["id"], remote, fields) \
+                if touched_since(remote, base) else "send"
         now = self.clock.now()
         with self.db.begin() as conn:
             AdoptingWriter(self.name, connector, self.runtime.settings.sync.conflict_policy,
@@ -327,6 +324,74 @@ class Pusher:
         # the policy took the vendor's values: nothing left to send; else send what is local
         settled = local is not None and all(norm(local[f]) == norm(remote[f]) for f in fields)
         return "superseded" if settled else "send"
+
+    def _remote_view(self, entry: dict[str, Any]) -> tuple[
+            dict[str, Any], dict[str, Any], list[str], Bundle] | None:
+        """The mirror row of an in-doubt update and the vendor's record of it, re-read (one
+        request), with the fields to compare; None when they cannot be compared."""
+        connector, entity = self.account.connector, Entity(entry["entity"])
+        sent = entry.get("values") or {}
+        fields = [f for f in (entry.get("fields") or sent) if f in sent]
+        references = REFERENCES.get(entity, {})
+        if entry["row_id"] is None or not fields or any(f in references for f in fields):
+            return None
+        table = CANONICAL_TABLES[entity]
+        with self.db.begin() as conn:
+            row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
+        if row is None or row["remote_id"] is None:
+            return None
+        try:
+            bundle = connector.fetch_one(self.account.client, entity, row["remote_id"])
+        except (VendorUnsupported, BadRecord):
+            return None
+        remote = next((r for r in (bundle.rows(entity) if bundle else [])
+                       if r.get("remote_id") == row["remote_id"]), None)
+        if bundle is None or remote is None or any(f not in remote for f in fields):
+            return None
+        return dict(row), remote, fields, bundle
+
+    def _set_back_before_refresh(self, entry: dict[str, Any]) -> tuple[str, Bundle | None]:
+        """A full-replacement vendor re-reads before every Put anyway; for an in-doubt one
+        that read first tells whether the vendor's user set the fields back since (see
+        `_set_back`). Returns the verdict and the record read, which the refresh reuses."""
+        view = self._remote_view(entry)
+        if view is None:
+            return "send", None
+        row, remote, fields, bundle = view
+        base = row["base"] or {}
+        if all(norm(remote[f]) == norm(base.get(f)) for f in fields) and \
+                touched_since(remote, base):
+            return self._set_back(Entity(entry["entity"]), row["id"], remote, fields), bundle
+        return "send", bundle
+
+    def _set_back(self, entity: Entity, row_id: int, remote: dict[str, Any],
+                  fields: list[str]) -> str:
+        """The vendor holds the base values of an in-doubt write again, but its record
+        changed since that base was read: the write may have landed and the vendor's user
+        set the fields back (A -> B -> A, found by the convergence soak), which comparing
+        values cannot tell from a write that never arrived. Sending it again would
+        overwrite that edit, so each field is settled as changed on both sides, by the
+        conflict policy: "held" (an open conflict), "superseded" (the vendor's values
+        kept) or "send" (the local values win)."""
+        table = CANONICAL_TABLES[entity]
+        writer = MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
+                              self.clock.now())
+        with self.db.begin() as conn:
+            current = dict(conn.execute(select(table).where(table.c.id == row_id))
+                           .mappings().one())
+            base = dict(current.get("base") or {})
+            winners = {f: writer.settle_both_changed(conn, entity.value, current, f,
+                                                     norm(base.get(f)), norm(current[f]),
+                                                     norm(remote[f]), remote)
+                       for f in fields}
+            taken = {f: remote[f] for f, winner in winners.items() if winner == "remote"}
+            base.update({f: norm(remote[f]) for f in taken})
+            base["updated_at"] = norm(remote.get("updated_at"))
+            conn.execute(update(table).where(table.c.id == row_id).values(
+                **taken, base=base, sync_rev=current["sync_rev"] + 1))
+        if "manual" in winners.values():
+            return "held"
+        return "superseded" if len(taken) == len(fields) else "send"
 
     def _unmirrored(self, entity: Entity, candidates: list[str]) -> str | None:
         """The first candidate that no mirror row holds yet: a lookalike another row already
@@ -349,16 +414,19 @@ class Pusher:
                 conflicts.c.status == "open"))}
         return sorted(open_fields & set(entry.get("fields") or []))
 
-    def _refreshed(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+    def _refreshed(self, entry: dict[str, Any],
+                   bundle: Bundle | None = None) -> dict[str, Any] | None:
         """Full-replacement vendors (Automa's Put): re-read the record, merge it, and rebuild
         the body from what the vendor holds now plus the local changes. None when nothing
         is left to send."""
         connector, entity = self.account.connector, Entity(entry["entity"])
         table = CANONICAL_TABLES[entity]
-        with self.db.begin() as conn:
-            remote_id = conn.execute(select(table.c.remote_id).where(
-                table.c.id == entry["row_id"])).scalar()
-        bundle = connector.fetch_one(self.account.client, entity, remote_id) if remote_id else None
+        if bundle is None:
+            with self.db.begin() as conn:
+                remote_id = conn.execute(select(table.c.remote_id).where(
+                    table.c.id == entry["row_id"])).scalar()
+            bundle = connector.fetch_one(self.account.client, entity, remote_id) \
+                if remote_id else None
         if bundle is None:
             return entry
         with self.db.begin() as conn:
@@ -503,3 +571,10 @@ def resolve_before_pull(runtime: Runtime, name: str, worker: str = WORKER_ID,
     if owner is None:
         owner = owns_account(runtime, name, worker)
     return Pusher(runtime, runtime.account(name), worker).resolve_in_doubt(owner=owner)
+
+
+def touched_since(remote: dict[str, Any], base: dict[str, Any]) -> bool:
+    """Whether the vendor's record carries a newer modification time than the one the
+    mirror's base was read with (False when either side has none: then values decide)."""
+    incoming, known = remote.get("updated_at"), base.get("updated_at")
+    return incoming is not None and bool(known) and bool(norm(incoming) > known)

@@ -323,6 +323,19 @@ class MirrorWriter:
             return False
         return bool(norm(incoming) < known)
 
+    def settle_both_changed(
+        self, conn: Connection, entity: str, current: dict[str, Any], name: str, b: Any,
+        loc: Any, r: Any, remote: dict[str, Any],
+    ) -> str:
+        """A field changed on both sides, found outside a bundle (the push's check of an
+        in-doubt write): settled by the policy as a merge would; "remote", "local" or
+        "manual" (an open conflict, made or updated)."""
+        open_ = {(current["id"], f) for (f,) in conn.execute(select(conflicts.c.field).where(
+            conflicts.c.entity == entity, conflicts.c.row_id == current["id"],
+            conflicts.c.status == "open"))}
+        return self._conflict(conn, entity, current, name, b, loc, r, remote, open_,
+                              WriteStats())
+
     def _conflict(
         self, conn: Connection, entity: str, current: dict[str, Any], name: str, b: Any, loc: Any,
         r: Any, remote: dict[str, Any], open_conflicts: set[tuple[int, str]], stats: WriteStats,

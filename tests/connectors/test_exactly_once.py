@@ -191,6 +191,41 @@ def test_update_in_doubt_is_not_resent_over_a_remote_edit_made_since(
     assert entry["status"] in (("held", "done") if refreshes else ("held",))
 
 
+def test_update_in_doubt_set_back_at_the_vendor_since_is_not_resent_over_that_edit(
+    vendor, db_url, make_runtime, served
+):
+    """Found by the convergence soak (CI slice, seed 1414, Offorte): a write that landed
+    and whose process was killed before it recorded the answer, after which the vendor's
+    user set the field back to its old value (A -> B -> A), was sent again: the vendor held
+    the base value, so the re-read took the write for one that never arrived. The record's
+    newer modification time says it changed since: both sides changed, a conflict."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.UPDATE)
+    row = editable(case)
+    rid, before = row["remote_id"], row["title"]
+    if row["updated_at"] is None:
+        pytest.skip(f"{vendor}'s records carry no modification time: a write set back at "
+                    "the vendor cannot be told from one that never arrived (README)")
+    sql(case, "UPDATE proposals SET title = 'Local B' WHERE id = :id", id=row["id"])
+    kill_mid_send(case)
+    case.clock.advance(60)
+    case.sandbox.remote_edit_title(rid, "Local B")  # the vendor processed the write ...
+    case.clock.advance(60)
+    case.sandbox.remote_edit_title(rid, before)  # ... and its user set the title back
+    case.sandbox.reset_log()
+
+    resolve_before_pull(case.runtime, case.account)
+    sync(case)
+
+    assert case.sandbox.proposal_title(rid) == before, "the user's edit was overwritten"
+    assert writes(case) == []
+    with case.runtime.db.begin() as conn:
+        held = conn.execute(select(conflicts.c.field, conflicts.c.local_value,
+                                   conflicts.c.remote_value).where(
+            conflicts.c.status == "open")).all()
+    assert [tuple(h) for h in held] == [("title", "Local B", before)]
+
+
 def test_update_in_doubt_that_reached_the_vendor_is_settled_without_sending_it_again(
     vendor, db_url, make_runtime, served
 ):

@@ -626,7 +626,7 @@ def lost_answers(machine: SoakMachine) -> int:
 
 
 def run_soak(tmp: Path, db_url: str, *, steps: int, seed: int = 14, min_kills: int = 0,
-             steps_per_episode: int = 60, command: str = "",
+             steps_per_episode: int = 100, command: str = "",
              progress: Any = None) -> SoakContext:
     """Run episodes (hypothesis examples) until `steps` steps and `min_kills` kill points
     are reached; each batch of examples is seeded from `seed` (batch i uses seed + i)."""
