@@ -9,6 +9,16 @@ keys instead of scanning every row in Python on every cycle.
 from __future__ import annotations
 
 TRIGGER_TABLES = ("companies", "contacts", "proposals", "line_items")
+# the channel a running daemon LISTENs on (PostgreSQL): each local edit NOTIFYs its account,
+# so the edit is pushed within moments instead of at the next push interval
+NOTIFY_CHANNEL = "syncd_change"
+NOTIFY_FUNCTION = f"""CREATE OR REPLACE FUNCTION syncd_log_change() RETURNS trigger AS $$
+            BEGIN
+              INSERT INTO change_log (table_name, row_id, op)
+              VALUES (TG_TABLE_NAME, NEW.id, lower(TG_OP));
+              PERFORM pg_notify('{NOTIFY_CHANNEL}', NEW.account);
+              RETURN NULL;
+            END $$ LANGUAGE plpgsql"""
 
 
 def create_sql(dialect: str) -> list[str]:
@@ -18,16 +28,7 @@ def create_sql(dialect: str) -> list[str]:
         # The WHEN conditions are checked by the server itself, so an engine write (new
         # remote row, or sync_rev bumped) never enters PL/pgSQL: a backfill inserts
         # hundreds of thousands of rows, each of which would otherwise call the function.
-        statements.append(
-            """
-            CREATE OR REPLACE FUNCTION syncd_log_change() RETURNS trigger AS $$
-            BEGIN
-              INSERT INTO change_log (table_name, row_id, op)
-              VALUES (TG_TABLE_NAME, NEW.id, lower(TG_OP));
-              RETURN NULL;
-            END $$ LANGUAGE plpgsql
-            """
-        )
+        statements.append(NOTIFY_FUNCTION)
         for table in TRIGGER_TABLES:
             statements.append(
                 f"CREATE TRIGGER trg_{table}_update AFTER UPDATE ON {table} FOR EACH ROW "

@@ -2,7 +2,8 @@
 
 APScheduler 3 runs per-account jobs on a thread pool (a slow or failing account only ever
 occupies its own threads): push every `push_interval_seconds` (and at once when a webhook
-or a pull leaves work), pending webhook fetches as they arrive, incremental pull every
+or a pull leaves work, or a local edit is made: PostgreSQL NOTIFYs, SQLite is checked
+twice a second), pending webhook fetches as they arrive, incremental pull every
 `pull_interval_seconds` (backed off while webhooks keep an account fresh), and a full sweep
 every `full_sweep_hours`. The account's budget orders what they send: push, webhook fetch,
 pull, sweep. Each job runs only while this worker holds the account's lease.
@@ -30,6 +31,7 @@ from sqlalchemy import func, select
 
 from syncd.db.tables import runs, stream_state
 from syncd.engine.lease import LeaseManager, SqliteSingleton
+from syncd.engine.local_changes import watch
 from syncd.engine.metrics import render
 from syncd.engine.pull import Puller, stale_view
 from syncd.engine.push import Pusher, resolve_before_pull
@@ -92,6 +94,7 @@ class Daemon:
                                    seconds=int(sync.full_sweep_hours * 3600),
                                    next_run_time=self._first_sweep(name))
         self.scheduler.start()
+        watch(self.runtime.db, self.local_change, self.runtime.stop)
         if self.serve_http:
             host, _, port = self.settings.webhooks.listen.rpartition(":")
             app = make_app(self.runtime, self.nudge, self.health, self.metrics)
@@ -257,6 +260,13 @@ class Daemon:
         """A webhook queued work: fetch it now."""
         self.last_webhook[name] = time.time()
         self._run_now(f"fetch:{name}")
+
+    def local_change(self, name: str | None) -> None:
+        """A local edit of `name` (None: of some account): push it now, not at the next
+        push interval (syncd/engine/local_changes.py says how the daemon hears of it)."""
+        for account in self.accounts if name is None else [name]:
+            if account in self._held:
+                self.nudge_push(account)
 
     def nudge_push(self, name: str) -> None:
         self._run_now(f"push:{name}")

@@ -258,3 +258,39 @@ def test_healthz_turns_503_when_an_account_has_failed_longer_than_the_threshold(
     daemon.failing_since["qq"] = time.time() - 4 * 60  # longer than 3 pull intervals
     status, body = daemon.health()
     assert status == 503 and not body["accounts"]["qq"]["healthy"]
+
+
+def test_local_edit_is_pushed_at_once_not_at_the_next_push_interval(db_url, make_runtime,
+                                                                     served):
+    """Issue 16: the daemon learns of a local edit through the change-log trigger's NOTIFY
+    (PostgreSQL) or a twice-a-second check of the change log (SQLite); with an hour between
+    scheduled pushes, the edit still reaches the vendor within seconds."""
+    box = sandbox_class("strawblond")(requests_per_minute=10_000)
+    box.seed_data(companies=3, proposals=8, max_items=2, seed=4)
+    served(box)
+    entry = box.account_entry("sb")
+    entry["requests_per_minute"] = 10_000
+    rt = make_runtime(db_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
+                      push_interval_seconds=3600)
+    rt.settings.webhooks.listen = f"127.0.0.1:{free_port()}"
+    assert Puller(rt, rt.account("sb")).run(sweep=True).ok
+    with rt.db.begin() as conn:
+        row = conn.execute(select(proposals.c.id, proposals.c.remote_id).where(
+            proposals.c.account == "sb", proposals.c.status == "draft",
+            proposals.c.deleted_at.is_(None)).order_by(proposals.c.id)).first()
+    assert row is not None
+    daemon = Daemon(rt, lease_ttl=5)
+    daemon.start()
+    try:
+        # past the start-up pull and the push it nudges: the next scheduled one is an hour away
+        wait_for(lambda: [j[1] for j in daemon.job_log].count("push") >= 1
+                 and any(j[1] == "pull" for j in daemon.job_log))
+        time.sleep(1.5)
+        started = time.time()
+        with rt.db.begin() as conn:
+            conn.execute(text("UPDATE proposals SET title = 'Pushed at once' WHERE id = :id"),
+                         {"id": row.id})
+        wait_for(lambda: box.proposal_title(row.remote_id) == "Pushed at once", timeout=10)
+        assert time.time() - started < 5
+    finally:
+        daemon.stop()
