@@ -66,6 +66,7 @@ ACTIONS: list[tuple[str, int]] = [
 ]
 NUMBERS = ("N-1", "N-2", "N-3")  # local values of a second field: edits return to them too
 DELIVERIES = ("in_order", "duplicated", "reordered", "lost")
+WEBHOOK_TIMEOUT = 10.0  # seconds a vendor waits for the receiver's answer
 
 
 def _row(rng: Rng) -> dict[str, Any]:
@@ -403,7 +404,14 @@ class SoakMachine(RuleBasedStateMachine):
         self.ctx.stats.webhooks[delivery] += len(held)
         for url, body, headers in sent:
             try:
-                status = httpx.post(url, content=body, headers=headers, timeout=5).status_code
+                status = httpx.post(url, content=body, headers=headers,
+                                    timeout=WEBHOOK_TIMEOUT).status_code
+            except httpx.TimeoutException:
+                # a vendor gives up on a slow receiver: the event is lost, which is one of
+                # the soak's cases anyway (on a loaded machine a SQLite daemon busy writing
+                # a page can take this long to record it)
+                self.ctx.stats.webhooks["timed_out"] += 1
+                continue
             except httpx.HTTPError as exc:
                 self.diverge("webhook_unanswered", "*", f"{url}: {exc!r}")
                 continue
@@ -627,7 +635,7 @@ def lost_answers(machine: SoakMachine) -> int:
 
 def run_soak(tmp: Path, db_url: str, *, steps: int, seed: int = 14, min_kills: int = 0,
              steps_per_episode: int = 100, command: str = "",
-             progress: Any = None) -> SoakContext:
+             progress: Any = None, deadline: float | None = None) -> SoakContext:
     """Run episodes (hypothesis examples) until `steps` steps and `min_kills` kill points
     are reached; each batch of examples is seeded from `seed` (batch i uses seed + i)."""
     ctx = SoakContext(tmp=tmp, db_url=db_url, seed=seed, target_steps=steps, command=command,
@@ -654,4 +662,6 @@ def run_soak(tmp: Path, db_url: str, *, steps: int, seed: int = 14, min_kills: i
             progress(ctx)
         if batch > 10_000:  # pragma: no cover - a model that makes no steps
             break
+        if deadline is not None and time.time() > deadline:
+            break  # out of time: the report says how far it got
     return ctx

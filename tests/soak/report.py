@@ -9,7 +9,7 @@ from tests.soak.model import KNOWN, SoakContext
 
 
 def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int,
-           parts: list[tuple[int, int, str]] | None = None) -> str:
+           parts: list[tuple[int, int, str]] | None = None, target: int | None = None) -> str:
     """The report as Markdown (numbers first, then every divergence with its seed)."""
     s = ctx.stats
     lines = [
@@ -27,7 +27,9 @@ def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int,
            ""] if parts and len(parts) > 1 else []),
         "| measure | value |",
         "|---|---|",
-        f"| steps | {s.steps} |",
+        f"| steps | {s.steps}"
+        + (f" (target {target}: stopped by SYNCD_SOAK_MINUTES)" if target and s.steps < target
+           else "") + " |",
         f"| episodes (fresh sandboxes each) | {s.episodes} |",
         f"| `syncd` processes run | {s.syncd_runs} |",
         f"| kill points (SIGKILL) | {s.kill_points} |",
@@ -128,6 +130,6 @@ def render(ctx: SoakContext, *, db: str, seconds: float, base_seed: int,
 
 
 def write(path: Path, ctx: SoakContext, *, db: str, seconds: float, base_seed: int,
-          parts: list[tuple[int, int, str]] | None = None) -> None:
-    path.write_text(render(ctx, db=db, seconds=seconds, base_seed=base_seed, parts=parts),
-                    encoding="utf-8")
+          parts: list[tuple[int, int, str]] | None = None, target: int | None = None) -> None:
+    path.write_text(render(ctx, db=db, seconds=seconds, base_seed=base_seed, parts=parts,
+                           target=target), encoding="utf-8")

@@ -7,7 +7,9 @@ kill points, default steps/20), SYNCD_SOAK_JOBS (parts run side by side, default
 takes steps/jobs steps from base seed SEED + 1000*i, each with its own SQLite mirror),
 SYNCD_SOAK_DB_URL (default a SQLite file per part in a temporary directory; a PostgreSQL URL
 of an empty database works too, shared by the parts: their accounts are named by seed),
-SYNCD_SOAK_OUTPUT (default RELIABILITY.md). Exit 1 when any divergence was found.
+SYNCD_SOAK_OUTPUT (default RELIABILITY.md), SYNCD_SOAK_MINUTES (a time limit: each part stops
+after the episode batch that passes it, and the report says how many steps were reached
+against the target). Exit 1 when any divergence was found.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Part:
     tmp: str
     db_url: str
     command: str
+    deadline: float | None  # time.time() after which no new episode batch starts
 
 
 def run_part(part: Part) -> SoakContext:
@@ -58,7 +61,8 @@ def run_part(part: Part) -> SoakContext:
         shown = len(ctx.divergences)
 
     return run_soak(Path(part.tmp), part.db_url, steps=part.steps, seed=part.seed,
-                    min_kills=part.kills, command=part.command, progress=progress)
+                    min_kills=part.kills, command=part.command, progress=progress,
+                    deadline=part.deadline)
 
 
 def merged(contexts: list[SoakContext]) -> SoakContext:
@@ -79,6 +83,8 @@ def main() -> int:
     kills = int(os.environ.get("SYNCD_SOAK_KILLS", str(steps // 20)))
     jobs = max(1, int(os.environ.get("SYNCD_SOAK_JOBS", "2")))
     output = Path(os.environ.get("SYNCD_SOAK_OUTPUT", "RELIABILITY.md"))
+    minutes = os.environ.get("SYNCD_SOAK_MINUTES")
+    deadline = time.time() + float(minutes) * 60 if minutes else None
     with tempfile.TemporaryDirectory(prefix="syncd-soak-") as tmp:
         parts = []
         for i in range(jobs):
@@ -93,7 +99,7 @@ def main() -> int:
                        f"SYNCD_SOAK_KILLS={part_kills} SYNCD_SOAK_JOBS=1 make soak")
             parts.append(Part(seed, share, part_kills, str(where),
                               os.environ.get("SYNCD_SOAK_DB_URL")
-                              or f"sqlite:///{where}/mirror.db", command))
+                              or f"sqlite:///{where}/mirror.db", command, deadline))
         started = time.monotonic()
         if jobs == 1:
             contexts = [run_part(parts[0])]
@@ -103,7 +109,8 @@ def main() -> int:
         ctx = merged(contexts)
         dialect = parts[0].db_url.split(":", 1)[0]
         report.write(output, ctx, db=dialect, seconds=time.monotonic() - started,
-                     base_seed=base_seed, parts=[(p.seed, p.steps, p.command) for p in parts])
+                     base_seed=base_seed, parts=[(p.seed, p.steps, p.command) for p in parts],
+                     target=steps)
     print(f"soak: wrote {output}: {ctx.stats.steps} steps, {ctx.stats.kill_points} kill "
           f"points, {len(ctx.divergences)} divergences")
     return 1 if ctx.divergences else 0
