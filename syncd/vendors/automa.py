@@ -106,7 +106,6 @@ from syncd.vendors.base import (
     WebhookHint,
     WriteRequest,
     default_fingerprint,
-    register,
 )
 
 PAGE_SIZE = 100  # assumed maximum perPage (the seed gives only the default, 20)
@@ -650,7 +649,6 @@ _ITEM = ("uuid", "offer", "required_delivery", "delivery_time", "ships_in", "qua
          "unit_nett_price", "tax_rate", "discount", "note")
 
 
-@register
 class AutomaConnector(Connector):
     """Automa.Net: the webhook call log discovers quotes; Put Quote rewrites them whole."""
 

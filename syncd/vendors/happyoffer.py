@@ -61,7 +61,6 @@ from syncd.vendors.base import (
     VendorClient,
     WriteRequest,
     default_fingerprint,
-    register,
 )
 
 NO_CHANGE = "Happyoffer's API cannot change an offer after creation"
@@ -401,7 +400,6 @@ def _single_page(size: int, state: dict[str, Any] | None) -> SinglePage:
     return SinglePage(size, state)
 
 
-@register
 class HappyofferConnector(Connector):
     """Happyoffer: two unpaginated lists joined by offer id; create-once writes."""
 

@@ -17,7 +17,7 @@ def test_readme_tables_match_the_code() -> None:
 
 def test_every_vendor_maps_every_status_word_to_the_canonical_vocabulary() -> None:
     from syncd.canonical import ProposalStatus
-    from syncd.vendors.base import connector_class, registered_vendors
+    from syncd.vendors import connector_class, registered_vendors
 
     for vendor in registered_vendors():
         cls = connector_class(vendor)
