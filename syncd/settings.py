@@ -127,11 +127,18 @@ class AccountSettings(BaseModel):
     @field_validator("options", mode="before")
     @classmethod
     def _vendor_options(cls, value: Any, info: ValidationInfo) -> Any:
-        """Validate the options by the vendor's own model (its errors name the key)."""
+        """Validate the options by the vendor's own model. A bad value is a `SettingsError`
+        naming the key as the file spells it (`accounts[NAME].api_version`), also for an
+        `AccountSettings` built in code, as the connectors' own settings checks do."""
         connector = CONNECTORS.get(info.data.get("vendor", ""))
         if connector is None or isinstance(value, connector.options_model):
             return value
-        return connector.options_model.model_validate(value)
+        try:
+            return connector.options_model.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = _key_of((f"accounts[{info.data.get('name', '?')}]", *first["loc"]))
+            raise SettingsError(key, first["msg"]) from None
 
     @field_validator("auth")
     @classmethod

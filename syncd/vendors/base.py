@@ -15,7 +15,7 @@ retries, merge and the outbox; a connector never touches the database or sleeps.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -52,12 +52,35 @@ class AccountConfig(Protocol):
     """What a connector reads of its account (`syncd.settings.AccountSettings` is one):
     never the whole settings, so vendors depend on nothing of the settings module."""
 
-    name: str
-    base_url: str
-    page_size: int | None
-    line_item_types: list[str]
-    status_map: Mapping[str, ProposalStatus]
-    options: VendorOptions
+    @property
+    def name(self) -> str:
+        """The account's name (messages, the `account` column)."""
+        ...
+
+    @property
+    def base_url(self) -> str:
+        """The vendor API's base URL."""
+        ...
+
+    @property
+    def page_size(self) -> int | None:
+        """A page size the user chose instead of the stream's (None: the stream's)."""
+        ...
+
+    @property
+    def line_item_types(self) -> Sequence[str]:
+        """Element types beyond the connector's own that count as line items."""
+        ...
+
+    @property
+    def status_map(self) -> Mapping[str, ProposalStatus]:
+        """The account's status words, beating the connector's table."""
+        ...
+
+    @property
+    def options(self) -> VendorOptions:
+        """The account's values of the connector's `options_model`."""
+        ...
 
     def secret(self, key: str, default: str | None = None) -> str | None:
         """The plain value of one `[accounts.auth]` key."""
