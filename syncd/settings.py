@@ -208,12 +208,12 @@ def _expand(value: Any, key: str) -> Any:
 
 def _key_of(loc: tuple[Any, ...]) -> str:
     """The settings key a pydantic error location names, as the file spells it
-    (`accounts[0].auth.api_key`; vendor options sit flat in their `[[accounts]]` table)."""
+    (`accounts[0].auth.api_key`)."""
     parts: list[str] = []
-    for at, item in enumerate(loc):
+    for item in loc:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif not (item == "options" and at and isinstance(loc[at - 1], int)):
+        else:
             parts.append(str(item))
     return ".".join(parts)
 

@@ -11,7 +11,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from syncd.clock import SYSTEM_CLOCK, Clock
 from syncd.sandbox.base import Sandbox
 
 API_KEY = "toy-sandbox-key"
@@ -23,9 +22,6 @@ class ToySandbox(Sandbox):
     """Proposals with embedded items: list (paged), get, create, patch, delete."""
 
     vendor = "toy"
-
-    def __init__(self, *, requests_per_minute: int = 30, clock: Clock = SYSTEM_CLOCK) -> None:
-        super().__init__(requests_per_minute=requests_per_minute, clock=clock)
 
     def routes(self) -> None:
         self.route("/proposals", self.list_proposals, ["GET"])
