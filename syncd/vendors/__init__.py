@@ -1,8 +1,10 @@
 """Vendor connectors and the one map from a vendor key to its connector class.
 
-Adding a vendor: one connector module here and one line in `CONNECTORS` (plus its sandbox
-in `syncd.sandbox.SANDBOXES` and its rows in settings.example.toml). Like dlt's paginator
-map: a plain dict, and a miss lists the valid names.
+Adding a vendor: one connector module here and one line in `CONNECTORS`, its sandbox
+module (and data) with one line in `syncd.sandbox.SANDBOXES`, and its rows in
+settings.example.toml; `python -m syncd.docs` then writes its README rows from the
+connector. Like dlt's paginator map: a plain dict, and a miss lists the valid names
+(tests/toyvendor proves that this is all a vendor needs).
 """
 
 from __future__ import annotations

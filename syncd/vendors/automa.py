@@ -653,6 +653,11 @@ class AutomaConnector(Connector):
     """Automa.Net: the webhook call log discovers quotes; Put Quote rewrites them whole."""
 
     vendor = "automa"
+    display_name = "Automa.Net"
+    reads_summary = (
+        "quotes found through the webhook call log and webhooks, fetched by uuid; RFQ "
+        "lists")
+    auth_summary = "`api_key` (Bearer)"
     line_items_via_parent = True
     refresh_before_update = True  # Put replaces the whole quote: re-read it first
     streams = (

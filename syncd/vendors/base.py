@@ -248,6 +248,11 @@ class Connector:
     """
 
     vendor: ClassVar[str]
+    # the README's vendor table (syncd/docs.py): the vendor's name, what syncd reads of it
+    # and which `[accounts.auth]` keys it takes, in a few words of Markdown each
+    display_name: ClassVar[str] = ""
+    reads_summary: ClassVar[str] = ""
+    auth_summary: ClassVar[str] = ""
     streams: ClassVar[tuple[StreamSpec, ...]] = ()
     # vendor status word (as the vendor returns it) -> canonical status
     status_map: ClassVar[Mapping[str, ProposalStatus]] = {}

@@ -404,6 +404,9 @@ class HappyofferConnector(Connector):
     """Happyoffer: two unpaginated lists joined by offer id; create-once writes."""
 
     vendor = "happyoffer"
+    display_name = "Happyoffer"
+    reads_summary = "`/offers` joined with `/external-offers`"
+    auth_summary = "`token`, or `email` + `password`"
     streams = (
         StreamSpec(
             name="offers", path="/offers", paginator=_single_page, model=OfferRecord,

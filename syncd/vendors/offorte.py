@@ -662,6 +662,14 @@ class OfforteConnector(Connector):
     """Offorte v1 (OAuth2) or v2 (API key); see the module docstring for the decisions."""
 
     vendor = "offorte"
+    display_name = "Offorte"
+    reads_summary = (
+        "v1 (default): companies with people, 5 status lists, details only when a "
+        "proposal's list fingerprint changed; `api_version = \"v2\"`: contacts, ISO dates, "
+        "locale money, early stop on `sort=date_modified`")
+    auth_summary = (
+        "v1 OAuth2 `access_token`, `refresh_token`, `client_id`, `client_secret`, "
+        "`oauth_url`; v2 `api_key`")
     streams = _streams("v1")
     status_map = {"edit": ProposalStatus.DRAFT, "open": ProposalStatus.SENT,
                   "won": ProposalStatus.ACCEPTED, "lost": ProposalStatus.REJECTED,

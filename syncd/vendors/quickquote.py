@@ -392,6 +392,9 @@ class QuickQuoteConnector(Connector):
     """Quick Quote: one cursor-paged quote list; writes via PUT and line-item endpoints."""
 
     vendor = "quickquote"
+    display_name = "Quick Quote"
+    reads_summary = "quotes with line items, cursor pages of 100"
+    auth_summary = "`api_key` (`x-api-key`)"
     streams = (
         StreamSpec(
             name="quotes",

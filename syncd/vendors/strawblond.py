@@ -463,6 +463,11 @@ class StrawBlondConnector(Connector):
     """StrawBlond offers, contacts, companies and document elements."""
 
     vendor = "strawblond"
+    display_name = "StrawBlond"
+    reads_summary = (
+        "offers with `include=elements,contact,company`, 50 per page; `filter[trashed]` "
+        "in sweeps")
+    auth_summary = "`api_key` (Bearer)"
     secret_headers = frozenset({SIGNATURE_HEADER})
     streams = (
         StreamSpec(

@@ -79,6 +79,9 @@ class ToyConnector(Connector):
     """The toy vendor: declarations first, then the few write plans."""
 
     vendor = "toy"
+    display_name = "Toy"
+    reads_summary = "proposals with line items, pages of 25"
+    auth_summary = "`api_key` (`x-api-key`)"
     streams = (StreamSpec(
         name="proposals", path="/proposals", model=ToyProposal, map=map_proposal,
         paginator=lambda size, state: PageNumberPaginator(size, state),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from syncd.docs import vendor_table
 from syncd.errors import SettingsError
 from syncd.sandbox import SANDBOXES, sandbox_class
 from syncd.settings import settings_from_dict
@@ -31,6 +32,7 @@ def test_a_vendor_registered_by_a_test_is_known_only_inside_the_block() -> None:
     with registered() as key:
         assert (connector_class(key), sandbox_class(key)) == (ToyConnector, ToySandbox)
         assert settings_from_dict({"accounts": [entry]}).accounts[0].vendor == key
+        assert "| Toy | `toy` | proposals with line items" in vendor_table()
     assert "toy" not in CONNECTORS and "toy" not in SANDBOXES
     with pytest.raises(SettingsError, match="unknown vendor 'toy'"):
         settings_from_dict({"accounts": [entry]})
