@@ -26,7 +26,7 @@ from syncd.engine.pull import Puller
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import serve
 from syncd.sandbox.drift import KINDS, DriftPlan
-from syncd.vendors.base import registered_vendors
+from syncd.vendors import registered_vendors
 
 RPM = 100_000  # vocabulary, not the rate limit, is measured here
 SEED = 11

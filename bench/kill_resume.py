@@ -34,7 +34,7 @@ from syncd.db.session import Database
 from syncd.db.tables import proposals
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import Sandbox, serve
-from syncd.vendors.base import registered_vendors
+from syncd.vendors import registered_vendors
 
 RPM = 100_000  # requests, not the rate limit, are measured here
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,8 @@ from syncd.engine.reconcile import Reconciler
 from syncd.engine.runtime import Runtime
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import Sandbox, serve
-from syncd.vendors.base import Op, registered_vendors
+from syncd.vendors import registered_vendors
+from syncd.vendors.base import Op
 
 SIZES = {"companies": 6, "proposals": 40, "max_items": 4, "seed": 5}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")

@@ -22,7 +22,7 @@ from typing import Any
 from bench import report
 from bench.backfill import FULL
 from bench.common import WORK, command, log, machine, pg_available
-from syncd.vendors.base import registered_vendors
+from syncd.vendors import registered_vendors
 
 # Proposals per vendor when a sandbox cannot serve the size in reasonable time
 # (`--full-size` lifts any cap). None now: every sandbox answers a page in time proportional

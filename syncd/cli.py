@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select, update
@@ -672,11 +673,11 @@ def main() -> None:
     try:
         # without standalone mode click *returns* a `typer.Exit` code instead of raising it
         code = app(standalone_mode=False)
-    except SettingsError as exc:
-        err.print(f"[red]error:[/] {logs.REDACT(str(exc))}")
+    except SettingsError as exc:  # escaped: a key such as `accounts[NAME]` is no markup
+        err.print(f"[red]error:[/] {escape(logs.REDACT(str(exc)))}")
         sys.exit(2)
     except SyncdError as exc:
-        err.print(f"[red]error:[/] {logs.REDACT(str(exc))}")
+        err.print(f"[red]error:[/] {escape(logs.REDACT(str(exc)))}")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -28,7 +28,8 @@ from syncd.engine.status import pipeline_report
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import Sandbox, ServedApp, serve
 from syncd.settings import settings_from_dict
-from syncd.vendors.base import Op, connector_class, registered_vendors
+from syncd.vendors import connector_class, registered_vendors
+from syncd.vendors.base import Op
 
 DEMO_RPM = 600
 

@@ -21,7 +21,7 @@ _MONTHS = {
     )
 }
 _CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "zł": "PLN", "CHF": "CHF"}
-_OFFORTE_DATE = re.compile(r"^(\d{1,2}) ([a-zA-Z]{3})[a-z]* (\d{4})(?: \((\d{1,2}):(\d{2})\))?$")
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2}) ([a-zA-Z]{3})[a-z]* (\d{4})(?: \((\d{1,2}):(\d{2})\))?$")
 _RFC_2822 = re.compile(r"^[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}")
 _ORDINAL_DATE = re.compile(r"^([A-Za-z]{3})[a-z]* (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})$")
 
@@ -113,7 +113,7 @@ def parse_datetime(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"not a date: {value!r}")
     text = value.strip()
-    match = _OFFORTE_DATE.match(text)
+    match = _DAY_MONTH_YEAR.match(text)
     if match:
         day, mon, year, hour, minute = match.groups()
         month = _MONTHS.get(mon.lower())

@@ -7,7 +7,6 @@ it points at a loopback address (the bundled sandboxes).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -15,25 +14,25 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syncd.canonical import ProposalStatus
 from syncd.errors import SettingsError
+from syncd.netloc import is_loopback_host
+from syncd.vendors import CONNECTORS, registered_vendors
+from syncd.vendors.base import VendorOptions
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for localhost and loopback IPs, the only hosts allowed over plain http."""
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(url: str) -> str:
@@ -71,7 +70,9 @@ class WebhookSettings(BaseModel):
 
 
 class AccountSettings(BaseModel):
-    """One vendor account. `auth` keys are vendor-specific (interface.md)."""
+    """One vendor account. `auth` keys are vendor-specific (interface.md), and so are the
+    keys of the vendor's options model (`Connector.options_model`, e.g. Offorte's
+    `api_version`): written flat in the `[[accounts]]` table, validated into `options`."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -80,7 +81,6 @@ class AccountSettings(BaseModel):
     requests_per_minute: int = Field(30, ge=1)
     allow_delete: bool = False
     page_size: int | None = Field(None, ge=1)
-    api_version: str = "v1"
     timeout_seconds: float = Field(30.0, gt=0)
     webhook_secret: SecretStr | None = None
     paths: dict[str, str] = Field(default_factory=dict)
@@ -95,6 +95,21 @@ class AccountSettings(BaseModel):
     # who applies held deletions: `syncd deletes confirm` only, or also the next complete
     # scan that finds the same records missing again
     confirm_deletes: Literal["manual", "second_sweep"] = "manual"
+    # the keys only this account's vendor reads (its connector's `options_model`)
+    options: VendorOptions = Field(default_factory=VendorOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_options(cls, data: Any) -> Any:
+        """Move the keys the vendor's options model declares under `options`: the file
+        keeps writing them in `[[accounts]]`; any other unknown key stays an error."""
+        if not isinstance(data, dict) or "options" in data:
+            return data
+        connector = CONNECTORS.get(str(data.get("vendor")))
+        declared = set(connector.options_model.model_fields) if connector else set()
+        ours = {k for k in data if k in declared and k not in cls.model_fields}
+        return {**{k: v for k, v in data.items() if k not in ours},
+                "options": {k: data[k] for k in ours}}
 
     @field_validator("base_url")
     @classmethod
@@ -104,12 +119,26 @@ class AccountSettings(BaseModel):
     @field_validator("vendor")
     @classmethod
     def _known_vendor(cls, value: str) -> str:
-        from syncd.vendors.base import registered_vendors  # the registry is the one list
-
-        known = registered_vendors()
-        if value not in known:
-            raise ValueError(f"unknown vendor {value!r}; known vendors: {', '.join(known)}")
+        if value not in CONNECTORS:
+            known = ", ".join(registered_vendors())
+            raise ValueError(f"unknown vendor {value!r}; known vendors: {known}")
         return value
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _vendor_options(cls, value: Any, info: ValidationInfo) -> Any:
+        """Validate the options by the vendor's own model. A bad value is a `SettingsError`
+        naming the key as the file spells it (`accounts[NAME].api_version`), also for an
+        `AccountSettings` built in code, as the connectors' own settings checks do."""
+        connector = CONNECTORS.get(info.data.get("vendor", ""))
+        if connector is None or isinstance(value, connector.options_model):
+            return value
+        try:
+            return connector.options_model.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = _key_of((f"accounts[{info.data.get('name', '?')}]", *first["loc"]))
+            raise SettingsError(key, first["msg"]) from None
 
     @field_validator("auth")
     @classmethod
@@ -177,7 +206,9 @@ def _expand(value: Any, key: str) -> Any:
     return value
 
 
-def _key_of(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+def _key_of(loc: tuple[Any, ...]) -> str:
+    """The settings key a pydantic error location names, as the file spells it
+    (`accounts[0].auth.api_key`)."""
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
@@ -194,7 +225,7 @@ def settings_from_dict(data: dict[str, Any]) -> Settings:
         settings = Settings(**expanded)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise SettingsError(_key_of(tuple(first["loc"]), expanded), first["msg"]) from None
+        raise SettingsError(_key_of(tuple(first["loc"])), first["msg"]) from None
     names = [a.name for a in settings.accounts]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:

@@ -159,7 +159,7 @@ class Daemon:
         before = set(self._held)
         self._held = self.leases.balance(self.accounts)
         for name in self._held - before:
-            self.runtime.account(name).budget.load(self.runtime.db)  # spend seen by others
+            self.runtime.account(name).budget.load()  # spend seen by others
             log.info("worker %s now serves account=%s", self.worker, name)
 
     def holds(self, name: str) -> bool:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from syncd.canonical import FIELDS, READ_ONLY_FIELDS, REFERENCES, Entity
 from syncd.db.bulk import dialect_insert
@@ -331,4 +331,4 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: norm(v)))
 
 
-__all__ = ["Planned", "Reconciler", "insert", "primary_raw"]
+__all__ = ["Planned", "Reconciler", "primary_raw"]

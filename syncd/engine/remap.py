@@ -48,7 +48,8 @@ from syncd.engine.runtime import Runtime
 from syncd.engine.store import CHUNK, MirrorWriter, WriteStats, chunks, in_list
 from syncd.errors import SettingsError
 from syncd.settings import AccountSettings
-from syncd.vendors.base import Connector, StreamSpec, connector_class, default_fingerprint
+from syncd.vendors import connector_class
+from syncd.vendors.base import Connector, StreamSpec, default_fingerprint
 
 MAPPING_ERRORS = (ValidationError, ValueError, KeyError, TypeError, AttributeError)
 ACTIONS = ("inserted", "updated", "deleted")

@@ -16,12 +16,14 @@ from sqlalchemy import select
 
 from syncd.clock import SYSTEM_CLOCK, Clock
 from syncd.db.bulk import dialect_insert
+from syncd.db.ledger import RequestLog
 from syncd.db.session import Database
 from syncd.db.tables import oauth_tokens
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient
 from syncd.settings import AccountSettings, Settings
-from syncd.vendors.base import Connector, connector_class
+from syncd.vendors import connector_class
+from syncd.vendors.base import Connector
 
 
 class DbTokenStore:
@@ -86,7 +88,8 @@ class Runtime:
 
     def _build(self, settings: AccountSettings) -> AccountRuntime:
         connector = connector_class(settings.vendor)(settings)
-        budget = RateBudget(settings.name, settings.requests_per_minute, self.clock, self.db)
+        budget = RateBudget(settings.name, settings.requests_per_minute, self.clock,
+                            RequestLog(self.db))
         inner: httpx.BaseTransport | None = (
             self.transport_factory(settings) if self.transport_factory else None
         )

@@ -3,8 +3,9 @@
 Vendors enforce "30 requests per minute" with sliding windows, so a classic token bucket
 (burst N, then refill N/60 per second) could send up to 2N in one minute and earn 429s. The
 budget therefore keeps the send times of the last minute — a token bucket whose tokens come
-back exactly 60 s after they were spent. The times live in `request_log` (which is also the
-request accounting), so a restarted process loads the last minute and does not burst.
+back exactly 60 s after they were spent. The times live in a `RequestLedger` (the engine's
+`request_log`, which is also the request accounting), so a restarted process loads the last
+minute and does not burst.
 
 One budget per account, shared by every thread of the process that talks to the account
 (pull, push, webhook fetches). Waiters are served by priority: pushes, then webhook-triggered
@@ -17,13 +18,11 @@ import heapq
 import itertools
 import threading
 from collections import deque
+from collections.abc import Iterable
 from enum import IntEnum
-
-from sqlalchemy import select
+from typing import Protocol
 
 from syncd.clock import Clock
-from syncd.db.session import Database
-from syncd.db.tables import request_log
 
 WINDOW_SECONDS = 60.0
 
@@ -37,10 +36,20 @@ class Priority(IntEnum):
     SWEEP = 3
 
 
+class RequestLedger(Protocol):
+    """Where an account's sent requests are recorded, injected by whoever owns persistence
+    (`syncd.db.ledger.RequestLog`), so the budget itself writes and reads no SQL."""
+
+    def sent_since(self, account: str, since: float) -> Iterable[float]:
+        """Send times of the account's requests after `since`, oldest first."""
+        ...
+
+
 class RateBudget:
     """Sliding-window budget of `per_minute` requests for one account."""
 
-    def __init__(self, account: str, per_minute: int, clock: Clock, db: Database | None = None):
+    def __init__(self, account: str, per_minute: int, clock: Clock,
+                 ledger: RequestLedger | None = None):
         self.account = account
         self.per_minute = per_minute
         self.clock = clock
@@ -49,20 +58,16 @@ class RateBudget:
         self._waiting: list[tuple[int, int]] = []
         self._seq = itertools.count()
         self.blocked_until = 0.0
-        if db is not None:
-            self.load(db)
+        self.ledger = ledger
+        self.load()
 
-    def load(self, db: Database) -> None:
-        """Take the last minute of spending from the request log (restart without burst)."""
-        since = self.clock.time() - WINDOW_SECONDS
-        with db.begin() as conn:
-            times = conn.execute(
-                select(request_log.c.sent_at)
-                .where(request_log.c.account == self.account, request_log.c.sent_at > since)
-                .order_by(request_log.c.sent_at)
-            ).scalars()
-            with self._cond:
-                self._sent = deque(times)
+    def load(self) -> None:
+        """Take the last minute of spending from the ledger (restart without burst)."""
+        if self.ledger is None:
+            return
+        times = self.ledger.sent_since(self.account, self.clock.time() - WINDOW_SECONDS)
+        with self._cond:
+            self._sent = deque(times)
 
     def _prune(self, now: float) -> None:
         while self._sent and self._sent[0] <= now - WINDOW_SECONDS:

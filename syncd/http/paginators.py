@@ -9,7 +9,7 @@ Contract:
     params = paginator.request_params()        # query params for the next request
     paginator.update(body, records)            # after a page: advance or finish
     paginator.has_next                         # False once the list has ended
-    paginator.state / Paginator.from_state()   # checkpoint
+    paginator.state / Paginator(size, state)   # checkpoint, and resuming from it
 """
 
 from __future__ import annotations

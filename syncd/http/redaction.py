@@ -9,9 +9,9 @@ SENSITIVE_PARAMS = frozenset(
     {"api_key", "apikey", "key", "token", "access_token", "refresh_token", "client_secret",
      "password", "secret", "signature"}
 )
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "x-api-key", "cookie", "set-cookie", "x-strawblond-webhook-signature"}
-)
+# a vendor's own secret headers (a webhook signature) are declared by its connector
+# (`Connector.secret_headers`, collected by `syncd.vendors.secret_headers()`)
+SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie"})
 MASK = "***"
 
 
@@ -27,8 +27,12 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: MASK if k.lower() in SENSITIVE_HEADERS else v for k, v in headers.items()}
+def redact_headers(headers: dict[str, str], secret: frozenset[str] = frozenset()
+                   ) -> dict[str, str]:
+    """The headers with secret values masked: the common ones and the lower-case `secret`
+    names the caller adds (the vendors' own, from `syncd.vendors.secret_headers()`)."""
+    hidden = SENSITIVE_HEADERS | secret
+    return {k: MASK if k.lower() in hidden else v for k, v in headers.items()}
 
 
 def endpoint_of(path: str) -> str:

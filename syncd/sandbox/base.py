@@ -352,8 +352,6 @@ def _close_connection(receive: Any) -> None:
     transport.close()
 
 
-def _receive_of(scope: dict[str, Any]) -> Any:  # pragma: no cover - kept for symmetry
-    return scope
 
 
 def free_port() -> int:

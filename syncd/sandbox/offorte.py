@@ -33,9 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from syncd.clock import SYSTEM_CLOCK, Clock
+from syncd.netloc import is_loopback_host
 from syncd.sandbox import offorte_data as data
 from syncd.sandbox.base import Sandbox
-from syncd.settings import is_loopback_host
 
 PAGE = 50
 TOKEN_DAYS = 30

@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from syncd.settings import is_loopback_host
+from syncd.netloc import is_loopback_host
 
 OFFER_TYPE = "Modules\\Salesforce\\Offer"
 INVOICE_TYPE = "Modules\\Salesforce\\Invoice"

@@ -106,7 +106,6 @@ from syncd.vendors.base import (
     WebhookHint,
     WriteRequest,
     default_fingerprint,
-    register,
 )
 
 PAGE_SIZE = 100  # assumed maximum perPage (the seed gives only the default, 20)
@@ -650,11 +649,15 @@ _ITEM = ("uuid", "offer", "required_delivery", "delivery_time", "ships_in", "qua
          "unit_nett_price", "tax_rate", "discount", "note")
 
 
-@register
 class AutomaConnector(Connector):
     """Automa.Net: the webhook call log discovers quotes; Put Quote rewrites them whole."""
 
     vendor = "automa"
+    display_name = "Automa.Net"
+    reads_summary = (
+        "quotes found through the webhook call log and webhooks, fetched by uuid; RFQ "
+        "lists")
+    auth_summary = "`api_key` (Bearer)"
     line_items_via_parent = True
     refresh_before_update = True  # Put replaces the whole quote: re-read it first
     streams = (

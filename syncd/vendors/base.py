@@ -15,22 +15,19 @@ retries, merge and the outbox; a connector never touches the database or sleeps.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from syncd import drift, jsontext
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.errors import VendorUnsupported
 from syncd.http.auth import TokenStore
 from syncd.http.paginators import Paginator
-
-if TYPE_CHECKING:
-    from syncd.settings import AccountSettings
 
 
 class Op(StrEnum):
@@ -41,6 +38,57 @@ class Op(StrEnum):
     DELETE = "delete"
     STATUS = "status"
     SEND = "send"
+
+
+class VendorOptions(BaseModel):
+    """The settings keys only one vendor reads (none here): a connector that has some
+    declares a subclass as its `options_model`. They are written flat in the account's
+    `[[accounts]]` table and validated when settings load; an unknown key is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccountConfig(Protocol):
+    """What a connector reads of its account (`syncd.settings.AccountSettings` is one):
+    never the whole settings, so vendors depend on nothing of the settings module."""
+
+    @property
+    def name(self) -> str:
+        """The account's name (messages, the `account` column)."""
+        ...
+
+    @property
+    def base_url(self) -> str:
+        """The vendor API's base URL."""
+        ...
+
+    @property
+    def page_size(self) -> int | None:
+        """A page size the user chose instead of the stream's (None: the stream's)."""
+        ...
+
+    @property
+    def line_item_types(self) -> Sequence[str]:
+        """Element types beyond the connector's own that count as line items."""
+        ...
+
+    @property
+    def status_map(self) -> Mapping[str, ProposalStatus]:
+        """The account's status words, beating the connector's table."""
+        ...
+
+    @property
+    def options(self) -> VendorOptions:
+        """The account's values of the connector's `options_model`."""
+        ...
+
+    def secret(self, key: str, default: str | None = None) -> str | None:
+        """The plain value of one `[accounts.auth]` key."""
+        ...
+
+    def path(self, name: str, default: str) -> str:
+        """An endpoint path, overridable in `[accounts.paths]`."""
+        ...
 
 
 class VendorClient(Protocol):
@@ -200,6 +248,11 @@ class Connector:
     """
 
     vendor: ClassVar[str]
+    # the README's vendor table (syncd/docs.py): the vendor's name, what syncd reads of it
+    # and which `[accounts.auth]` keys it takes, in a few words of Markdown each
+    display_name: ClassVar[str] = ""
+    reads_summary: ClassVar[str] = ""
+    auth_summary: ClassVar[str] = ""
     streams: ClassVar[tuple[StreamSpec, ...]] = ()
     # vendor status word (as the vendor returns it) -> canonical status
     status_map: ClassVar[Mapping[str, ProposalStatus]] = {}
@@ -214,8 +267,13 @@ class Connector:
     # True when an update replaces the whole record: push re-reads it first (one extra
     # request) and rebuilds the body, so a remote edit made since the last pull survives
     refresh_before_update: ClassVar[bool] = False
+    # lower-case names of headers that carry a secret of this vendor (a webhook signature),
+    # masked wherever syncd shows headers, beside the common ones (syncd/http/redaction.py)
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
+    # the settings keys only this vendor reads (validated at load, see `VendorOptions`)
+    options_model: ClassVar[type[VendorOptions]] = VendorOptions
 
-    def __init__(self, account: AccountSettings) -> None:
+    def __init__(self, account: AccountConfig) -> None:
         self.account = account
 
     # ---- transport -----------------------------------------------------------------------
@@ -397,29 +455,3 @@ class Connector:
         """Requests that switch a deactivated subscription on again; [] when the vendor
         offers no way (the user then re-enables it in the vendor's UI)."""
         return []
-
-
-_REGISTRY: dict[str, type[Connector]] = {}
-
-
-def register(cls: type[Connector]) -> type[Connector]:
-    """Class decorator: make a connector available under its `vendor` key."""
-    _REGISTRY[cls.vendor] = cls
-    return cls
-
-
-def connector_class(vendor: str) -> type[Connector]:
-    """The connector class for a vendor key; a miss lists the known keys."""
-    import syncd.vendors  # noqa: F401  (importing the package registers every connector)
-
-    try:
-        return _REGISTRY[vendor]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown vendor {vendor!r}; known vendors: {known}") from None
-
-
-def registered_vendors() -> list[str]:
-    import syncd.vendors  # noqa: F401
-
-    return sorted(_REGISTRY)

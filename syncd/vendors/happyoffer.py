@@ -61,7 +61,6 @@ from syncd.vendors.base import (
     VendorClient,
     WriteRequest,
     default_fingerprint,
-    register,
 )
 
 NO_CHANGE = "Happyoffer's API cannot change an offer after creation"
@@ -401,11 +400,13 @@ def _single_page(size: int, state: dict[str, Any] | None) -> SinglePage:
     return SinglePage(size, state)
 
 
-@register
 class HappyofferConnector(Connector):
     """Happyoffer: two unpaginated lists joined by offer id; create-once writes."""
 
     vendor = "happyoffer"
+    display_name = "Happyoffer"
+    reads_summary = "`/offers` joined with `/external-offers`"
+    auth_summary = "`token`, or `email` + `password`"
     streams = (
         StreamSpec(
             name="offers", path="/offers", paginator=_single_page, model=OfferRecord,

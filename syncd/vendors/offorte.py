@@ -62,7 +62,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from html import escape
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -96,6 +96,7 @@ from syncd.http.auth import HeaderKeyAuth, OAuth2RefreshAuth
 from syncd.http.paginators import PageNumberPaginator
 from syncd.parsing import currency_of, parse_datetime, parse_decimal, parse_id, strip_html
 from syncd.vendors.base import (
+    AccountConfig,
     Connector,
     DetailSpec,
     Op,
@@ -103,10 +104,10 @@ from syncd.vendors.base import (
     Subscription,
     TokenStore,
     VendorClient,
+    VendorOptions,
     WebhookHint,
     WriteRequest,
     default_fingerprint,
-    register,
 )
 
 PAGE_SIZE = 50  # fixed by Offorte, no size parameter
@@ -651,11 +652,24 @@ def _flat(raw: Any) -> dict[str, Any]:
     return raw
 
 
-@register
+class OfforteOptions(VendorOptions):
+    """Offorte's own `[[accounts]]` key: which API dialect the account speaks."""
+
+    api_version: Literal["v1", "v2"] = "v1"
+
+
 class OfforteConnector(Connector):
     """Offorte v1 (OAuth2) or v2 (API key); see the module docstring for the decisions."""
 
     vendor = "offorte"
+    display_name = "Offorte"
+    reads_summary = (
+        "v1 (default): companies with people, 5 status lists, details only when a "
+        "proposal's list fingerprint changed; `api_version = \"v2\"`: contacts, ISO dates, "
+        "locale money, early stop on `sort=date_modified`")
+    auth_summary = (
+        "v1 OAuth2 `access_token`, `refresh_token`, `client_id`, `client_secret`, "
+        "`oauth_url`; v2 `api_key`")
     streams = _streams("v1")
     status_map = {"edit": ProposalStatus.DRAFT, "open": ProposalStatus.SENT,
                   "won": ProposalStatus.ACCEPTED, "lost": ProposalStatus.REJECTED,
@@ -678,12 +692,13 @@ class OfforteConnector(Connector):
                                      "total_gross"}),
     }
 
-    def __init__(self, account: Any) -> None:
+    options_model = OfforteOptions
+
+    def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
-        if account.api_version not in ("v1", "v2"):
-            raise SettingsError("accounts.api_version", "Offorte supports 'v1' or 'v2'")
-        self.v2 = account.api_version == "v2"
-        self.streams = _streams(account.api_version)  # type: ignore[misc]
+        version = cast(OfforteOptions, account.options).api_version
+        self.v2 = version == "v2"
+        self.streams = _streams(version)  # type: ignore[misc]
 
     # ---- transport ---------------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth:

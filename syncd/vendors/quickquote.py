@@ -65,7 +65,6 @@ from syncd.vendors.base import (
     TokenStore,
     VendorClient,
     WriteRequest,
-    register,
 )
 
 PAGE_SIZE = 100  # the vendor maximum; larger sizes are refused with 400
@@ -389,11 +388,13 @@ def _has_property(item: Mapping[str, Any], marker: str) -> bool:
                for p in props)
 
 
-@register
 class QuickQuoteConnector(Connector):
     """Quick Quote: one cursor-paged quote list; writes via PUT and line-item endpoints."""
 
     vendor = "quickquote"
+    display_name = "Quick Quote"
+    reads_summary = "quotes with line items, cursor pages of 100"
+    auth_summary = "`api_key` (`x-api-key`)"
     streams = (
         StreamSpec(
             name="quotes",

@@ -98,7 +98,6 @@ from syncd.vendors.base import (
     WebhookHint,
     WriteRequest,
     default_fingerprint,
-    register,
 )
 
 OFFER_DOCUMENT_TYPE = "Modules\\Salesforce\\Offer"
@@ -460,11 +459,16 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-@register
 class StrawBlondConnector(Connector):
     """StrawBlond offers, contacts, companies and document elements."""
 
     vendor = "strawblond"
+    display_name = "StrawBlond"
+    reads_summary = (
+        "offers with `include=elements,contact,company`, 50 per page; `filter[trashed]` "
+        "in sweeps")
+    auth_summary = "`api_key` (Bearer)"
+    secret_headers = frozenset({SIGNATURE_HEADER})
     streams = (
         StreamSpec(
             name="offers",

@@ -27,7 +27,8 @@ from syncd.db.tables import CANONICAL_TABLES, pending_deletes, pending_fetches
 from syncd.engine import metrics
 from syncd.engine.push import Pusher
 from syncd.engine.webhooks import run_pending_fetches
-from syncd.vendors.base import Op, StreamSpec, registered_vendors
+from syncd.vendors import registered_vendors
+from syncd.vendors.base import Op, StreamSpec
 from tests.connectors.standard import Case, make_case
 
 VENDORS = registered_vendors()

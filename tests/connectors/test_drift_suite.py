@@ -32,7 +32,7 @@ from syncd.engine.runtime import Runtime
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import Sandbox, ServedApp
 from syncd.sandbox.drift import KINDS, DriftPlan
-from syncd.vendors.base import registered_vendors
+from syncd.vendors import registered_vendors
 
 VENDORS = registered_vendors()
 SIZES = {"companies": 3, "proposals": 6, "max_items": 3}

@@ -27,7 +27,8 @@ from syncd.engine.lease import SqliteSingleton
 from syncd.engine.push import Pusher, owns_account, resolve_before_pull
 from syncd.engine.reconcile import Reconciler
 from syncd.errors import BadRecord
-from syncd.vendors.base import Op, registered_vendors
+from syncd.vendors import registered_vendors
+from syncd.vendors.base import Op
 from tests.connectors.test_two_way_suite import (
     backfilled,
     editable,

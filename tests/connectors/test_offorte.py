@@ -19,7 +19,7 @@ from syncd.canonical import Entity, ProposalStatus
 from syncd.drift import DriftKind, DriftNote
 from syncd.errors import SettingsError, VendorRefused, VendorUnsupported
 from syncd.settings import AccountSettings
-from syncd.vendors.base import connector_class
+from syncd.vendors import connector_class
 from syncd.vendors.offorte import (
     CompanyModel,
     OfforteConnector,

@@ -21,7 +21,7 @@ from syncd.engine.pull import map_record
 from syncd.errors import VendorRefused, VendorUnsupported
 from syncd.http.paginators import CursorPaginator
 from syncd.settings import AccountSettings
-from syncd.vendors.base import connector_class
+from syncd.vendors import connector_class
 from syncd.vendors.quickquote import (
     PRICED_TYPES,
     UNPRICED_TYPES,

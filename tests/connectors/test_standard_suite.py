@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from syncd.canonical import Entity, ProposalStatus
 from syncd.db.tables import quarantine
-from syncd.vendors.base import registered_vendors
+from syncd.vendors import registered_vendors
 from tests.connectors.standard import make_case
 
 VENDORS = registered_vendors()

@@ -23,7 +23,7 @@ from syncd.canonical import Entity, ProposalStatus
 from syncd.errors import SettingsError, VendorRefused, VendorUnsupported
 from syncd.http.paginators import LaravelPaginator
 from syncd.settings import AccountSettings
-from syncd.vendors.base import connector_class
+from syncd.vendors import connector_class
 from syncd.vendors.strawblond import (
     OFFER_DOCUMENT_TYPE,
     StrawBlondConnector,

@@ -36,7 +36,8 @@ from syncd.engine.reconcile import Reconciler, primary_raw
 from syncd.engine.values import norm
 from syncd.errors import VendorRefused, VendorUnsupported
 from syncd.sandbox.base import SeenRequest
-from syncd.vendors.base import Op, registered_vendors
+from syncd.vendors import registered_vendors
+from syncd.vendors.base import Op
 from tests.connectors.standard import Case, make_case
 
 VENDORS = registered_vendors()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import insert
 
 from syncd.clock import FakeClock
+from syncd.db.ledger import RequestLog
 from syncd.db.session import Database
 from syncd.db.tables import request_log
 from syncd.http.budget import Priority, RateBudget
@@ -215,7 +216,7 @@ class TestRestart:
         db = Database(db_url)
         try:
             clock = FakeClock(T0)
-            budget = RateBudget("acct", 30, clock, db)
+            budget = RateBudget("acct", 30, clock, RequestLog(db))
             transport = BudgetTransport(httpx.MockTransport(lambda r: httpx.Response(200)),
                                         "acct", budget, db)
             with httpx.Client(transport=transport, base_url="http://127.0.0.1") as client:
@@ -224,7 +225,7 @@ class TestRestart:
                     clock.advance(0.5)
             # "restart": a new process builds a new budget on the same database
             clock.advance(10)
-            again = RateBudget("acct", 30, clock, db)
+            again = RateBudget("acct", 30, clock, RequestLog(db))
             assert again.used_last_minute() == 30
             assert again.available() == 0
             first = again.acquire()
@@ -244,7 +245,7 @@ class TestRestart:
                     *[{"account": "other", "sent_at": T0 - 1, "method": "GET", "endpoint": "/x"}
                       for _ in range(5)],
                 ])
-            budget = RateBudget("acct", 3, FakeClock(T0), db)
+            budget = RateBudget("acct", 3, FakeClock(T0), RequestLog(db))
             assert budget.used_last_minute() == 1
             assert budget.available() == 2
         finally:

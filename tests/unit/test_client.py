@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from syncd.clock import FakeClock
+from syncd.db.ledger import RequestLog
 from syncd.db.session import Database
 from syncd.db.tables import request_log
 from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
@@ -51,7 +52,7 @@ def make_client(
     handler: Handler | None, clock: FakeClock, *, db: Database | None = None, rpm: int = 30,
     base_url: str = "https://vendor.example.com/api", **kw: Any,
 ) -> AccountClient:
-    budget = RateBudget("acct", rpm, clock, db)
+    budget = RateBudget("acct", rpm, clock, RequestLog(db) if db else None)
     return AccountClient(
         account="acct", base_url=base_url, budget=budget, clock=clock, db=db,
         headers={"Authorization": f"Bearer {SECRET}"},

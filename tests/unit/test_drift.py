@@ -29,7 +29,7 @@ from syncd.drift import (
 from syncd.errors import SettingsError
 from syncd.parsing import parse_datetime
 from syncd.settings import settings_from_dict
-from syncd.vendors.base import connector_class
+from syncd.vendors import connector_class
 
 
 class Item(Record):

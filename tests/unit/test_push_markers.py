@@ -20,7 +20,8 @@ from syncd.engine.push import Pusher
 from syncd.engine.runtime import Runtime
 from syncd.sandbox import sandbox_class
 from syncd.settings import settings_from_dict
-from syncd.vendors.base import Connector, connector_class
+from syncd.vendors import connector_class
+from syncd.vendors.base import Connector
 
 MARKER = "syncd-0123456789abcdef0123"
 # where each vendor's record carries the marker its `plan_create` wrote

@@ -38,7 +38,8 @@ from syncd.engine.status import drift_report
 from syncd.errors import SettingsError
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import Sandbox
-from syncd.vendors.base import default_fingerprint, registered_vendors
+from syncd.vendors import registered_vendors
+from syncd.vendors.base import default_fingerprint
 
 RPM = 100_000
 SIZES = {"companies": 3, "proposals": 8, "max_items": 3, "seed": 5}

@@ -262,3 +262,40 @@ class TestCli:
         assert done.returncode == 0, out
         assert '"qq"' in done.stdout
         assert SECRET not in out
+
+
+class TestVendorOptions:
+    """Keys only one vendor reads live in its connector's options model, written flat in
+    `[[accounts]]` as before; the vendor's model validates them at load."""
+
+    def test_a_vendor_key_is_validated_into_the_connectors_options(self) -> None:
+        from syncd.vendors.offorte import OfforteOptions
+
+        settings = settings_from_dict({"accounts": [account(vendor="offorte", api_version="v2")]})
+        assert settings.accounts[0].options == OfforteOptions(api_version="v2")
+        default = settings_from_dict({"accounts": [account(vendor="offorte")]}).accounts[0]
+        assert default.options == OfforteOptions(api_version="v1")
+
+    @pytest.mark.parametrize(("entry", "key"), [
+        (account(vendor="offorte", api_version="v3"), "accounts[qq].api_version"),
+        (account(api_version="v2"), "accounts[0].api_version"),  # not a Quick Quote key
+    ])
+    def test_a_bad_or_foreign_vendor_key_names_the_key(self, entry: dict[str, Any],
+                                                       key: str) -> None:
+        with pytest.raises(SettingsError) as info:
+            settings_from_dict({"accounts": [entry]})
+        assert info.value.key == key
+
+    def test_a_bad_vendor_key_exits_2_naming_it(self, tmp_path: Path) -> None:
+        path = write(tmp_path, f"""
+            [database]
+            url = "sqlite:///{tmp_path}/m.db"
+            [[accounts]]
+            name = "off"
+            vendor = "offorte"
+            base_url = "https://connect.offorte.com/api/v1/acme"
+            api_version = "v9"
+        """)
+        done = TestCli().run("--config", str(path), "status")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "accounts[off].api_version" in done.stdout + done.stderr
