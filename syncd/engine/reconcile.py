@@ -96,10 +96,10 @@ class Reconciler:
         return changed, log_ids
 
     def _plan_changed(self, conn: Connection, changed: dict[str, set[int]]
-                      ) -> tuple[list[OutboxEntry], set[int]]:
+                      ) -> tuple[list[OutboxEntry], set[tuple[str, int]]]:
         """Entries for the changed rows, parents first, and the rows that must wait."""
         planned: list[OutboxEntry] = []
-        deferred: set[int] = set()
+        deferred: set[tuple[str, int]] = set()
         stale = stale_view(conn, self.name) if changed else False
         for entity in ORDER:
             for row_id in sorted(changed.get(entity, ())):
@@ -107,16 +107,17 @@ class Reconciler:
                 entries = None if stale and self._linked(conn, entity, row_id) else \
                     self._row(conn, entity, row_id)
                 if entries is None:
-                    deferred.add(row_id)
+                    deferred.add((entity, row_id))
                 else:
                     planned.extend(entries)
         return planned, deferred
 
-    def _consume(self, conn: Connection, log_ids: list[int], deferred: set[int]) -> None:
+    def _consume(self, conn: Connection, log_ids: list[int],
+                 deferred: set[tuple[str, int]]) -> None:
         """Delete the change-log entries planned now; those of waiting rows stay."""
         keep = set()
         if deferred:
-            keep = {i for i, r in self._log_rows(conn, log_ids) if r in deferred}
+            keep = {i for i, table, r in self._log_rows(conn, log_ids) if (table, r) in deferred}
         done = [i for i in log_ids if i not in keep]
         for part in chunks(done):
             conn.execute(delete(change_log).where(change_log.c.id.in_(part)))
@@ -399,11 +400,13 @@ class Reconciler:
                                   f"{self.name}:{digest}")
 
     @staticmethod
-    def _log_rows(conn: Connection, ids: list[int]) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
+    def _log_rows(conn: Connection, ids: list[int]) -> list[tuple[int, str, int]]:
+        """(id, table, row id) of these change-log entries."""
+        out: list[tuple[int, str, int]] = []
         for part in chunks(ids):
-            out.extend(tuple(r) for r in conn.execute(
-                select(change_log.c.id, change_log.c.row_id).where(change_log.c.id.in_(part))))
+            out.extend((r.id, r.table_name, r.row_id) for r in conn.execute(
+                select(change_log.c.id, change_log.c.table_name, change_log.c.row_id)
+                .where(change_log.c.id.in_(part))))
         return out
 
     def _write(self, conn: Connection, planned: list[OutboxEntry]) -> None:
