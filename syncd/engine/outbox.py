@@ -14,13 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syncd.canonical import Entity
-from syncd.vendors.base import WriteRequest
+from syncd.vendors.base import ITEMS, WriteRequest
 
 NO_REQUEST = "-"  # method and path of an entry that reports instead of sending
-
-# the name in an entry's `fields` saying that its request carries the proposal's line items
-# (a create with its items, a full rewrite): a success retires the local item placeholders
-ITEMS = "line_items"
 
 
 @dataclass(frozen=True)

@@ -93,13 +93,13 @@ class Pusher:
         conn = self.db.engine.connect()
         trans = conn.begin()
         try:
-            new = Reconciler(self.account, self.clock.now()).preview(conn)
-            pending = [
-                replace(OutboxEntry.from_row(r), reason=None)
-                for r in conn.execute(select(outbox).where(
-                    outbox.c.account == self.name, outbox.c.status == "pending",
-                    outbox.c.idempotency_key.not_in([p.key for p in new] or ["-"])))
-            ]
+            reconciler = Reconciler(self.account, self.clock.now())
+            new = reconciler.preview(conn)
+            rows = conn.execute(select(outbox).where(
+                outbox.c.account == self.name, outbox.c.status == "pending",
+                outbox.c.idempotency_key.not_in([p.key for p in new] or ["-"]))).mappings().all()
+            pending = [reconciler.previewed(conn, replace(OutboxEntry.from_row(r), reason=None))
+                       for r in rows]
         finally:
             trans.rollback()
             conn.close()

@@ -77,7 +77,7 @@ class Reconciler:
         """What `run` plans, each full-replacement update planned as push would plan it
         from the mirror's current view (push re-reads the record first): for
         `push --dry-run` and other probes that send nothing."""
-        return [self._previewed(conn, entry) for entry in self.run(conn)]
+        return [self.previewed(conn, entry) for entry in self.run(conn)]
 
     # ---- which rows changed ----------------------------------------------------------------
     def _changed(self, conn: Connection) -> tuple[dict[str, set[int]], list[int]]:
@@ -317,8 +317,9 @@ class Reconciler:
         request = WriteRequest(NO_REQUEST, NO_REQUEST, "update", Entity(entity), fields=fields)
         return self._plan(entity, row, request, values)
 
-    def _previewed(self, conn: Connection, entry: OutboxEntry) -> OutboxEntry:
-        """`entry`, with a full-replacement update planned from the mirror's view."""
+    def previewed(self, conn: Connection, entry: OutboxEntry) -> OutboxEntry:
+        """`entry`, with a full-replacement update planned from the mirror's view (what
+        push would send if a fresh read found the vendor unchanged)."""
         if not (self.connector.refresh_before_update and entry.status == "pending"
                 and entry.kind == "update" and entry.method == NO_REQUEST):
             return entry

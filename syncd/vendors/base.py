@@ -160,13 +160,20 @@ class StreamSpec:
     remap_record: Callable[[Any], Any] | None = None
 
 
+# the name in a request's `fields` saying that it carries its proposal's line items (a
+# create with its items, a full rewrite): a success retires the local item placeholders
+ITEMS = "line_items"
+
+
 @dataclass(frozen=True)
 class WriteRequest:
-    """One planned vendor request, stored in the outbox before it is sent.
+    """One planned vendor request: what a connector plans, the outbox stores (inside an
+    `syncd.engine.outbox.OutboxEntry`) and push sends, under this one name.
 
     `kind` says what a success means to the engine: "create" (read the new id with
     `Connector.created_id`), "update", "delete", "send", "status". `fields` lists the
-    canonical fields this request carries, so a success updates exactly their base values.
+    canonical fields this request carries, so a success updates exactly their base values
+    (`ITEMS` among them: the request carries its proposal's line items).
     """
 
     method: str
