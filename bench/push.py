@@ -39,7 +39,7 @@ def plans_pending(runtime: Runtime, statement: str, params: dict[str, Any]) -> b
     trans = conn.begin()
     try:
         conn.execute(text(statement), params)
-        plans = Reconciler(runtime.account("acct"), runtime.clock.now()).run(conn)
+        plans = Reconciler(runtime.account("acct"), runtime.clock.now()).preview(conn)
     finally:
         trans.rollback()
         conn.close()

@@ -168,7 +168,7 @@ def _editable(rt: Runtime, account: str) -> dict[str, Any] | None:
         try:
             conn.execute(text("UPDATE proposals SET title = 'probe' WHERE id = :i"),
                          {"i": row["id"]})
-            plans = Reconciler(rt.account(account), SYSTEM_CLOCK.now()).run(conn)
+            plans = Reconciler(rt.account(account), SYSTEM_CLOCK.now()).preview(conn)
         finally:
             trans.rollback()
             conn.close()

@@ -20,7 +20,6 @@ while the create was in flight is pushed as an update), the outbox entry `done`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.tables import CANONICAL_TABLES, change_log, outbox
+from syncd.engine.outbox import OutboxEntry
 from syncd.engine.store import MirrorWriter, WriteStats
 from syncd.engine.values import norm
 from syncd.vendors.base import Connector
@@ -107,19 +107,19 @@ def _merge_duplicate(conn: Connection, entity: str, dup: dict[str, Any], remote_
         writer.upsert(conn, entity, [row], stream, stats)
 
 
-def link_created(conn: Connection, entry: Mapping[str, Any], remote_id: str,
+def link_created(conn: Connection, entry: OutboxEntry, remote_id: str,
                  now: datetime, writer: MirrorWriter | None = None) -> bool:
     """Settle a create in the caller's transaction: the row gets `remote_id` and base :=
     the values sent; the entry is `done`. False when the row is gone or already linked
     to another record (the entry is still settled: the vendor holds the record).
     `writer` merges a row that already mirrored the record (default: conflicts manual)."""
-    entity = entry["entity"]
+    entity = entry.entity
     table = CANONICAL_TABLES[entity]
     linked = False
-    row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
+    row = conn.execute(select(table).where(table.c.id == entry.row_id)).mappings().first()
     if row is not None and row["remote_id"] in (None, remote_id):
         dup = _take_duplicate(conn, entity, row["account"], remote_id, row["id"], now)
-        sent = dict(entry.get("values") or {})
+        sent = dict(entry.values)
         base = {f: sent.get(f) for f in FIELDS[entity]}
         base["deleted_at"] = None
         conn.execute(update(table).where(table.c.id == row["id"]).values(
@@ -128,13 +128,13 @@ def link_created(conn: Connection, entry: Mapping[str, Any], remote_id: str,
             # edited again while the create was in flight: push that as an update
             conn.execute(insert(change_log).values(table_name=entity, row_id=row["id"],
                                                    op="update"))
-        if "line_items" in (entry.get("fields") or []) and entity == Entity.PROPOSALS:
+        if entry.carries_items and entity == Entity.PROPOSALS:
             retire_placeholders(conn, row["id"], now)
         if dup is not None:
             _merge_duplicate(conn, entity, dup, remote_id,
                              writer or MirrorWriter(row["account"], "manual", now))
         linked = True
-    conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+    conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
         status="done", result_remote_id=remote_id, last_error=None, updated_at=now))
     return linked
 
@@ -158,11 +158,11 @@ def adopt_marked(conn: Connection, account: str, connector: Connector, bundle: B
             outbox.c.account == account, outbox.c.entity == str(entity),
             outbox.c.kind == "create", outbox.c.idempotency_key.in_(list(marked)),
             outbox.c.status != "done")).mappings().all()
-        for entry in entries:
-            if link_created(conn, entry, marked[entry["idempotency_key"]], now, writer):
+        for entry in map(OutboxEntry.from_row, entries):
+            if link_created(conn, entry, marked[entry.key], now, writer):
                 linked += 1
                 log.info("account=%s %s row %s linked to %s by its create marker",
-                         account, entity, entry["row_id"], marked[entry["idempotency_key"]])
+                         account, entity, entry.row_id, marked[entry.key])
     return linked
 
 

@@ -30,27 +30,22 @@ import fcntl
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from syncd.canonical import FIELDS, REFERENCES, Bundle, Entity
+from syncd.canonical import FIELDS, REFERENCES, Entity
 from syncd.db.tables import CANONICAL_TABLES, conflicts, leases, outbox, runs
 from syncd.engine.adopt import AdoptingWriter, link_created, retire_placeholders
 from syncd.engine.deletes import forget_fingerprints
 from syncd.engine.lease import SqliteSingleton
-from syncd.engine.reconcile import Planned, Reconciler
+from syncd.engine.outbox import OutboxEntry
+from syncd.engine.reconcile import Reconciler
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter
 from syncd.engine.values import norm
-from syncd.errors import (
-    BadRecord,
-    TransientVendorError,
-    VendorError,
-    VendorRefused,
-    VendorUnsupported,
-)
+from syncd.errors import BadRecord, Outcome, VendorError, VendorUnsupported, outcome_of
 from syncd.http.budget import Priority
 from syncd.http.client import priority
 
@@ -58,6 +53,8 @@ log = logging.getLogger("syncd.push")
 MAX_ATTEMPTS = 8
 CLAIM_SECONDS = 300.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# what sending one entry may raise: the error class says what becomes of the entry
+SENDING_ERRORS = (VendorError, BadRecord)
 
 
 @dataclass
@@ -65,7 +62,7 @@ class PushResult:
     """What one push of an account did."""
 
     account: str
-    planned: list[Planned] = field(default_factory=list)
+    planned: list[OutboxEntry] = field(default_factory=list)
     sent: int = 0
     done: int = 0
     refused: list[str] = field(default_factory=list)
@@ -87,24 +84,22 @@ class Pusher:
         self.name = account.name
         self.worker = worker
 
-    def reconcile(self) -> list[Planned]:
+    def reconcile(self) -> list[OutboxEntry]:
         with self.db.begin() as conn:
             return Reconciler(self.account, self.clock.now()).run(conn)
 
-    def plan_only(self) -> list[Planned]:
+    def plan_only(self) -> list[OutboxEntry]:
         """What a push would send, without writing or sending anything (`--dry-run`)."""
         conn = self.db.engine.connect()
         trans = conn.begin()
         try:
-            new = Reconciler(self.account, self.clock.now()).run(conn)
-            pending = [
-                Planned(entity=r.entity, row_id=r.row_id or 0, kind=r.kind, method=r.method,
-                        path=r.path, body=r.body, fields=list(r.fields or []), status=r.status,
-                        key=r.idempotency_key)
-                for r in conn.execute(select(outbox).where(
-                    outbox.c.account == self.name, outbox.c.status == "pending",
-                    outbox.c.idempotency_key.not_in([p.key for p in new] or ["-"])))
-            ]
+            reconciler = Reconciler(self.account, self.clock.now())
+            new = reconciler.preview(conn)
+            rows = conn.execute(select(outbox).where(
+                outbox.c.account == self.name, outbox.c.status == "pending",
+                outbox.c.idempotency_key.not_in([p.key for p in new] or ["-"]))).mappings().all()
+            pending = [reconciler.previewed(conn, replace(OutboxEntry.from_row(r), reason=None))
+                       for r in rows]
         finally:
             trans.rollback()
             conn.close()
@@ -139,13 +134,17 @@ class Pusher:
                     break
                 self._send(entry, result)
         if result.planned or result.sent or result.done:  # idle cycles leave no trace
-            with self.db.begin() as conn:
-                conn.execute(insert(runs).values(
-                    run_id=self.worker[:40], account=self.name, kind="push", started_at=started,
-                    finished_at=self.clock.now(), status="ok" if result.ok else "failed",
-                    records=result.done, requests=result.sent,
-                    error="; ".join(result.refused)[:2000] or None))
+            self._record_run(result, started)
         return result
+
+    def _record_run(self, result: PushResult, started: Any) -> None:
+        """One `runs` row for a push that did something."""
+        with self.db.begin() as conn:
+            conn.execute(insert(runs).values(
+                run_id=self.worker[:40], account=self.name, kind="push", started_at=started,
+                finished_at=self.clock.now(), status="ok" if result.ok else "failed",
+                records=result.done, requests=result.sent,
+                error="; ".join(result.refused)[:2000] or None))
 
     def resolve_in_doubt(self, *, owner: bool) -> PushResult:
         """Settle this account's in-doubt writes now, whatever their backoff or claim
@@ -174,7 +173,7 @@ class Pusher:
         return result
 
     # ---- claiming -------------------------------------------------------------------------
-    def _claim(self, only: int | None = None, owner: bool = False) -> dict[str, Any] | None:
+    def _claim(self, only: int | None = None, owner: bool = False) -> OutboxEntry | None:
         """Take the next due entry (or entry `only`, due or not: an in-doubt write).
 
         The take is a compare-and-set on the status and attempt count read, so two
@@ -182,117 +181,129 @@ class Pusher:
         for _ in range(8):
             now = self.clock.time()
             with self.db.begin() as conn:
-                if only is None:
-                    due = [or_(outbox.c.status == "pending",
-                               (outbox.c.status == "sending") & (outbox.c.claimed_until < now)),
-                           or_(outbox.c.next_attempt_at.is_(None),
-                               outbox.c.next_attempt_at <= now)]
-                else:
-                    others = or_(outbox.c.claimed_by.is_(None),
-                                 outbox.c.claimed_by != self.worker)
-                    if not owner:
-                        others = others & (outbox.c.claimed_until < now)
-                    due = [outbox.c.id == only, or_(outbox.c.status == "pending",
-                                                    (outbox.c.status == "sending") & others)]
-                stmt = (select(outbox).where(outbox.c.account == self.name, *due)
+                stmt = (select(outbox).where(outbox.c.account == self.name,
+                                             *self._claimable(now, only, owner))
                         .order_by(outbox.c.id).limit(1))
                 if conn.dialect.name == "postgresql":
                     stmt = stmt.with_for_update(skip_locked=True)
                 row = conn.execute(stmt).mappings().first()
                 if row is None:
                     return None
-                entry = dict(row)
-                entry["uncertain"] = entry["status"] == "sending"  # a crash mid-send
+                entry = OutboxEntry.from_row(row)  # `uncertain`: a crash mid-send
                 taken = conn.execute(update(outbox).where(
-                    outbox.c.id == entry["id"], outbox.c.status == entry["status"],
-                    outbox.c.attempts == entry["attempts"]).values(
+                    outbox.c.id == entry.id, outbox.c.status == entry.status,
+                    outbox.c.attempts == entry.attempts).values(
                     status="sending", claimed_by=self.worker, claimed_until=now + CLAIM_SECONDS,
-                    attempts=entry["attempts"] + 1, updated_at=self.clock.now())).rowcount
+                    attempts=entry.attempts + 1, updated_at=self.clock.now())).rowcount
             if taken:
                 return entry
             if only is not None:
                 return None
         return None
 
+    def _claimable(self, now: float, only: int | None, owner: bool) -> list[Any]:
+        """Which entries a claim may take: due ones, or entry `only` whatever its backoff
+        (another process's live claim only when `owner`)."""
+        if only is None:
+            return [or_(outbox.c.status == "pending",
+                        (outbox.c.status == "sending") & (outbox.c.claimed_until < now)),
+                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now)]
+        others = or_(outbox.c.claimed_by.is_(None), outbox.c.claimed_by != self.worker)
+        if not owner:
+            others = others & (outbox.c.claimed_until < now)
+        return [outbox.c.id == only,
+                or_(outbox.c.status == "pending", (outbox.c.status == "sending") & others)]
+
     # ---- sending --------------------------------------------------------------------------
-    def _send(self, entry: dict[str, Any], result: PushResult) -> None:
-        connector = self.account.connector
-        client = self.account.client
-        entity = Entity(entry["entity"])
+    def _send(self, entry: OutboxEntry, result: PushResult) -> None:
+        """Send one claimed entry and settle it; an error settles it as its class says."""
         held = self._held_by_conflict(entry)
         if held:
             self._fail(entry, "held", f"open conflict on {', '.join(held)}: settle it with "
                                       "`syncd conflicts resolve` first")
             return
         try:
-            if entry["kind"] == "update" and connector.refresh_before_update:
-                read = None
-                if entry["attempts"] > 0 or entry["uncertain"]:
-                    verdict, read = self._set_back_before_refresh(entry)
-                    if verdict != "send":
-                        self._fail(entry, verdict, "the vendor's user set these fields back "
-                                                   "since this write was sent: merged as a "
-                                                   "pull merges")
-                        return
-                entry = self._refreshed(entry, read)
-                if entry is None:
-                    result.done += 1
-                    return
-            if (entry["kind"] in ("update", "status") and not connector.refresh_before_update
-                    and (entry["attempts"] > 0 or entry["uncertain"])):
-                verdict = self._verify_in_doubt(entry)
-                if verdict == "landed":
-                    self._settle(entry)
-                    result.done += 1
-                    return
-                if verdict != "send":
-                    self._fail(entry, verdict, "the vendor changed these fields after this "
-                                               "write was planned: merged as a pull merges")
-                    return
-            if entry["kind"] == "create" and (entry["attempts"] > 0 or entry["uncertain"]):
-                found = connector.find_by_marker(client, entity, entry["idempotency_key"]) or \
-                    self._unmirrored(entity, connector.find_lookalikes(
-                        client, entity, entry["path"], entry["body"]))
-                if found:
-                    self._settle_create(entry, str(found))
-                    result.done += 1
-                    return
-            result.sent += 1
-            response = client.request(
-                entry["method"], entry["path"], json=entry["body"], params=entry["params"],
-                retry=entry["method"] in ("GET", "PUT", "PATCH", "DELETE"),
-            )
-            body = client.decode(response) if response.content else None
-            if entry["kind"] == "create":
-                self._settle_create(entry, connector.created_id(entity, body))
-            else:
-                self._settle(entry)
-            result.done += 1
-        except VendorRefused as exc:
-            if entry["kind"] == "delete" and exc.status in (404, 410):
-                self._settle(entry)  # already gone at the vendor: the delete is done
-                result.done += 1
-                return
-            self._fail(entry, "refused", str(exc))
-            result.refused.append(str(exc))
-        except VendorUnsupported as exc:
-            self._fail(entry, "unsupported", str(exc))
-            result.refused.append(str(exc))
-        except TransientVendorError as exc:
-            self._retry_later(entry, str(exc))
-            result.retrying += 1
-        except VendorError as exc:
-            self._fail(entry, "failed", str(exc))
-            result.refused.append(str(exc))
-        except BadRecord as exc:
-            # the re-read before a full-replacement Put (Automa) came back unusable: the
-            # body cannot be rebuilt safely, so this entry fails with the reason (shown by
-            # `syncd status`), is not retried forever, and the run goes on
-            reason = f"re-read before the update failed: {exc}"
-            self._fail(entry, "failed", reason)
-            result.refused.append(reason)
+            ready = self._prepared(entry, result)
+            if ready is not None:
+                self._deliver(ready, result)
+        except SENDING_ERRORS as exc:
+            self._settle_error(entry, exc, result)
 
-    def _verify_in_doubt(self, entry: dict[str, Any]) -> str:
+    def _prepared(self, entry: OutboxEntry, result: PushResult) -> OutboxEntry | None:
+        """The entry as it must be sent now, or None when it is settled without a request:
+        a full-replacement update is planned from a fresh read; an update in doubt that
+        already landed (or lost to a remote edit) and a create in doubt whose record is
+        found are settled as they are."""
+        connector = self.account.connector
+        if entry.kind == "update" and connector.refresh_before_update:
+            read = None
+            if entry.attempts > 0 or entry.uncertain:
+                verdict, read = self._set_back_before_refresh(entry)
+                if verdict != "send":
+                    self._fail(entry, verdict, "the vendor's user set these fields back since "
+                                               "this write was sent: merged as a pull merges")
+                    return None
+            fresh = self._refreshed(entry, read)
+            if fresh is None:
+                result.done += 1
+            return fresh
+        in_doubt = entry.attempts > 0 or entry.uncertain
+        if entry.kind in ("update", "status") and not connector.refresh_before_update \
+                and in_doubt:
+            verdict = self._verify_in_doubt(entry)
+            if verdict == "landed":
+                self._settle(entry)
+                result.done += 1
+            elif verdict != "send":
+                self._fail(entry, verdict, "the vendor changed these fields after this "
+                                           "write was planned: merged as a pull merges")
+            return entry if verdict == "send" else None
+        if entry.kind == "create" and in_doubt:
+            found = self._created_before(entry)
+            if found:
+                self._settle_create(entry, found)
+                result.done += 1
+                return None
+        return entry
+
+    def _created_before(self, entry: OutboxEntry) -> str | None:
+        """The record an earlier attempt of this create made: by its marker, else the
+        first lookalike no mirror row holds."""
+        connector, client = self.account.connector, self.account.client
+        return connector.find_by_marker(client, entry.entity, entry.key) or \
+            self._unmirrored(entry.entity, connector.find_lookalikes(
+                client, entry.entity, entry.path, entry.body))
+
+    def _deliver(self, entry: OutboxEntry, result: PushResult) -> None:
+        """Send the entry's request and settle the success."""
+        connector, client = self.account.connector, self.account.client
+        result.sent += 1
+        response = client.request(
+            entry.method, entry.path, json=entry.body, params=entry.request.params,
+            retry=entry.method in ("GET", "PUT", "PATCH", "DELETE"),
+        )
+        body = client.decode(response) if response.content else None
+        if entry.kind == "create":
+            self._settle_create(entry, connector.created_id(entry.entity, body))
+        else:
+            self._settle(entry)
+        result.done += 1
+
+    def _settle_error(self, entry: OutboxEntry, error: VendorError | BadRecord,
+                      result: PushResult) -> None:
+        """Apply what the error's class says becomes of the entry (`outcome_of`)."""
+        outcome = outcome_of(error, entry.kind)
+        if outcome is Outcome.DONE:  # e.g. a delete whose record is already gone
+            self._settle(entry)
+            result.done += 1
+        elif outcome is Outcome.RETRY:
+            self._retry_later(entry, str(error))
+            result.retrying += 1
+        else:
+            self._fail(entry, outcome, str(error))
+            result.refused.append(str(error))
+
+    def _verify_in_doubt(self, entry: OutboxEntry) -> str:
         """An update whose earlier attempt may have reached the vendor (answer lost, or a
         process killed mid-send) is not sent blindly: a remote edit made since then would be
         overwritten without a conflict. The record is re-read (one request): "landed" when
@@ -300,44 +311,32 @@ class Pusher:
         be told), else the vendor's record goes through the pull's three-way merge and the
         entry becomes "held" (an open conflict holds the field), "superseded" (the policy
         took the vendor's values) or is sent (the mirror still holds other values)."""
-        view = self._remote_view(entry)
-        if view is None:
+        sent = entry.values
+        fields = [f for f in (entry.fields or sent) if f in sent]
+        references = REFERENCES.get(entry.entity, {})
+        if entry.row_id is None or not fields or any(f in references for f in fields):
             return "send"
-        row, remote, fields, bundle = view
-        sent = entry.get("values") or {}
-        connector, entity = self.account.connector, Entity(entry["entity"])
-        table = CANONICAL_TABLES[entity]
-        base = row["base"] or {}
+        found = self._remote_copy(entry)
+        if found is None:
+            return "send"
+        row, bundle, remote = found
+        if any(f not in remote for f in fields):
+            return "send"
         if all(norm(remote[f]) == norm(sent[f]) for f in fields):
             return "landed"
+        base = row["base"] or {}
         if all(norm(remote[f]) == norm(base.get(f)) for f in fields):
-            return self._set_back(entity, row["id"], remote, fields) \
+            return self._set_back(entry.entity, row["id"], remote, fields) \
                 if touched_since(remote, base) else "send"
-        now = self.clock.now()
-        with self.db.begin() as conn:
-            AdoptingWriter(self.name, connector, self.runtime.settings.sync.conflict_policy,
-                           now).apply(conn, bundle, connector.stream_for(entity))
-        if self._held_by_conflict(entry):
-            return "held"
-        with self.db.begin() as conn:
-            local = conn.execute(select(table).where(table.c.id == row["id"])).mappings().first()
-        # the policy took the vendor's values: nothing left to send; else send what is local
-        settled = local is not None and all(norm(local[f]) == norm(remote[f]) for f in fields)
-        return "superseded" if settled else "send"
+        return self._merged_verdict(entry, bundle, remote, fields)
 
-    def _remote_view(self, entry: dict[str, Any]) -> tuple[
-            dict[str, Any], dict[str, Any], list[str], Bundle] | None:
-        """The mirror row of an in-doubt update and the vendor's record of it, re-read (one
-        request), with the fields to compare; None when they cannot be compared."""
-        connector, entity = self.account.connector, Entity(entry["entity"])
-        sent = entry.get("values") or {}
-        fields = [f for f in (entry.get("fields") or sent) if f in sent]
-        references = REFERENCES.get(entity, {})
-        if entry["row_id"] is None or not fields or any(f in references for f in fields):
-            return None
+    def _remote_copy(self, entry: OutboxEntry) -> tuple[Any, Any, dict[str, Any]] | None:
+        """The entry's mirror row, the vendor's bundle for it and its record there (one
+        request); None when it cannot be read."""
+        connector, entity = self.account.connector, entry.entity
         table = CANONICAL_TABLES[entity]
         with self.db.begin() as conn:
-            row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
+            row = conn.execute(select(table).where(table.c.id == entry.row_id)).mappings().first()
         if row is None or row["remote_id"] is None:
             return None
         try:
@@ -346,22 +345,40 @@ class Pusher:
             return None
         remote = next((r for r in (bundle.rows(entity) if bundle else [])
                        if r.get("remote_id") == row["remote_id"]), None)
-        if bundle is None or remote is None or any(f not in remote for f in fields):
-            return None
-        return dict(row), remote, fields, bundle
+        return None if remote is None else (row, bundle, remote)
 
-    def _set_back_before_refresh(self, entry: dict[str, Any]) -> tuple[str, Bundle | None]:
+    def _merged_verdict(self, entry: OutboxEntry, bundle: Any, remote: dict[str, Any],
+                        fields: list[str]) -> str:
+        """Merge the vendor's record as a pull would; then "held", "superseded" or "send"."""
+        connector, entity = self.account.connector, entry.entity
+        table = CANONICAL_TABLES[entity]
+        with self.db.begin() as conn:
+            AdoptingWriter(self.name, connector, self.runtime.settings.sync.conflict_policy,
+                           self.clock.now()).apply(conn, bundle, connector.stream_for(entity))
+        if self._held_by_conflict(entry):
+            return "held"
+        with self.db.begin() as conn:
+            local = conn.execute(select(table).where(table.c.id == entry.row_id)).mappings().first()
+        # the policy took the vendor's values: nothing left to send; else send what is local
+        settled = local is not None and all(norm(local[f]) == norm(remote[f]) for f in fields)
+        return "superseded" if settled else "send"
+
+    def _set_back_before_refresh(self, entry: OutboxEntry) -> tuple[str, Any]:
         """A full-replacement vendor re-reads before every Put anyway; for an in-doubt one
         that read first tells whether the vendor's user set the fields back since (see
-        `_set_back`). Returns the verdict and the record read, which the refresh reuses."""
-        view = self._remote_view(entry)
-        if view is None:
+        `_set_back`). Returns the verdict and the bundle read, which the refresh reuses."""
+        sent = entry.values
+        fields = [f for f in (entry.fields or sent) if f in sent]
+        if entry.row_id is None or not fields:
             return "send", None
-        row, remote, fields, bundle = view
+        found = self._remote_copy(entry)
+        if found is None:
+            return "send", None
+        row, bundle, remote = found
         base = row["base"] or {}
-        if all(norm(remote[f]) == norm(base.get(f)) for f in fields) and \
+        if all(f in remote and norm(remote[f]) == norm(base.get(f)) for f in fields) and \
                 touched_since(remote, base):
-            return self._set_back(Entity(entry["entity"]), row["id"], remote, fields), bundle
+            return self._set_back(entry.entity, row["id"], remote, fields), bundle
         return "send", bundle
 
     def _set_back(self, entity: Entity, row_id: int, remote: dict[str, Any],
@@ -404,79 +421,85 @@ class Pusher:
                 table.c.account == self.name, table.c.remote_id.in_(candidates))).scalars())
         return next((c for c in candidates if c not in held), None)
 
-    def _held_by_conflict(self, entry: dict[str, Any]) -> list[str]:
+    def _held_by_conflict(self, entry: OutboxEntry) -> list[str]:
         """Fields of this entry that an open conflict holds: never sent over the vendor."""
-        if entry["kind"] != "update" or entry["row_id"] is None:
+        if entry.kind != "update" or entry.row_id is None:
             return []
         with self.db.begin() as conn:
             open_fields = {f for (f,) in conn.execute(select(conflicts.c.field).where(
-                conflicts.c.entity == entry["entity"], conflicts.c.row_id == entry["row_id"],
+                conflicts.c.entity == entry.entity, conflicts.c.row_id == entry.row_id,
                 conflicts.c.status == "open"))}
-        return sorted(open_fields & set(entry.get("fields") or []))
+        return sorted(open_fields & set(entry.fields))
 
-    def _refreshed(self, entry: dict[str, Any],
-                   bundle: Bundle | None = None) -> dict[str, Any] | None:
-        """Full-replacement vendors (Automa's Put): re-read the record, merge it, and rebuild
-        the body from what the vendor holds now plus the local changes. None when nothing
-        is left to send."""
-        connector, entity = self.account.connector, Entity(entry["entity"])
-        table = CANONICAL_TABLES[entity]
-        if bundle is None:
-            with self.db.begin() as conn:
-                remote_id = conn.execute(select(table.c.remote_id).where(
-                    table.c.id == entry["row_id"])).scalar()
-            bundle = connector.fetch_one(self.account.client, entity, remote_id) \
-                if remote_id else None
-        if bundle is None:
-            return entry
+    def _refreshed(self, entry: OutboxEntry, read: Any = None) -> OutboxEntry | None:
+        """Full-replacement vendors (Automa's Put): re-read the record, merge it, and plan
+        the update once, from what the vendor holds now plus the local changes
+        (`Reconciler.plan_replacement`). None when nothing is left to send (the entry is
+        then done)."""
+        self._merge_fresh_read(entry, read)
+        now = self.clock.now()
         with self.db.begin() as conn:
-            MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
-                         self.clock.now()).apply(conn, bundle, connector.stream_for(entity))
-            reconciler = Reconciler(self.account, self.clock.now())
-            plans = reconciler.plan_row(conn, entry["entity"], entry["row_id"]) or []
-            if "line_items" in (entry.get("fields") or []) and not any(
-                    "line_items" in p.fields for p in plans):
-                # a line-item change travels inside the rewrite of its proposal
-                plans += reconciler.plan_items_rewrite(conn, entry["row_id"])
-            fresh = [p for p in plans if p.status == "pending" and p.kind == "update"]
-            if not fresh:
-                conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+            fresh = Reconciler(self.account, now).plan_replacement(conn, entry)
+            if fresh is None:
+                conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
                     status="done", last_error="vendor already holds these values",
-                    updated_at=self.clock.now()))
+                    updated_at=now))
                 return None
-            plan = fresh[0]
-            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
-                method=plan.method, path=plan.path, body=plan.body, fields=plan.fields,
-                values=plan.values, updated_at=self.clock.now()))
-        return {**entry, "method": plan.method, "path": plan.path, "body": plan.body,
-                "fields": plan.fields, "values": plan.values}
+            stored = fresh.to_row()
+            conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
+                **{k: stored[k] for k in ("method", "path", "body", "params", "fields",
+                                          "values")}, updated_at=now))
+        return fresh
 
-    def _settle(self, entry: dict[str, Any]) -> None:
+    def _merge_fresh_read(self, entry: OutboxEntry, read: Any = None) -> None:
+        """Re-read the entry's record (one request, unless `read` is that record just read)
+        and merge it into the mirror."""
+        connector, entity = self.account.connector, entry.entity
+        table = CANONICAL_TABLES[entity]
+        with self.db.begin() as conn:
+            remote_id = conn.execute(select(table.c.remote_id).where(
+                table.c.id == entry.row_id)).scalar()
+        try:
+            bundle = read if read is not None else connector.fetch_one(
+                self.account.client, entity, remote_id) if remote_id else None
+            if bundle is None:
+                return
+            with self.db.begin() as conn:
+                MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
+                             self.clock.now()).apply(conn, bundle, connector.stream_for(entity))
+        except BadRecord as exc:
+            # the re-read came back unusable: the body cannot be rebuilt safely, so this
+            # entry fails with the reason (shown by `syncd status`), is not retried forever,
+            # and the run goes on
+            raise BadRecord(f"re-read before the update failed: {exc}", exc.raw) from exc
+
+    def _settle(self, entry: OutboxEntry) -> None:
         """Success: base := values sent, so the next pull sees no change (no echo)."""
         with self.db.begin() as conn:
             self._base_update(conn, entry)
             forget_fingerprints(conn, self.name, self._written_records(conn, entry))
-            if entry["kind"] == "delete" and entry["row_id"] is not None:
+            if entry.kind == "delete" and entry.row_id is not None:
                 # gone at the vendor: the one deletion path settles the row and its dependants
                 MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
-                             self.clock.now()).delete_ids(conn, entry["entity"], [entry["row_id"]])
-            if entry["entity"] == Entity.PROPOSALS and "line_items" in (entry.get("fields") or []):
-                self._retire_placeholders(conn, entry["row_id"])
-            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+                             self.clock.now()).delete_ids(conn, entry.entity, [entry.row_id])
+            if entry.entity == Entity.PROPOSALS and entry.carries_items \
+                    and entry.row_id is not None:
+                self._retire_placeholders(conn, entry.row_id)
+            conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
                 status="done", last_error=None, updated_at=self.clock.now()))
 
     @staticmethod
-    def _written_records(conn: Connection, entry: dict[str, Any]) -> list[str]:
+    def _written_records(conn: Connection, entry: OutboxEntry) -> list[str]:
         """Remote ids of the record a write changed and of the record that lists it (a line
         item's proposal, a person's company). Their stored list fingerprints describe the
         vendor record before this write: were it to return to exactly that state later (a
         remote A -> B -> A), a pull would skip it as unchanged and mirror and vendor would
         disagree. Forgotten, the next pull reads them once more (a detail request where the
         vendor has them, none where the list holds the record) and finds base == remote."""
-        if entry["row_id"] is None:
+        if entry.row_id is None:
             return []
-        table = CANONICAL_TABLES[entry["entity"]]
-        row = conn.execute(select(table).where(table.c.id == entry["row_id"])).mappings().first()
+        table = CANONICAL_TABLES[entry.entity]
+        row = conn.execute(select(table).where(table.c.id == entry.row_id)).mappings().first()
         if row is None:
             return []
         found = [row["remote_id"]]
@@ -487,7 +510,7 @@ class Pusher:
                     owner.c.id == row[column])).scalar())
         return [str(r) for r in found if r is not None]
 
-    def _settle_create(self, entry: dict[str, Any], remote_id: str) -> None:
+    def _settle_create(self, entry: OutboxEntry, remote_id: str) -> None:
         """The create is done: link the row to its record (the pull's marker adoption
         settles through the same `link_created`)."""
         now = self.clock.now()
@@ -499,33 +522,33 @@ class Pusher:
         """Line items sent inside a create come back from the vendor with their own ids."""
         retire_placeholders(conn, proposal_id, self.clock.now())
 
-    def _base_update(self, conn: Connection, entry: dict[str, Any]) -> None:
-        table = CANONICAL_TABLES[entry["entity"]]
-        if entry["row_id"] is None:
+    def _base_update(self, conn: Connection, entry: OutboxEntry) -> None:
+        table = CANONICAL_TABLES[entry.entity]
+        if entry.row_id is None:
             return
         row = conn.execute(select(table.c.id, table.c.base, table.c.sync_rev)
-                           .where(table.c.id == entry["row_id"])).first()
+                           .where(table.c.id == entry.row_id)).first()
         if row is None:
             return
         base = dict(row.base or {})
-        for name, value in (entry.get("values") or {}).items():
-            if name in FIELDS[entry["entity"]] or name == "deleted_at":
+        for name, value in entry.values.items():
+            if name in FIELDS[entry.entity] or name == "deleted_at":
                 base[name] = value
         conn.execute(update(table).where(table.c.id == row.id).values(
             base=base, sync_rev=row.sync_rev + 1, synced_at=self.clock.now()))
 
-    def _fail(self, entry: dict[str, Any], status: str, reason: str) -> None:
-        log.warning("account=%s outbox=%s %s: %s", self.name, entry["id"], status, reason)
+    def _fail(self, entry: OutboxEntry, status: str, reason: str) -> None:
+        log.warning("account=%s outbox=%s %s: %s", self.name, entry.id, status, reason)
         with self.db.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+            conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
                 status=status, last_error=reason[:2000], updated_at=self.clock.now()))
 
-    def _retry_later(self, entry: dict[str, Any], reason: str) -> None:
-        attempts = entry["attempts"] + 1
+    def _retry_later(self, entry: OutboxEntry, reason: str) -> None:
+        attempts = entry.attempts + 1
         status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
         delay = min(3600.0, 5.0 * 2 ** attempts)
         with self.db.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id == entry["id"]).values(
+            conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
                 status=status, last_error=reason[:2000], next_attempt_at=self.clock.time() + delay,
                 claimed_until=None, updated_at=self.clock.now()))
 

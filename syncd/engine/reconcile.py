@@ -8,7 +8,14 @@ the same transaction that consumes the change-log entries. Nothing is sent here.
 
 What the vendor cannot take (a field it does not store, a locked record, an operation it
 has no API for) becomes an outbox row with status `unsupported`/`refused`/`skipped` and its
-reason, shown by `syncd status`: reported, never silently dropped, never retried.
+reason, shown by `syncd status`: reported, never silently dropped, never retried. The
+connector's declarations (capability matrix, writable fields) are checked for every
+operation by `Connector.plan_create`/`plan_update`/`plan_delete`; the status an error
+gives the entry is the error class's own (`syncd.errors.outcome_of`).
+
+A vendor whose update replaces the whole record (`Quirk.FULL_REPLACEMENT`, Automa's Put)
+gets its update entry without a body here: push re-reads the record and plans the one
+request from that fresh read (`plan_replacement`, the only place such a body is built).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -25,32 +32,21 @@ from sqlalchemy import Connection, delete, select, update
 from syncd.canonical import FIELDS, READ_ONLY_FIELDS, REFERENCES, Entity
 from syncd.db.bulk import dialect_insert
 from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox
+from syncd.engine.outbox import ITEMS, NO_REQUEST, OutboxEntry
 from syncd.engine.pull import stale_view
 from syncd.engine.runtime import AccountRuntime
 from syncd.engine.store import chunks
 from syncd.engine.values import norm
-from syncd.errors import VendorRefused, VendorUnsupported
+from syncd.errors import VendorRefused, VendorUnsupported, outcome_of
 from syncd.vendors.base import Op, WriteRequest
 
 PARENT_OF = {Entity.LINE_ITEMS: ("proposal_id", Entity.PROPOSALS),
              Entity.CONTACTS: ("company_id", Entity.COMPANIES)}
+ORDER = (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS, Entity.LINE_ITEMS)
+# what planning may raise about one change: reported on the entry, never retried
+PLANNING_ERRORS = (VendorUnsupported, VendorRefused)
 
-
-@dataclass
-class Planned:
-    """One outbox entry as planned (also what `push --dry-run` prints)."""
-
-    entity: str
-    row_id: int
-    kind: str
-    method: str
-    path: str
-    body: Any
-    fields: list[str]
-    status: str = "pending"
-    reason: str | None = None
-    key: str = ""
-    values: dict[str, Any] = field(default_factory=dict)
+Row = dict[str, Any]
 
 
 def primary_raw(raw: Any) -> Any:
@@ -69,8 +65,23 @@ class Reconciler:
         self.name = account.name
         self.now = now
 
-    def run(self, conn: Connection) -> list[Planned]:
+    def run(self, conn: Connection) -> list[OutboxEntry]:
         """Consume this account's change-log entries; returns what was planned."""
+        changed, log_ids = self._changed(conn)
+        planned, deferred = self._plan_changed(conn, changed)
+        self._consume(conn, log_ids, deferred)
+        self._write(conn, planned)
+        return planned
+
+    def preview(self, conn: Connection) -> list[OutboxEntry]:
+        """What `run` plans, each full-replacement update planned as push would plan it
+        from the mirror's current view (push re-reads the record first): for
+        `push --dry-run` and other probes that send nothing."""
+        return [self.previewed(conn, entry) for entry in self.run(conn)]
+
+    # ---- which rows changed ----------------------------------------------------------------
+    def _changed(self, conn: Connection) -> tuple[dict[str, set[int]], list[int]]:
+        """The changed row ids by entity, and the change-log entries naming them."""
         changed: dict[str, set[int]] = defaultdict(set)
         log_ids: list[int] = []
         for entity, table in CANONICAL_TABLES.items():
@@ -82,28 +93,34 @@ class Reconciler:
             for log_id, row_id in rows:
                 log_ids.append(log_id)
                 changed[entity].add(row_id)
-        planned: list[Planned] = []
-        deferred: set[int] = set()
+        return changed, log_ids
+
+    def _plan_changed(self, conn: Connection, changed: dict[str, set[int]]
+                      ) -> tuple[list[OutboxEntry], set[tuple[str, int]]]:
+        """Entries for the changed rows, parents first, and the rows that must wait."""
+        planned: list[OutboxEntry] = []
+        deferred: set[tuple[str, int]] = set()
         stale = stale_view(conn, self.name) if changed else False
-        for entity in (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS, Entity.LINE_ITEMS):
+        for entity in ORDER:
             for row_id in sorted(changed.get(entity, ())):
-                if stale and self._linked(conn, entity, row_id):
-                    # a write to an existing record waits for a view as new as one pull
-                    deferred.add(row_id)
-                    continue
-                plans = self._row(conn, entity, row_id)
-                if plans is None:
-                    deferred.add(row_id)
-                    continue
-                planned.extend(plans)
+                # a write to an existing record waits for a view as new as one pull
+                entries = None if stale and self._linked(conn, entity, row_id) else \
+                    self._row(conn, entity, row_id)
+                if entries is None:
+                    deferred.add((entity, row_id))
+                else:
+                    planned.extend(entries)
+        return planned, deferred
+
+    def _consume(self, conn: Connection, log_ids: list[int],
+                 deferred: set[tuple[str, int]]) -> None:
+        """Delete the change-log entries planned now; those of waiting rows stay."""
         keep = set()
         if deferred:
-            keep = {i for i, r in self._log_rows(conn, log_ids) if r in deferred}
+            keep = {i for i, table, r in self._log_rows(conn, log_ids) if (table, r) in deferred}
         done = [i for i in log_ids if i not in keep]
         for part in chunks(done):
             conn.execute(delete(change_log).where(change_log.c.id.in_(part)))
-        self._write(conn, planned)
-        return planned
 
     @staticmethod
     def _linked(conn: Connection, entity: str, row_id: int) -> bool:
@@ -112,21 +129,12 @@ class Reconciler:
         return conn.execute(select(table.c.remote_id).where(
             table.c.id == row_id)).scalar() is not None
 
-    # ---- one row --------------------------------------------------------------------------
-    def plan_row(self, conn: Connection, entity: str, row_id: int) -> list[Planned] | None:
+    # ---- one row ---------------------------------------------------------------------------
+    def _row(self, conn: Connection, entity: str, row_id: int) -> list[OutboxEntry] | None:
         """What one row's local changes need now (None: waiting on its parent's create)."""
-        return self._row(conn, entity, row_id)
-
-    def plan_items_rewrite(self, conn: Connection, proposal_id: int) -> list[Planned]:
-        """The whole-proposal rewrite that carries its current line items (Automa)."""
-        return self._parent_rewrite(conn, {"proposal_id": proposal_id, "id": proposal_id})
-
-    def _row(self, conn: Connection, entity: str, row_id: int) -> list[Planned] | None:
-        table = CANONICAL_TABLES[entity]
-        row = conn.execute(select(table).where(table.c.id == row_id)).mappings().first()
+        row = self._load(conn, entity, row_id)
         if row is None:
             return []
-        row = dict(row)
         base = dict(row.get("base") or {})
         plain = self._plain(conn, entity, row)
         if row["remote_id"] is None:
@@ -135,108 +143,193 @@ class Reconciler:
             return self._create(conn, entity, row, plain)
         if row["deleted_at"] is not None and base.get("deleted_at") is None:
             return self._delete(entity, row, plain)
+        changes = self._changes(conn, entity, row, plain)
+        return self._update(conn, entity, row, plain, changes) if changes else []
+
+    @staticmethod
+    def _load(conn: Connection, entity: str, row_id: int) -> Row | None:
+        table = CANONICAL_TABLES[entity]
+        row = conn.execute(select(table).where(table.c.id == row_id)).mappings().first()
+        return None if row is None else dict(row)
+
+    def _changes(self, conn: Connection, entity: str, row: Row, plain: Row) -> dict[str, Any]:
+        """Fields whose local value differs from the base, minus those an open conflict
+        holds; a reference that moved is given as the remote id of its new target."""
         held = {f for (f,) in conn.execute(
             select(conflicts.c.field).where(conflicts.c.entity == entity,
-                                            conflicts.c.row_id == row_id,
+                                            conflicts.c.row_id == row["id"],
                                             conflicts.c.status == "open"))}
+        base = row.get("base") or {}
         changes = {
             f: row.get(f) for f in FIELDS[entity]
             if norm(row.get(f)) != base.get(f) and f not in held  # unmapped field: base None
         }
-        # a reference that moved is sent as the remote id of its new target
         for ref in REFERENCES.get(entity, {}):
             if ref in changes:
                 changes[ref] = plain.get(ref.replace("_id", "_remote_id"))
-        if not changes:
-            return []
+        return changes
+
+    def _update(self, conn: Connection, entity: str, row: Row, plain: Row,
+                changes: dict[str, Any]) -> list[OutboxEntry]:
+        """Entries for a changed row that exists at the vendor."""
         read_only = sorted(f for f in changes if f in READ_ONLY_FIELDS)
-        plans: list[Planned] = []
+        entries: list[OutboxEntry] = []
         if read_only:
-            plans.append(self._report(entity, row, "update", "unsupported",
-                                      f"read-only fields set by the vendor: {', '.join(read_only)}",
-                                      read_only, changes))
+            entries.append(self._report(entity, row, "update", "unsupported",
+                                        f"read-only fields set by the vendor: "
+                                        f"{', '.join(read_only)}", read_only, changes))
             changes = {f: v for f, v in changes.items() if f not in read_only}
             if not changes:
-                return plans
+                return entries
         if entity == Entity.LINE_ITEMS and self.connector.line_items_via_parent:
-            return plans + self._parent_rewrite(conn, row)
-        children = self._children(conn, entity, row)
+            return entries + self._parent_rewrite(conn, row)
+        if self.connector.refresh_before_update:
+            return entries + self._replacement(conn, entity, row, plain, changes)
+        return entries + self._planned_update(conn, entity, row, plain, changes)
+
+    def _planned_update(self, conn: Connection, entity: str, row: Row, plain: Row,
+                        changes: dict[str, Any]) -> list[OutboxEntry]:
+        """The connector's requests for `changes`, or the report of why there are none."""
         try:
             requests = self.connector.plan_update(
                 Entity(entity), row["remote_id"], changes, plain,
-                primary_raw(row.get("raw")), children)
-        except (VendorUnsupported, VendorRefused) as exc:
-            status = "refused" if isinstance(exc, VendorRefused) else "unsupported"
-            return [*plans, self._report(entity, row, "update", status, str(exc),
-                                         sorted(changes), changes)]
-        return plans + [self._plan(entity, row, wr, changes) for wr in requests]
+                primary_raw(row.get("raw")), self._children(conn, entity, row))
+        except PLANNING_ERRORS as exc:
+            return [self._refusal(entity, row, "update", exc, sorted(changes), changes)]
+        return [self._plan(entity, row, wr, changes) for wr in requests]
 
-    def _create(self, conn: Connection, entity: str, row: dict[str, Any],
-                plain: dict[str, Any]) -> list[Planned] | None:
-        parent = PARENT_OF.get(Entity(entity))
-        if entity == Entity.LINE_ITEMS:
-            if plain.get("proposal_remote_id") is None:
-                return None  # wait until the proposal exists at the vendor
-            if self.connector.line_items_via_parent:
-                return self._parent_rewrite(conn, row)
-        elif parent and plain.get(parent[0].replace("_id", "_remote_id")) is None and row.get(parent[0]):
+    def _replacement(self, conn: Connection, entity: str, row: Row, plain: Row,
+                     changes: dict[str, Any]) -> list[OutboxEntry]:
+        """A full-replacement vendor: the content changes become one update entry that
+        push plans from a fresh read; a status change is planned now (its own request)."""
+        refusal = self.connector.write_refusal(Entity(entity), Op.UPDATE, changes)
+        if refusal:
+            return [self._report(entity, row, "update", "unsupported", refusal,
+                                 sorted(changes), changes)]
+        content = {f: v for f, v in changes.items() if f != "status"}
+        entries = [self._unplanned(entity, row, content)] if content else []
+        if "status" in changes:
+            entries += self._planned_update(conn, entity, row, plain,
+                                            {"status": changes["status"]})
+        return entries
+
+    def _create(self, conn: Connection, entity: str, row: Row,
+                plain: Row) -> list[OutboxEntry] | None:
+        """The create of a row not yet at the vendor (None: its parent is not there yet)."""
+        if self._waits_for_parent(entity, row, plain):
             return None
-        already = conn.execute(
-            select(outbox.c.id).where(outbox.c.account == self.name, outbox.c.entity == entity,
-                                      outbox.c.row_id == row["id"], outbox.c.kind == "create",
-                                      outbox.c.status.in_(("pending", "sending", "done")))
-        ).first()
-        if already is not None:
+        if entity == Entity.LINE_ITEMS and self.connector.line_items_via_parent:
+            return self._parent_rewrite(conn, row)
+        if self._create_planned(conn, entity, row["id"]):
             return []  # one create per row; later edits are diffed once it has a remote id
-        reason = self.connector.capability(Entity(entity), Op.CREATE)
         values = {f: row.get(f) for f in FIELDS[entity]}
-        if reason:
-            return [self._report(entity, row, "create", "unsupported", reason, [], values)]
         marker = f"syncd-{uuid.uuid4().hex[:20]}"
-        children = self._children(conn, entity, row)
         try:
-            requests = self.connector.plan_create(Entity(entity), plain, children, marker)
-        except (VendorUnsupported, VendorRefused) as exc:
-            status = "refused" if isinstance(exc, VendorRefused) else "unsupported"
-            return [self._report(entity, row, "create", status, str(exc), [], values)]
-        plans = [self._plan(entity, row, wr, values) for wr in requests]
-        if plans:
-            plans[0].key = marker
-        return plans
+            requests = self.connector.plan_create(
+                Entity(entity), plain, self._children(conn, entity, row), marker)
+        except PLANNING_ERRORS as exc:
+            return [self._refusal(entity, row, "create", exc, [], values)]
+        entries = [self._plan(entity, row, wr, values) for wr in requests]
+        if entries:
+            entries[0] = replace(entries[0], key=marker)
+        return entries
 
-    def _delete(self, entity: str, row: dict[str, Any], plain: dict[str, Any]) -> list[Planned]:
+    @staticmethod
+    def _waits_for_parent(entity: str, row: Row, plain: Row) -> bool:
+        """A line item waits for its proposal's create, a contact for its company's."""
+        if entity == Entity.LINE_ITEMS:
+            return plain.get("proposal_remote_id") is None
+        parent = PARENT_OF.get(Entity(entity))
+        return bool(parent and row.get(parent[0])
+                    and plain.get(parent[0].replace("_id", "_remote_id")) is None)
+
+    def _create_planned(self, conn: Connection, entity: str, row_id: int) -> bool:
+        """Whether this row's create is already in the outbox (planned, sending or done)."""
+        return conn.execute(
+            select(outbox.c.id).where(outbox.c.account == self.name, outbox.c.entity == entity,
+                                      outbox.c.row_id == row_id, outbox.c.kind == "create",
+                                      outbox.c.status.in_(("pending", "sending", "done")))
+        ).first() is not None
+
+    def _delete(self, entity: str, row: Row, plain: Row) -> list[OutboxEntry]:
         values = {"deleted_at": row["deleted_at"]}
         if not self.account.settings.allow_delete:
             return [self._report(entity, row, "delete", "skipped",
                                  "allow_delete is false for this account", ["deleted_at"], values)]
         try:
             requests = self.connector.plan_delete(Entity(entity), row["remote_id"], plain)
-        except (VendorUnsupported, VendorRefused) as exc:
-            status = "refused" if isinstance(exc, VendorRefused) else "unsupported"
-            return [self._report(entity, row, "delete", status, str(exc), ["deleted_at"], values)]
+        except PLANNING_ERRORS as exc:
+            return [self._refusal(entity, row, "delete", exc, ["deleted_at"], values)]
         return [self._plan(entity, row, wr, values) for wr in requests]
 
-    def _parent_rewrite(self, conn: Connection, item: dict[str, Any]) -> list[Planned]:
-        """Vendors that take line items only as part of a whole-proposal rewrite (Automa)."""
-        table = CANONICAL_TABLES[Entity.PROPOSALS]
-        parent = conn.execute(select(table).where(table.c.id == item["proposal_id"])).mappings().first()
+    def _parent_rewrite(self, conn: Connection, item: Row) -> list[OutboxEntry]:
+        """Vendors that take line items only inside their proposal's update
+        (`Quirk.ITEMS_VIA_PARENT`): the proposal's rewrite, carrying its current items."""
+        parent = self._load(conn, Entity.PROPOSALS, item["proposal_id"])
         if parent is None or parent["remote_id"] is None:
             return []
-        parent = dict(parent)
-        plain = self._plain(conn, Entity.PROPOSALS, parent)
-        children = self._children(conn, Entity.PROPOSALS, parent)
+        refusal = self.connector.write_refusal(Entity.PROPOSALS, Op.UPDATE)
+        if refusal:
+            return [self._report(Entity.LINE_ITEMS, item, "update", "unsupported", refusal,
+                                 [], {})]
+        count = len(self._children(conn, Entity.PROPOSALS, parent))
+        entry = self._unplanned(Entity.PROPOSALS, parent, {ITEMS: count}, items=True)
+        if self.connector.refresh_before_update:
+            return [entry]  # planned by push, from a fresh read
         try:
-            requests = self.connector.plan_update(
-                Entity.PROPOSALS, parent["remote_id"], {"line_items": children}, plain,
-                primary_raw(parent.get("raw")), children)
-        except (VendorUnsupported, VendorRefused) as exc:
-            status = "refused" if isinstance(exc, VendorRefused) else "unsupported"
-            return [self._report(Entity.LINE_ITEMS, item, "update", status, str(exc), [], {})]
-        return [self._plan(Entity.PROPOSALS, parent, wr, {"line_items": len(children)})
-                for wr in requests]
+            planned = self.plan_replacement(conn, entry)
+        except PLANNING_ERRORS as exc:
+            return [self._refusal(Entity.LINE_ITEMS, item, "update", exc, [], {})]
+        return [planned] if planned is not None else []
 
-    # ---- helpers --------------------------------------------------------------------------
-    def _plain(self, conn: Connection, entity: str, row: dict[str, Any]) -> dict[str, Any]:
+    # ---- full-replacement updates: planned once, from the freshest view --------------------
+    def plan_replacement(self, conn: Connection, entry: OutboxEntry) -> OutboxEntry | None:
+        """The whole-record update `entry` stands for, planned from what the mirror holds
+        now (push merges a fresh read of the record first): every writable content change
+        of the row, plus its current line items when `entry` carries them. None when
+        nothing is left to send. Planning errors propagate (the caller applies them)."""
+        row = self._load(conn, entry.entity, entry.row_id) if entry.row_id is not None else None
+        if row is None or row["remote_id"] is None:
+            return None
+        entity = entry.entity
+        plain = self._plain(conn, entity, row)
+        writable = self.connector.writable_fields.get(entity, frozenset())
+        changes = {f: v for f, v in self._changes(conn, entity, row, plain).items()
+                   if f != "status" and f in writable and f not in READ_ONLY_FIELDS}
+        if not changes and not entry.carries_items:
+            return None
+        children = self._children(conn, entity, row)
+        requests = self.connector.plan_update(entity, row["remote_id"], changes, plain,
+                                              primary_raw(row.get("raw")), children)
+        request = next((r for r in requests if r.kind == "update"), None)
+        if request is None:
+            return None
+        values = {f: norm(changes[f]) for f in request.fields if f in changes}
+        if entry.carries_items:
+            request = replace(request, fields=tuple(dict.fromkeys((*request.fields, ITEMS))))
+            values[ITEMS] = len(children)
+        return entry.replanned(request, values)
+
+    def _unplanned(self, entity: str, row: Row, values: dict[str, Any],
+                   items: bool = False) -> OutboxEntry:
+        """An update entry whose request is planned later, from a fresh read."""
+        fields = (*(f for f in values if f != ITEMS), *((ITEMS,) if items else ()))
+        request = WriteRequest(NO_REQUEST, NO_REQUEST, "update", Entity(entity), fields=fields)
+        return self._plan(entity, row, request, values)
+
+    def previewed(self, conn: Connection, entry: OutboxEntry) -> OutboxEntry:
+        """`entry`, with a full-replacement update planned from the mirror's view (what
+        push would send if a fresh read found the vendor unchanged)."""
+        if not (self.connector.refresh_before_update and entry.status == "pending"
+                and entry.kind == "update" and entry.method == NO_REQUEST):
+            return entry
+        try:
+            return self.plan_replacement(conn, entry) or entry
+        except PLANNING_ERRORS as exc:
+            return replace(entry, status=outcome_of(exc, entry.kind), reason=str(exc))
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _plain(self, conn: Connection, entity: str, row: Row) -> Row:
         """The row for a connector: canonical values plus references as remote ids."""
         plain = {f: row.get(f) for f in FIELDS[entity]}
         plain["remote_id"] = row.get("remote_id")
@@ -252,18 +345,24 @@ class Reconciler:
                 t = CANONICAL_TABLES[target]
                 remote = conn.execute(select(t.c.remote_id).where(t.c.id == local)).scalar()
             plain[column.replace("_id", "_remote_id")] = remote
-        # the referenced company/contact itself, for vendors whose writes embed it
+        plain.update(self._referenced(conn, entity, row))
+        return plain
+
+    @staticmethod
+    def _referenced(conn: Connection, entity: str, row: Row) -> Row:
+        """The referenced company/contact itself, for vendors whose writes embed it."""
+        found: Row = {}
         for column, target in REFERENCES.get(entity, {}).items():
             if row.get(column) is not None:
                 t = CANONICAL_TABLES[target]
                 ref = conn.execute(select(t).where(t.c.id == row[column])).mappings().first()
                 if ref is not None:
-                    plain[column.removesuffix("_id")] = {
+                    found[column.removesuffix("_id")] = {
                         **{f: ref.get(f) for f in FIELDS[target]},
                         "remote_id": ref["remote_id"], "raw": primary_raw(ref.get("raw"))}
-        return plain
+        return found
 
-    def _children(self, conn: Connection, entity: str, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def _children(self, conn: Connection, entity: str, row: Row) -> list[Row]:
         if entity != Entity.PROPOSALS:
             return []
         table = CANONICAL_TABLES[Entity.LINE_ITEMS]
@@ -274,8 +373,7 @@ class Reconciler:
         return [{**{f: i.get(f) for f in FIELDS[Entity.LINE_ITEMS]}, "remote_id": i["remote_id"],
                  "id": i["id"], "raw": primary_raw(i.get("raw"))} for i in items]
 
-    def _plan(self, entity: str, row: dict[str, Any], wr: WriteRequest,
-              values: dict[str, Any]) -> Planned:
+    def _plan(self, entity: str, row: Row, wr: WriteRequest, values: dict[str, Any]) -> OutboxEntry:
         sent = {f: norm(values.get(f)) for f in wr.fields if f in values}
         # the key names one intended write: the row's `sync_rev` (bumped by every engine
         # write, so by the settlement of each earlier push) tells A -> B -> A's third edit
@@ -284,51 +382,58 @@ class Reconciler:
         digest = hashlib.sha1(
             json.dumps([entity, row["id"], row.get("sync_rev"), wr.method, wr.path, wr.json,
                         sent], default=str, sort_keys=True).encode()).hexdigest()[:24]
-        return Planned(entity=str(wr.entity or entity), row_id=row["id"], kind=wr.kind,
-                       method=wr.method, path=wr.path, body=_jsonable(wr.json),
-                       fields=list(wr.fields), key=f"{self.name}:{digest}", values=sent)
+        request = replace(wr, entity=Entity(wr.entity or entity), json=_jsonable(wr.json))
+        return OutboxEntry(request, row["id"], f"{self.name}:{digest}", sent)
 
-    def _report(self, entity: str, row: dict[str, Any], kind: str, status: str, reason: str,
-                fields: list[str], values: dict[str, Any]) -> Planned:
+    def _refusal(self, entity: str, row: Row, kind: str,
+                 error: VendorUnsupported | VendorRefused, fields: list[str],
+                 values: dict[str, Any]) -> OutboxEntry:
+        """The report of a change planning refused; its status is the error's outcome."""
+        return self._report(entity, row, kind, outcome_of(error, kind), str(error), fields,
+                            values)
+
+    def _report(self, entity: str, row: Row, kind: str, status: str, reason: str,
+                fields: list[str], values: dict[str, Any]) -> OutboxEntry:
         sent = {f: norm(values.get(f)) for f in fields}
         digest = hashlib.sha1(json.dumps([entity, row["id"], kind, status, sent], default=str,
                                          sort_keys=True).encode()).hexdigest()[:24]
-        return Planned(entity=entity, row_id=row["id"], kind=kind, method="-", path="-",
-                       body=None, fields=fields, status=status, reason=reason,
-                       key=f"{self.name}:{digest}", values=sent)
+        return OutboxEntry.report(Entity(entity), row["id"], kind, status, reason, fields, sent,
+                                  f"{self.name}:{digest}")
 
     @staticmethod
-    def _log_rows(conn: Connection, ids: list[int]) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
+    def _log_rows(conn: Connection, ids: list[int]) -> list[tuple[int, str, int]]:
+        """(id, table, row id) of these change-log entries."""
+        out: list[tuple[int, str, int]] = []
         for part in chunks(ids):
-            out.extend(tuple(r) for r in conn.execute(
-                select(change_log.c.id, change_log.c.row_id).where(change_log.c.id.in_(part))))
+            out.extend((r.id, r.table_name, r.row_id) for r in conn.execute(
+                select(change_log.c.id, change_log.c.table_name, change_log.c.row_id)
+                .where(change_log.c.id.in_(part))))
         return out
 
-    def _write(self, conn: Connection, planned: list[Planned]) -> None:
-        for plan in planned:
-            if plan.status == "pending" and plan.kind == "update":
-                # a newer edit of the same fields supersedes an unsent older one
-                stale = conn.execute(
-                    select(outbox.c.id, outbox.c.fields).where(
-                        outbox.c.account == self.name, outbox.c.entity == plan.entity,
-                        outbox.c.row_id == plan.row_id, outbox.c.status == "pending",
-                        outbox.c.kind == "update", outbox.c.idempotency_key != plan.key))
-                for old_id, old_fields in stale:
-                    if set(old_fields or []) <= set(plan.fields):
-                        conn.execute(update(outbox).where(outbox.c.id == old_id)
-                                     .values(status="superseded", updated_at=self.now))
+    def _write(self, conn: Connection, planned: list[OutboxEntry]) -> None:
+        for entry in planned:
+            if entry.status == "pending" and entry.kind == "update":
+                self._supersede(conn, entry)
             stmt = dialect_insert(conn, outbox).values(
-                account=self.name, entity=plan.entity, row_id=plan.row_id, kind=plan.kind,
-                method=plan.method, path=plan.path, body=plan.body, fields=plan.fields,
-                values=plan.values, idempotency_key=plan.key, status=plan.status,
-                last_error=plan.reason, created_at=self.now, updated_at=self.now,
+                account=self.name, **entry.to_row(), created_at=self.now, updated_at=self.now,
             ).on_conflict_do_nothing(index_elements=["idempotency_key"])
             conn.execute(stmt)
+
+    def _supersede(self, conn: Connection, entry: OutboxEntry) -> None:
+        """A newer edit of the same fields supersedes an unsent older one."""
+        stale = conn.execute(
+            select(outbox.c.id, outbox.c.fields).where(
+                outbox.c.account == self.name, outbox.c.entity == entry.entity,
+                outbox.c.row_id == entry.row_id, outbox.c.status == "pending",
+                outbox.c.kind == "update", outbox.c.idempotency_key != entry.key))
+        for old_id, old_fields in stale:
+            if set(old_fields or []) <= set(entry.fields):
+                conn.execute(update(outbox).where(outbox.c.id == old_id)
+                             .values(status="superseded", updated_at=self.now))
 
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: norm(v)))
 
 
-__all__ = ["Planned", "Reconciler", "primary_raw"]
+__all__ = ["Reconciler", "primary_raw"]

@@ -99,6 +99,7 @@ from syncd.vendors.base import (
     Connector,
     DetailSpec,
     Op,
+    Quirk,
     StreamSpec,
     Subscription,
     TokenStore,
@@ -658,8 +659,8 @@ class AutomaConnector(Connector):
         "quotes found through the webhook call log and webhooks, fetched by uuid; RFQ "
         "lists")
     auth_summary = "`api_key` (Bearer)"
-    line_items_via_parent = True
-    refresh_before_update = True  # Put replaces the whole quote: re-read it first
+    # Put replaces the whole quote, items included: re-read it first, items go through it
+    quirks = frozenset({Quirk.FULL_REPLACEMENT, Quirk.ITEMS_VIA_PARENT})
     streams = (
         StreamSpec(
             name="webhook_calls", path="/webhooks/calls",
@@ -727,16 +728,14 @@ class AutomaConnector(Connector):
         return self.account.path(name, default).format(**ids)
 
     # ---- create ----------------------------------------------------------------------------
-    def plan_create(
+    def create_requests(
         self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]], marker: str
     ) -> list[WriteRequest]:
         """`POST /quotes` for the buyer's contractor; referenceNumber carries the marker.
 
         The create body has no prices, number, currency or expiry: the vendor fills them
-        and syncd's next push Puts whatever the local row holds beyond what it carried."""
-        if entity != Entity.PROPOSALS:
-            raise VendorUnsupported(self.capability(entity, Op.CREATE) or
-                                    "Automa.Net line items are created inside their quote")
+        and syncd's next push Puts whatever the local row holds beyond what it carried.
+        Only quotes get here: the matrix and `Quirk.ITEMS_VIA_PARENT` refuse the rest."""
         company = row.get("company") or {}
         contact = row.get("contact") or {}
         company_raw = company.get("raw") or {}
@@ -769,21 +768,13 @@ class AutomaConnector(Connector):
         return str(uuid)
 
     # ---- update / status -------------------------------------------------------------------
-    def plan_update(
+    def update_requests(
         self, entity: Entity, remote_id: str, changes: dict[str, Any], row: dict[str, Any],
         raw: dict[str, Any], children: list[dict[str, Any]],
     ) -> list[WriteRequest]:
-        """A full Put (never partial) when anything but the status changed, then send/decline."""
-        if entity != Entity.PROPOSALS:
-            if entity == Entity.LINE_ITEMS:
-                raise VendorUnsupported("Automa.Net line items change only through Put Quote "
-                                        "on their proposal")
-            raise VendorUnsupported(self.capability(entity, Op.UPDATE) or "unsupported")
-        # "line_items" (the engine's parent rewrite) means: the items changed
-        unknown = sorted(set(changes) - self.writable_fields[Entity.PROPOSALS] - {"line_items"})
-        if unknown:
-            raise VendorUnsupported(f"Automa.Net does not take changes to proposal field(s) "
-                                    f"{', '.join(unknown)}")
+        """A full Put (never partial) when anything but the status changed, or when asked
+        for none (the engine's rewrite for changed items), then send/decline. Only quotes
+        and their writable fields get here (the declarations refuse the rest)."""
         word = _status_name(raw) or row.get("vendor_status")
         requests: list[WriteRequest] = []
         content = {k: v for k, v in changes.items() if k != "status"}
@@ -795,11 +786,10 @@ class AutomaConnector(Connector):
                 raise VendorRefused(f"Put Quote replaces the whole quote and quote "
                                     f"{remote_id} has not been fetched from Automa.Net yet "
                                     f"(pull first)", status=409)
-            fields = {k: v for k, v in content.items() if k != "line_items"}
-            _check_put_fields(fields)
+            _check_put_fields(content)
             requests.append(WriteRequest(
                 "PUT", self._path("quote_put", "/quotes/{id}", id=remote_id), "update",
-                Entity.PROPOSALS, json=self.put_body(raw, fields, children),
+                Entity.PROPOSALS, json=self.put_body(raw, content, children),
                 fields=tuple(content)))
         if "status" in changes:
             requests.append(self._plan_status(remote_id, changes["status"], word))

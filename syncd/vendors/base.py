@@ -5,8 +5,10 @@ A connector module declares:
     pydantic model that validates one record, and a pure `map` to canonical rows);
   * optional `DetailSpec` per stream: a per-record fetch made only when the record's list
     fingerprint changed (Offorte details, Automa quotes by uuid);
-  * status vocabularies both ways and a capability matrix that push obeys;
-  * write planning: pure functions from a canonical change to `WriteRequest`s.
+  * status vocabularies both ways, a capability matrix, the writable fields and the write
+    quirks the engine must know (`Quirk`): the base class checks them before every write,
+    so a connector's planning hooks never restate them;
+  * write planning: pure hooks from a canonical change to `WriteRequest`s.
 
 The engine (`syncd.engine`) owns paging, checkpoints, fingerprints, quarantine, budgets,
 retries, merge and the outbox; a connector never touches the database or sleeps.
@@ -15,7 +17,7 @@ retries, merge and the outbox; a connector never touches the database or sleeps.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -89,6 +91,18 @@ class AccountConfig(Protocol):
     def path(self, name: str, default: str) -> str:
         """An endpoint path, overridable in `[accounts.paths]`."""
         ...
+
+
+class Quirk(StrEnum):
+    """Ways a vendor's write API departs from "one request per changed field" that the
+    engine must plan around (declared in `Connector.quirks`)."""
+
+    # an update replaces the whole record (Automa's Put): push re-reads it and plans the
+    # update once, from that fresh read, so a remote edit made since the last pull survives
+    FULL_REPLACEMENT = "full_replacement"
+    # line items change only inside a rewrite of their proposal: a line-item change plans
+    # the proposal's update (the request then carries the items)
+    ITEMS_VIA_PARENT = "items_via_parent"
 
 
 class VendorClient(Protocol):
@@ -194,13 +208,20 @@ class StreamSpec:
     remap_record: Callable[[Any], Any] | None = None
 
 
+# the name in a request's `fields` saying that it carries its proposal's line items (a
+# create with its items, a full rewrite): a success retires the local item placeholders
+ITEMS = "line_items"
+
+
 @dataclass(frozen=True)
 class WriteRequest:
-    """One planned vendor request, stored in the outbox before it is sent.
+    """One planned vendor request: what a connector plans, the outbox stores (inside an
+    `syncd.engine.outbox.OutboxEntry`) and push sends, under this one name.
 
     `kind` says what a success means to the engine: "create" (read the new id with
     `Connector.created_id`), "update", "delete", "send", "status". `fields` lists the
-    canonical fields this request carries, so a success updates exactly their base values.
+    canonical fields this request carries, so a success updates exactly their base values
+    (`ITEMS` among them: the request carries its proposal's line items).
     """
 
     method: str
@@ -262,16 +283,13 @@ class Connector:
     capabilities: ClassVar[Mapping[tuple[Entity, Op], str | None]] = {}
     # fields the vendor stores per entity (a local change to others is reported unsupported)
     writable_fields: ClassVar[Mapping[Entity, frozenset[str]]] = {}
-    # True when line items can only change by rewriting the whole proposal (Automa Put)
-    line_items_via_parent: ClassVar[bool] = False
-    # True when an update replaces the whole record: push re-reads it first (one extra
-    # request) and rebuilds the body, so a remote edit made since the last pull survives
-    refresh_before_update: ClassVar[bool] = False
     # lower-case names of headers that carry a secret of this vendor (a webhook signature),
     # masked wherever syncd shows headers, beside the common ones (syncd/http/redaction.py)
     secret_headers: ClassVar[frozenset[str]] = frozenset()
     # the settings keys only this vendor reads (validated at load, see `VendorOptions`)
     options_model: ClassVar[type[VendorOptions]] = VendorOptions
+    # how its writes depart from one request per changed field (see `Quirk`)
+    quirks: ClassVar[frozenset[Quirk]] = frozenset()
 
     def __init__(self, account: AccountConfig) -> None:
         self.account = account
@@ -356,6 +374,46 @@ class Connector:
         """None when the vendor supports `op` on `entity`, else the reason it does not."""
         return self.capabilities.get((entity, op), f"{self.vendor} has no API to {op} {entity}")
 
+    @property
+    def refresh_before_update(self) -> bool:
+        """Whether an update replaces the whole record (`Quirk.FULL_REPLACEMENT`)."""
+        return Quirk.FULL_REPLACEMENT in self.quirks
+
+    @property
+    def line_items_via_parent(self) -> bool:
+        """Whether line items change only inside their proposal (`Quirk.ITEMS_VIA_PARENT`)."""
+        return Quirk.ITEMS_VIA_PARENT in self.quirks
+
+    def write_refusal(self, entity: Entity, op: Op, fields: Iterable[str] = ()) -> str | None:
+        """Why the declarations forbid `op` on `entity` carrying `fields` (None: allowed).
+
+        Read from the capability matrix (an update's `status` is the `STATUS` operation,
+        its other fields `UPDATE`), the writable fields and the quirks, so no connector
+        restates them; `plan_create`/`plan_update`/`plan_delete` raise it as
+        `VendorUnsupported` before a planning hook runs."""
+        if entity == Entity.LINE_ITEMS and Quirk.ITEMS_VIA_PARENT in self.quirks:
+            return f"{self.vendor} writes line items only inside their proposal's update"
+        names = set(fields)
+        ops = [op]
+        if op is Op.UPDATE:
+            ops = ([Op.UPDATE] if names - {"status"} or not names else []) + (
+                [Op.STATUS] if "status" in names else [])
+        for needed in ops:
+            reason = self.capability(entity, needed)
+            if reason:
+                return reason
+        extra = sorted(names - self.writable_fields.get(entity, frozenset())) if (
+            op is Op.UPDATE) else []
+        if extra:
+            return (f"{self.vendor} does not take changes to {entity} field(s) "
+                    f"{', '.join(extra)}")
+        return None
+
+    def _check(self, entity: Entity, op: Op, fields: Iterable[str] = ()) -> None:
+        reason = self.write_refusal(entity, op, fields)
+        if reason:
+            raise VendorUnsupported(reason)
+
     # ---- writes (pure planning; the engine sends, records and retries) -------------------
     def plan_create(
         self,
@@ -367,8 +425,9 @@ class Connector:
         """Requests that create `row` at the vendor, tagged with `marker` so a lost
         response can be found again by `find_by_marker` instead of creating twice.
         `row` has references as remote ids (`company_remote_id`, `contact_remote_id`,
-        `proposal_remote_id`)."""
-        raise VendorUnsupported(self.capability(entity, Op.CREATE) or "unsupported")
+        `proposal_remote_id`). Checks the declarations, then asks `create_requests`."""
+        self._check(entity, Op.CREATE)
+        return self.create_requests(entity, row, children, marker)
 
     def plan_update(
         self,
@@ -379,12 +438,35 @@ class Connector:
         raw: dict[str, Any],
         children: list[dict[str, Any]],
     ) -> list[WriteRequest]:
-        """Requests that send exactly `changes` (canonical field -> new value)."""
-        raise VendorUnsupported(self.capability(entity, Op.UPDATE) or "unsupported")
+        """Requests that send exactly `changes` (canonical field -> new value); with
+        `Quirk.FULL_REPLACEMENT`, empty `changes` rewrite the record as the mirror holds it
+        (its line items changed). Checks the declarations, then asks `update_requests`."""
+        self._check(entity, Op.UPDATE, changes)
+        return self.update_requests(entity, remote_id, changes, row, raw, children)
 
     def plan_delete(self, entity: Entity, remote_id: str, row: dict[str, Any]) -> list[WriteRequest]:
-        """Requests that delete the record at the vendor."""
-        raise VendorUnsupported(self.capability(entity, Op.DELETE) or "unsupported")
+        """Requests that delete the record at the vendor. Checks the declarations, then
+        asks `delete_requests`."""
+        self._check(entity, Op.DELETE)
+        return self.delete_requests(entity, remote_id, row)
+
+    # planning hooks: called only for what the declarations allow (entity, operation and
+    # fields already checked), so a hook handles the vendor's own rules and nothing else
+    def create_requests(self, entity: Entity, row: dict[str, Any],
+                        children: list[dict[str, Any]], marker: str) -> list[WriteRequest]:
+        """The vendor's create requests for an allowed create (see `plan_create`)."""
+        raise VendorUnsupported(f"{self.vendor} plans no create of {entity}")
+
+    def update_requests(self, entity: Entity, remote_id: str, changes: dict[str, Any],
+                        row: dict[str, Any], raw: dict[str, Any],
+                        children: list[dict[str, Any]]) -> list[WriteRequest]:
+        """The vendor's update requests for allowed `changes` (see `plan_update`)."""
+        raise VendorUnsupported(f"{self.vendor} plans no update of {entity}")
+
+    def delete_requests(self, entity: Entity, remote_id: str,
+                        row: dict[str, Any]) -> list[WriteRequest]:
+        """The vendor's delete requests for an allowed delete (see `plan_delete`)."""
+        raise VendorUnsupported(f"{self.vendor} plans no delete of {entity}")
 
     def created_id(self, entity: Entity, body: Any) -> str:
         """The new record's remote id from a create response."""

@@ -472,13 +472,12 @@ class HappyofferConnector(Connector):
         return {"Accept": "application/json"}
 
     # ---- writes ------------------------------------------------------------------------
-    def plan_create(
+    def create_requests(
         self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]], marker: str
     ) -> list[WriteRequest]:
         """`POST /external-offers`; company and contact come from `row["company"]` /
-        `row["contact"]` (the referenced rows the engine joins in), the rest from settings."""
-        if entity != Entity.PROPOSALS:
-            raise VendorUnsupported(self.capability(entity, Op.CREATE) or NO_CHANGE)
+        `row["contact"]` (the referenced rows the engine joins in), the rest from settings.
+        Only offers get here (the matrix refuses the rest)."""
         company = row.get("company") or {}
         contact = row.get("contact") or {}
         # a company only in the mirror goes by syncd's own id (it is *our* client id)
@@ -524,13 +523,12 @@ class HappyofferConnector(Connector):
             raise VendorUnsupported(f"set `{key}` in [accounts.auth] to create Happyoffer offers")
         return value
 
-    def plan_update(
+    def update_requests(
         self, entity: Entity, remote_id: str, changes: dict[str, Any], row: dict[str, Any],
         raw: dict[str, Any], children: list[dict[str, Any]],
     ) -> list[WriteRequest]:
-        """Only `status -> sent` can be planned (the send endpoint); nothing else changes."""
-        if entity != Entity.PROPOSALS or set(changes) != {"status"}:
-            raise VendorUnsupported(NO_CHANGE)
+        """Only `status -> sent` can be planned (the send endpoint); the matrix lets only an
+        offer's status change through (`UPDATE` says NO_CHANGE, `STATUS` is supported)."""
         if changes["status"] != ProposalStatus.SENT:
             raise VendorUnsupported(
                 f"Happyoffer cannot set status {changes['status']!r}; it can only send an offer")
@@ -553,11 +551,6 @@ class HappyofferConnector(Connector):
         if expires is not None and expires < datetime.now(UTC):
             raise VendorRefused(
                 f"Happyoffer does not send an offer that expired on {expires:%Y-%m-%d}")
-
-    def plan_delete(
-        self, entity: Entity, remote_id: str, row: dict[str, Any]
-    ) -> list[WriteRequest]:
-        raise VendorUnsupported(self.capability(entity, Op.DELETE) or NO_CHANGE)
 
     def created_id(self, entity: Entity, body: Any) -> str:
         """The proposal's remote id is the integer offer id, not the external offer's UUID

@@ -730,21 +730,17 @@ class OfforteConnector(Connector):
         return self.account.path(name, v2 if self.v2 else v1)
 
     # ---- writes ------------------------------------------------------------------------------
-    def _company_body(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        self._only(Entity.COMPANIES, changes)
+    # (the base class checks the matrix and `writable_fields` before these hooks run)
+    @staticmethod
+    def _company_body(changes: Mapping[str, Any]) -> dict[str, Any]:
         return {COMPANY_KEYS[k]: v for k, v in changes.items()}
 
-    def _person_body(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        self._only(Entity.CONTACTS, changes)
+    @staticmethod
+    def _person_body(changes: Mapping[str, Any]) -> dict[str, Any]:
         return {PERSON_KEYS[k]: v for k, v in changes.items()}
 
-    def _only(self, entity: Entity, changes: Mapping[str, Any]) -> None:
-        extra = sorted(set(changes) - self.writable_fields[entity])
-        if extra:
-            raise VendorUnsupported(f"Offorte does not store {entity} field(s) {extra}")
-
-    def plan_create(self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]],
-                    marker: str) -> list[WriteRequest]:
+    def create_requests(self, entity: Entity, row: dict[str, Any],
+                        children: list[dict[str, Any]], marker: str) -> list[WriteRequest]:
         if entity == Entity.COMPANIES:
             fields = tuple(k for k in COMPANY_KEYS if row.get(k) is not None)
             body = self._company_body({k: row[k] for k in fields})
@@ -756,9 +752,7 @@ class OfforteConnector(Connector):
             return [WriteRequest("POST", path, "create", entity, body, fields=fields)]
         if entity == Entity.CONTACTS:
             return [self._create_person(row)]
-        if entity == Entity.PROPOSALS:
-            return [self._create_proposal(row, children, marker)]
-        raise VendorUnsupported(NO_ROWS)
+        return [self._create_proposal(row, children, marker)]  # the matrix allows no other
 
     def _create_person(self, row: dict[str, Any]) -> WriteRequest:
         company = row.get("company_remote_id")
@@ -812,9 +806,9 @@ class OfforteConnector(Connector):
             row.update(discount_type="amount", discount_value=_number(item["discount"]))
         return row
 
-    def plan_update(self, entity: Entity, remote_id: str, changes: dict[str, Any],
-                    row: dict[str, Any], raw: dict[str, Any],
-                    children: list[dict[str, Any]]) -> list[WriteRequest]:
+    def update_requests(self, entity: Entity, remote_id: str, changes: dict[str, Any],
+                        row: dict[str, Any], raw: dict[str, Any],
+                        children: list[dict[str, Any]]) -> list[WriteRequest]:
         if entity == Entity.COMPANIES:
             path = self._p("company_update", "/companies/{id}/", "/contacts/{id}")
             return [WriteRequest("PATCH", path.format(id=remote_id), "update", entity,
@@ -823,9 +817,7 @@ class OfforteConnector(Connector):
             body = self._person_body(changes)
             return [WriteRequest("PATCH", self._person_path(remote_id, row, raw), "update",
                                  entity, body, fields=tuple(changes))]
-        if entity == Entity.PROPOSALS:
-            return self._update_proposal(remote_id, changes, row, raw)
-        raise VendorUnsupported(NO_ROWS)
+        return self._update_proposal(remote_id, changes, row, raw)  # the matrix allows no other
 
     def _person_path(self, remote_id: str, row: Mapping[str, Any], raw: Any) -> str:
         if self.v2:
@@ -839,7 +831,6 @@ class OfforteConnector(Connector):
 
     def _update_proposal(self, remote_id: str, changes: dict[str, Any], row: dict[str, Any],
                          raw: dict[str, Any]) -> list[WriteRequest]:
-        self._only(Entity.PROPOSALS, changes)
         path = self._p("proposal_update", "/proposals/{id}/details/",
                        "/proposals/{id}/details").format(id=remote_id)
         content: dict[str, Any] = {}
@@ -877,16 +868,14 @@ class OfforteConnector(Connector):
                                     f"proposal is in 'edit' (it is {current!r})", status=403)
         return requests
 
-    def plan_delete(self, entity: Entity, remote_id: str,
-                    row: dict[str, Any]) -> list[WriteRequest]:
+    def delete_requests(self, entity: Entity, remote_id: str,
+                        row: dict[str, Any]) -> list[WriteRequest]:
         if entity == Entity.COMPANIES:
             path = self._p("company_delete", "/companies/{id}/", "/contacts/{id}")
         elif entity == Entity.CONTACTS:
             path = self._person_path(remote_id, row, row.get("raw"))
-        elif entity == Entity.PROPOSALS:
+        else:  # proposals: the matrix allows no other
             path = self._p("proposal_delete", "/proposals/{id}/", "/proposals/{id}/")
-        else:
-            raise VendorUnsupported(NO_ROWS)
         return [WriteRequest("DELETE", path.format(id=remote_id), "delete", entity)]
 
     def created_id(self, entity: Entity, body: Any) -> str:

@@ -461,20 +461,19 @@ class QuickQuoteConnector(Connector):
         return self.account.path(op, default).format(**ids)
 
     # ---- create --------------------------------------------------------------------------
-    def plan_create(
+    def create_requests(
         self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]], marker: str
     ) -> list[WriteRequest]:
+        """A quote, or one line item of a quote (the matrix allows no other entity)."""
         if entity == Entity.PROPOSALS:
             return [self._plan_create_quote(row, children, marker)]
-        if entity == Entity.LINE_ITEMS:
-            quote_id = self._quote_of(row)
-            item = self._line_item_body(row)
-            item["properties"] = {"key": PROPERTY_KEY, "value": marker}
-            self._marker_hints[marker] = ("quote", quote_id)
-            path = self._path("line_items_create", "/quotes/{id}/line_items", id=quote_id)
-            fields = tuple(f for f in ("name", "unit_price", "quantity", "sku") if row.get(f))
-            return [WriteRequest("POST", path, "create", entity, json=[item], fields=fields)]
-        raise VendorUnsupported(self.capability(entity, Op.CREATE) or "unsupported")
+        quote_id = self._quote_of(row)
+        item = self._line_item_body(row)
+        item["properties"] = {"key": PROPERTY_KEY, "value": marker}
+        self._marker_hints[marker] = ("quote", quote_id)
+        path = self._path("line_items_create", "/quotes/{id}/line_items", id=quote_id)
+        fields = tuple(f for f in ("name", "unit_price", "quantity", "sku") if row.get(f))
+        return [WriteRequest("POST", path, "create", entity, json=[item], fields=fields)]
 
     def _plan_create_quote(
         self, row: dict[str, Any], children: list[dict[str, Any]], marker: str
@@ -539,20 +538,18 @@ class QuickQuoteConnector(Connector):
         raise VendorUnsupported(f"no {entity} id in the Quick Quote create response")
 
     # ---- update / status / send / delete ---------------------------------------------------
-    def plan_update(
+    def update_requests(
         self, entity: Entity, remote_id: str, changes: dict[str, Any], row: dict[str, Any],
         raw: dict[str, Any], children: list[dict[str, Any]],
     ) -> list[WriteRequest]:
+        """A quote or a line item (the declarations refuse other entities and fields)."""
         if entity == Entity.PROPOSALS:
             return [self._plan_update_quote(remote_id, changes, row, raw)]
-        if entity == Entity.LINE_ITEMS:
-            return [self._plan_update_item(remote_id, changes, row, raw)]
-        raise VendorUnsupported(self.capability(entity, Op.UPDATE) or "unsupported")
+        return [self._plan_update_item(remote_id, changes, row, raw)]
 
     def _plan_update_quote(
         self, remote_id: str, changes: dict[str, Any], row: dict[str, Any], raw: dict[str, Any]
     ) -> WriteRequest:
-        self._unsupported(Entity.PROPOSALS, changes)
         status = row.get("vendor_status") or raw.get("status")
         if status is not None and not self._editable(status):
             raise VendorRefused(
@@ -583,7 +580,6 @@ class QuickQuoteConnector(Connector):
     def _plan_update_item(
         self, remote_id: str, changes: dict[str, Any], row: dict[str, Any], raw: dict[str, Any]
     ) -> WriteRequest:
-        self._unsupported(Entity.LINE_ITEMS, changes)
         if _shopify_product(raw) and set(changes) - {"quantity"}:
             raise VendorUnsupported(
                 "Quick Quote line items of real Shopify products accept only quantity "
@@ -604,23 +600,16 @@ class QuickQuoteConnector(Connector):
         return [WriteRequest("POST", self._path("quotes_email", "/quotes/email"), "send",
                              Entity.PROPOSALS, json=body)]
 
-    def plan_delete(
+    def delete_requests(
         self, entity: Entity, remote_id: str, row: dict[str, Any]
     ) -> list[WriteRequest]:
+        """A quote or a line item (the matrix allows no other entity)."""
         if entity == Entity.PROPOSALS:
             path = self._path("quotes_delete", "/quotes/{id}", id=remote_id)
-        elif entity == Entity.LINE_ITEMS:
+        else:
             path = self._path("line_items_delete", "/quotes/{quote}/line_items/{id}",
                               quote=self._quote_of(row), id=remote_id)
-        else:
-            raise VendorUnsupported(self.capability(entity, Op.DELETE) or "unsupported")
         return [WriteRequest("DELETE", path, "delete", entity)]
-
-    def _unsupported(self, entity: Entity, changes: Mapping[str, Any]) -> None:
-        extra = sorted(set(changes) - self.writable_fields[entity])
-        if extra:
-            raise VendorUnsupported(f"Quick Quote does not take changes to {entity} "
-                                    f"field(s) {', '.join(extra)}")
 
     @staticmethod
     def _quote_of(row: Mapping[str, Any]) -> str:

@@ -553,16 +553,14 @@ class StrawBlondConnector(Connector):
         return self.account.path("document_element", "/document_element/{id}").format(id=remote_id)
 
     # ---- writes --------------------------------------------------------------------------
-    def plan_create(
+    def create_requests(
         self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]], marker: str
     ) -> list[WriteRequest]:
         """Offers: `POST /offer` tagged with `custom_fields.syncd_ref`; line items (created
         once the offer has its remote id): `POST /document_element` tagged in `remark`."""
         if entity == Entity.PROPOSALS:
             return [self._create_offer(row, marker)]
-        if entity == Entity.LINE_ITEMS:
-            return [self._create_element(row, marker)]
-        raise VendorUnsupported(self.capability(entity, Op.CREATE) or "unsupported")
+        return [self._create_element(row, marker)]  # the matrix allows no other entity
 
     def _create_offer(self, row: dict[str, Any], marker: str) -> WriteRequest:
         contact = row.get("contact_remote_id")
@@ -611,7 +609,7 @@ class StrawBlondConnector(Connector):
             "POST", path, "create", Entity.LINE_ITEMS, json=body, fields=tuple(fields)
         )
 
-    def plan_update(
+    def update_requests(
         self,
         entity: Entity,
         remote_id: str,
@@ -620,23 +618,16 @@ class StrawBlondConnector(Connector):
         raw: dict[str, Any],
         children: list[dict[str, Any]],
     ) -> list[WriteRequest]:
-        """Exactly `changes`, in StrawBlond's words; locked offers are refused up front."""
-        unsupported = set(changes) - self.writable_fields.get(entity, frozenset())
-        if unsupported:
-            raise VendorUnsupported(
-                f"StrawBlond cannot take {', '.join(sorted(unsupported))} on {entity}"
-            )
+        """Exactly `changes`, in StrawBlond's words; locked offers are refused up front.
+        Only offers and elements, with their writable fields, get here (the declarations
+        refuse the rest)."""
         if entity == Entity.PROPOSALS:
             return self._update_offer(remote_id, changes, row, raw)
-        if entity == Entity.LINE_ITEMS:
-            carried = [(f, key, convert) for f, key, convert in _ELEMENT_FIELDS if f in changes]
-            body = {key: convert(changes[f]) for f, key, convert in carried}
-            path = self._element_path(remote_id)
-            fields = tuple(f for f, _, _ in carried)
-            return [
-                WriteRequest("PUT", path, "update", Entity.LINE_ITEMS, json=body, fields=fields)
-            ]
-        raise VendorUnsupported(self.capability(entity, Op.UPDATE) or "unsupported")
+        carried = [(f, key, convert) for f, key, convert in _ELEMENT_FIELDS if f in changes]
+        body = {key: convert(changes[f]) for f, key, convert in carried}
+        path = self._element_path(remote_id)
+        fields = tuple(f for f, _, _ in carried)
+        return [WriteRequest("PUT", path, "update", Entity.LINE_ITEMS, json=body, fields=fields)]
 
     def _update_offer(
         self, remote_id: str, changes: dict[str, Any], row: dict[str, Any], raw: dict[str, Any]
@@ -686,15 +677,14 @@ class StrawBlondConnector(Connector):
                                          fields=("status",)))
         return requests
 
-    def plan_delete(
+    def delete_requests(
         self, entity: Entity, remote_id: str, row: dict[str, Any]
     ) -> list[WriteRequest]:
-        """Offers are soft-deleted (they then show in `filter[trashed]`); elements are gone."""
+        """Offers are soft-deleted (they then show in `filter[trashed]`); elements are gone
+        (the matrix allows no other entity)."""
         if entity == Entity.PROPOSALS:
             return [WriteRequest("DELETE", self._offer_path(remote_id), "delete", entity)]
-        if entity == Entity.LINE_ITEMS:
-            return [WriteRequest("DELETE", self._element_path(remote_id), "delete", entity)]
-        raise VendorUnsupported(self.capability(entity, Op.DELETE) or "unsupported")
+        return [WriteRequest("DELETE", self._element_path(remote_id), "delete", entity)]
 
     def created_id(self, entity: Entity, body: Any) -> str:
         """Create responses are the bare object (201), its hash id in `id`."""

@@ -553,7 +553,7 @@ def test_automa_line_item_change_rewrites_the_parent_and_omitted_items_go() -> N
              "quantity": Decimal(1), "unit_price": Decimal("10"), "tax_rate": Decimal("23"),
              "raw": {}}
     now = [kept, added]
-    (put,) = connector().plan_update(Entity.PROPOSALS, "q-1", {"line_items": now}, {}, raw, now)
+    (put,) = connector().plan_update(Entity.PROPOSALS, "q-1", {}, {}, raw, now)
     first, second = put.json["items"]
     assert first["uuid"] == "item-2" and first["quantity"] == 5
     assert first["unit_nett_price"] == "99.90" and first["offer"]["mpn"] == "string"
@@ -576,7 +576,7 @@ def test_automa_put_writes_cost_line_items_back_as_additional_costs() -> None:
         "item-1", "item-2", "string:additional_costs:1", "string:additional_costs:2"]
     now[2] = {**now[2], "unit_price": Decimal("45.5"), "name": "Express shipping"}
     del now[3]  # the packing cost line was deleted locally
-    (put,) = conn.plan_update(Entity.PROPOSALS, "q-1", {"line_items": now}, {}, raw, now)
+    (put,) = conn.plan_update(Entity.PROPOSALS, "q-1", {}, {}, raw, now)
     assert [i["uuid"] for i in put.json["items"]] == ["item-1", "item-2"]
     assert put.json["additional_costs"] == [
         {"name": "Express shipping", "nett_price": "45.50", "tax_rate": "23.00"}]
@@ -611,7 +611,7 @@ def test_automa_put_accepts_a_draft_in_any_spelling(word: Any) -> None:
 
 def test_automa_put_needs_at_least_one_item() -> None:
     with pytest.raises(VendorRefused, match="at least one item"):
-        connector().plan_update(Entity.PROPOSALS, "q-1", {"line_items": []}, {}, draft(), [])
+        connector().plan_update(Entity.PROPOSALS, "q-1", {}, {}, draft(), [])
 
 
 @pytest.mark.parametrize(("status", "path", "body", "kind"), [

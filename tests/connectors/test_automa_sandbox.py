@@ -174,7 +174,7 @@ def test_automa_put_deletes_omitted_items(harness: Harness) -> None:
     keep = items[:1]
     new = {"remote_id": None, "position": 9, "sku": "S10", "name": "Samsung S10",
            "quantity": 2, "unit_price": "15.00", "tax_rate": "23.00", "raw": {}}
-    (put,) = harness.conn.plan_update(Entity.PROPOSALS, quote["uuid"], {"line_items": []}, {},
+    (put,) = harness.conn.plan_update(Entity.PROPOSALS, quote["uuid"], {}, {},
                                       quote, [*keep, new])
     harness.send(put)
     after = harness.get(quote["uuid"])

@@ -97,7 +97,7 @@ def test_an_entry_taken_by_one_process_is_not_taken_again_by_another(sqlite_url:
         assert (row["status"], row["claimed_by"], row["attempts"]) == ("sending", "one:1", 1)
         # as the owner after "one" died, "two" takes it at once (no 300 s wait)
         taken = second._claim(only=entry_id, owner=True)
-        assert taken is not None and taken["uncertain"]
+        assert taken is not None and taken.uncertain
         # and its own live claim is never taken again by itself (a daemon's pull vs push)
         assert second._claim(only=entry_id, owner=True) is None
     finally:
