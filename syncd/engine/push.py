@@ -363,7 +363,8 @@ class Pusher:
             return entry
         with self.db.begin() as conn:
             MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
-                         self.clock.now()).apply(conn, bundle, connector.stream_for(entity))
+                         self.clock.now(), currency=self.account.settings.currency,
+                         ).apply(conn, bundle, connector.stream_for(entity))
             reconciler = Reconciler(self.account, self.clock.now())
             plans = reconciler.plan_row(conn, entry["entity"], entry["row_id"]) or []
             if "line_items" in (entry.get("fields") or []) and not any(
