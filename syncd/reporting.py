@@ -66,17 +66,16 @@ def _basis_case(basis: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((kinds == 0, None), (kinds == 1, func.min(basis)), else_="mixed")
 
 
-def pipeline_rows(conn: Connection, by: By | None = None,
-                  currency: str | None = None) -> list[dict[str, Any]]:
+def pipeline_rows(conn: Connection, *by: By, currency: str | None = None) -> list[dict[str, Any]]:
     """The `pipeline` view, whole (account, vendor, month, status, currency) or rolled up
-    to `by` and currency; optionally one currency only. JSON-ready values (`norm`)."""
+    to the `by` dimensions and currency; optionally one currency only. JSON-ready values."""
     v = pipeline.c
-    if by is None:
+    if not by:
         keys: list[Any] = [v.account, v.vendor, v.month, v.status, v.currency]
         query = select(*keys, v.proposals, v.total_net, v.total_gross, v.total,
                        v.total_basis, v.without_total)
     else:
-        keys = [v[str(by)], v.currency]
+        keys = [*(v[str(b)] for b in by), v.currency]
         query = select(
             *keys, cast(func.sum(v.proposals), Integer).label("proposals"),
             func.sum(v.total_net).label("total_net"),
@@ -86,7 +85,7 @@ def pipeline_rows(conn: Connection, by: By | None = None,
         ).group_by(*keys)
     if currency is not None:
         query = query.where(v.currency == currency)
-    rows = conn.execute(query.order_by(*keys)).mappings().all()
+    rows = conn.execute(query.order_by(*(k.asc().nulls_last() for k in keys))).mappings().all()
     return [_json_row(r) for r in rows]
 
 
@@ -127,6 +126,19 @@ def top_products(conn: Connection, limit: int = 5,
     if currency is not None:
         query = query.where(v.currency == currency)
     return [_json_row(r) for r in conn.execute(query).mappings().all()]
+
+
+def report_data(conn: Connection, currency: str | None = None) -> dict[str, Any]:
+    """Everything the HTML report shows, read from the views in one go."""
+    return {
+        "by_month_status": pipeline_rows(conn, By.month, By.status, currency=currency),
+        "by_status": pipeline_rows(conn, By.status, currency=currency),
+        "by_account": pipeline_rows(conn, By.account, currency=currency),
+        "win_rate": monthly_win_rate(conn),
+        "win_rate_accounts": win_rate_rows(conn),
+        "ageing": ageing_rows(conn, currency),
+        "top_products": top_products(conn, currency=currency),
+    }
 
 
 def _json_row(row: Any) -> dict[str, Any]:
