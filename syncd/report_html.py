@@ -77,18 +77,20 @@ def _currency_section(data: dict[str, Any], currency: str | None) -> str:
     months = sorted({r["month"] or "-" for r in rows})
     groups = [(m, [(r["status"], _dec(r["total"])) for r in rows if (r["month"] or "-") == m])
               for m in months]
+    priced = {r["month"] or "-" for r in rows if r["total"] is not None}
     parts = [f"<section id=\"currency-{slug}\"><h2>Pipeline in {label}</h2>"]
     if currency is None:
         parts.append("<p class=\"note\">Proposals whose vendor sends no currency: set "
                      "<code>currency</code> for their account in settings.toml.</p>")
     parts.append(f"<h3>By month and status</h3>"
-                 f"{stacked_bars(groups, f'pipeline-month-{slug}')}")
+                 f"{stacked_bars(groups, f'pipeline-month-{slug}', priced)}")
     parts.append(_table(f"pipeline-{slug}", ("month", "status", "proposals", "total", "basis",
                                              "net", "gross"),
                         [((r["month"] or "-"), r["status"], r["proposals"], amount(r["total"]),
                           r["total_basis"] or "-", amount(r["total_net"]),
                           amount(r["total_gross"])) for r in rows]))
-    statuses = [(r["status"], _dec(r["total"])) for r in by_status]
+    statuses = [(r["status"], None if r["total"] is None else Decimal(r["total"]))
+                for r in by_status]
     parts.append(f"<h3>By status</h3>{horizontal_bars(statuses, f'pipeline-status-{slug}')}")
     by_account = [r for r in data["by_account"] if r["currency"] == currency]
     parts.append(_table(f"accounts-{slug}", ("account", "proposals", "total", "basis"),
@@ -166,8 +168,9 @@ def _colour(status: str) -> str:
 
 
 def stacked_bars(groups: Sequence[tuple[str, Sequence[tuple[str, Decimal]]]],
-                 chart_id: str) -> str:
-    """One bar per group (month), stacked by status, its total written above it."""
+                 chart_id: str, priced: set[str]) -> str:
+    """One bar per group (month), stacked by status, its total written above it ('-' for
+    a group in `priced` none of whose proposals has a total: no amount is not 0.00)."""
     if not groups:
         return "<p class=\"note\">No proposals.</p>"
     plot_w, plot_h = WIDTH - LEFT - 16, HEIGHT - TOP - BOTTOM
@@ -185,9 +188,10 @@ def stacked_bars(groups: Sequence[tuple[str, Sequence[tuple[str, Decimal]]]],
             shapes.append(f"<rect x=\"{x:.1f}\" y=\"{y:.1f}\" width=\"{bar_w:.1f}\" "
                           f"height=\"{h:.1f}\" fill=\"{_colour(status)}\"><title>"
                           f"{escape(name)} {escape(status)}: {amount(value)}</title></rect>")
-        total = sum((v for _s, v in segments), Decimal(0))
-        shapes.append(f"<text class=\"total\" data-group=\"{escape(name)}\" x=\"{x + bar_w / 2:.1f}\" "
-                      f"y=\"{y - 4:.1f}\" text-anchor=\"middle\">{amount(total)}</text>")
+        total = sum((v for _s, v in segments), Decimal(0)) if name in priced else None
+        shapes.append(f"<text class=\"total\" data-group=\"{escape(name)}\" "
+                      f"x=\"{x + bar_w / 2:.1f}\" y=\"{y - 4:.1f}\" text-anchor=\"middle\">"
+                      f"{amount(total)}</text>")
         shapes.append(f"<text x=\"{x + bar_w / 2:.1f}\" y=\"{TOP + plot_h + 16}\" "
                       f"text-anchor=\"middle\">{escape(name)}</text>")
     statuses = sorted({s for _g, segs in groups for s, _v in segs}, key=_status_rank)
@@ -204,24 +208,25 @@ def _status_rank(status: str) -> int:
     return order.index(status) if status in order else len(order)
 
 
-def horizontal_bars(items: Sequence[tuple[str, Decimal]], chart_id: str) -> str:
-    """One bar per status, its total at the end of the bar."""
+def horizontal_bars(items: Sequence[tuple[str, Decimal | None]], chart_id: str) -> str:
+    """One bar per status, its total at the end of the bar ('-' when none has a total)."""
     if not items:
         return ""
     ordered = sorted(items, key=lambda item: _status_rank(item[0]))
-    top = max((max(v, Decimal(0)) for _n, v in ordered), default=Decimal(0)) or Decimal(1)
+    top = max((max(v or Decimal(0), Decimal(0)) for _n, v in ordered),
+              default=Decimal(0)) or Decimal(1)
     row_h, plot_w = 22, WIDTH - LEFT - 120
     shapes = []
     for i, (name, value) in enumerate(ordered):
         y = 8 + i * row_h
-        w = float(max(value, Decimal(0)) / top) * plot_w
+        w = float(max(value or Decimal(0), Decimal(0)) / top) * plot_w
         shapes.append(f"<text x=\"{LEFT - 6}\" y=\"{y + 14}\" text-anchor=\"end\">"
                       f"{escape(name)}</text>")
         shapes.append(f"<rect x=\"{LEFT}\" y=\"{y}\" width=\"{w:.1f}\" height=\"{row_h - 6}\" "
                       f"fill=\"{_colour(name)}\"><title>{escape(name)}: {amount(value)}</title>"
                       "</rect>")
-        shapes.append(f"<text class=\"total\" data-group=\"{escape(name)}\" x=\"{LEFT + w + 6:.1f}\" "
-                      f"y=\"{y + 14}\">{amount(value)}</text>")
+        shapes.append(f"<text class=\"total\" data-group=\"{escape(name)}\" "
+                      f"x=\"{LEFT + w + 6:.1f}\" y=\"{y + 14}\">{amount(value)}</text>")
     return _svg(chart_id, shapes, height=16 + len(ordered) * row_h)
 
 
