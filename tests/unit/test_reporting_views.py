@@ -8,9 +8,11 @@ currency at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +183,34 @@ def test_downgrade_drops_the_views_and_upgrade_restores_them(known: Database) ->
     assert set(inspect(known.engine).get_view_names()) >= VIEWS
     with known.begin() as conn:
         assert conn.execute(select(accounts)).all() == []
+
+
+def doc_queries(dialect: str) -> list[str]:
+    """The SQL of docs/reporting.md a user would paste: the statements of every ```sql
+    block, those under a `-- SQLite` / `-- PostgreSQL` line only for that database."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reporting.md").read_text()
+    found: list[str] = []
+    for block in re.findall(r"```sql\n(.*?)```", doc, flags=re.S):
+        only: str | None = None
+        lines: list[str] = []
+        for line in block.splitlines():
+            marker = line.strip().lower()
+            if marker in ("-- sqlite", "-- postgresql"):
+                only = marker[3:]
+                continue
+            if marker.startswith("--"):
+                continue
+            lines.append(line)
+            if line.rstrip().endswith(";"):
+                if only in (None, dialect):
+                    found.append("\n".join(lines))
+                lines = []
+    return found
+
+
+def test_every_query_in_the_docs_runs(known: Database) -> None:
+    queries = doc_queries(known.dialect)
+    assert len(queries) >= 9
+    with known.begin() as conn:
+        for query in queries:
+            conn.execute(text(query)).all()
