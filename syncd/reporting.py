@@ -145,10 +145,3 @@ def _json_row(row: Any) -> dict[str, Any]:
     return {k: (v if isinstance(v, int) and not isinstance(v, bool) else norm(v))
             for k, v in dict(row).items()}
 
-
-def money(value: str | None, currency: str | None, basis: str | None = None) -> str:
-    """'1,234.50 EUR (net)': an amount as a person reads it; '-' when there is none."""
-    if value is None:
-        return "-"
-    text = f"{Decimal(value):,.2f} {currency or '???'}"
-    return f"{text} ({basis})" if basis and basis != "gross" else text
