@@ -7,11 +7,13 @@ Exit codes: 0 success, 1 some account or record failed (the summary says which a
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,21 +23,23 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy import select, update
 
-from syncd import logs
+from syncd import logs, report_html, reporting
 from syncd.clock import SYSTEM_CLOCK
 from syncd.db.session import Database
 from syncd.db.tables import CANONICAL_TABLES, conflicts, outbox
 from syncd.engine import deletes as held_deletes
 from syncd.engine import quarantine_ops
+from syncd.engine.accounts import record_vendors
 from syncd.engine.drift_log import not_interpreted
 from syncd.engine.pull import Puller, PullResult
 from syncd.engine.push import Pusher, PushResult, resolve_before_pull
 from syncd.engine.remap import RemapResult, remap_accounts, retry_quarantined
 from syncd.engine.runtime import Runtime
-from syncd.engine.status import account_status, drift_report, pipeline_report
+from syncd.engine.status import account_status, drift_report
 from syncd.engine.store import MirrorWriter
 from syncd.engine.webhooks import register as register_webhooks
 from syncd.errors import SettingsError, SyncdError
+from syncd.reporting import By
 from syncd.settings import Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -105,6 +109,8 @@ def settings() -> Settings:
 def runtime(loaded: Settings) -> Runtime:
     db = Database(loaded.database.url)
     db.upgrade()
+    with db.begin() as conn:  # the reporting views name each account's vendor
+        record_vendors(conn, loaded, SYSTEM_CLOCK.now())
     return Runtime(settings=loaded, db=db, clock=SYSTEM_CLOCK)
 
 
@@ -338,18 +344,59 @@ def _short_time(iso: str | None) -> str:
     return f"{iso[5:10]} {iso[11:16]}" if iso else "-"
 
 
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
 @app.command()
-def report(fmt: FormatOpt = Format.table) -> None:
-    """The pipeline report: proposals by account, status and month, with totals."""
+def report(
+    by: Annotated[By | None, typer.Option(
+        "--by", help="Roll up to month, status or account (always per currency).")] = None,
+    currency: Annotated[str | None, typer.Option(
+        "--currency", help="Only proposals in this currency (ISO code, e.g. EUR).")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="table, json or csv")]
+        = ReportFormat.table,
+    html_file: Annotated[Path | None, typer.Option(
+        "--html", help="Also write a self-contained HTML report with charts to this file.")]
+        = None,
+) -> None:
+    """The pipeline report from the `pipeline` view: proposals by account, status and month,
+    totals per currency (gross where given, else net: `total_basis` says which)."""
     loaded = settings()
     rt = runtime(loaded)
     with rt.db.begin() as conn:
-        data = pipeline_report(conn)
-    table = Table("account", "month", "status", "proposals", "total gross")
+        currency = currency.upper() if currency else None
+        data = reporting.pipeline_rows(conn, *([by] if by else []), currency=currency)
+        page = reporting.report_data(conn, currency) if html_file else None
+    if fmt == ReportFormat.csv:
+        _emit_csv(data)
+    else:
+        _emit(data, Format(fmt), _report_table(data, by))
+    if html_file is not None and page is not None:
+        html_file.write_text(report_html.render(page, SYSTEM_CLOCK.now()), encoding="utf-8")
+        (err if fmt != ReportFormat.table else console).print(
+            f"HTML report written to {html_file}", highlight=False)
+
+
+def _report_table(data: list[dict[str, Any]], by: By | None) -> Table:
+    keys = [str(by)] if by else ["account", "vendor", "month", "status"]
+    table = Table(*keys, "currency", "proposals", "total", "basis", "net", "gross")
     for r in data:
-        table.add_row(r["account"], str(r["month"] or "-"), str(r["status"]),
-                      str(r["proposals"]), str(r["total_gross"] or "0"))
-    _emit(data, fmt, table)
+        table.add_row(*(str(r[k] or "-") for k in keys), r["currency"] or "-",
+                      str(r["proposals"]), report_html.amount(r["total"]),
+                      r["total_basis"] or "-", report_html.amount(r["total_net"]),
+                      report_html.amount(r["total_gross"]))
+    return table
+
+
+def _emit_csv(data: list[dict[str, Any]]) -> None:
+    if not data:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(data[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(data)
 
 
 # ---- conflicts -----------------------------------------------------------------------------
@@ -661,11 +708,14 @@ def _auth_hint(box: Any) -> str:
 def demo(
     db_path: Annotated[str, typer.Option("--db", help="SQLite file to fill.")] = "syncd-demo.db",
     proposals: int = 60,
+    html_path: Annotated[str, typer.Option(
+        "--html", help="Where to write the HTML report.")] = "syncd-demo-report.html",
 ) -> None:
     """What `make demo` runs: sandboxes, a real two-way sync into SQLite, a report."""
     from syncd.demo import run_demo
 
-    raise typer.Exit(run_demo(console, db_path=db_path, proposals=proposals))
+    raise typer.Exit(run_demo(console, db_path=db_path, proposals=proposals,
+                              html_path=html_path))
 
 
 def main() -> None:

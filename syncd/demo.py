@@ -20,11 +20,13 @@ from sqlalchemy import func, select, text
 from syncd.clock import SYSTEM_CLOCK
 from syncd.db.session import Database
 from syncd.db.tables import CANONICAL_TABLES, conflicts, proposals
+from syncd.engine.accounts import record_vendors
 from syncd.engine.pull import Puller
 from syncd.engine.push import Pusher
 from syncd.engine.reconcile import Reconciler
 from syncd.engine.runtime import Runtime
-from syncd.engine.status import pipeline_report
+from syncd.report_html import amount, render
+from syncd.reporting import By, pipeline_rows, report_data
 from syncd.sandbox import sandbox_class
 from syncd.sandbox.base import Sandbox, ServedApp, serve
 from syncd.settings import settings_from_dict
@@ -32,6 +34,9 @@ from syncd.vendors import connector_class, registered_vendors
 from syncd.vendors.base import Op
 
 DEMO_RPM = 600
+# the `currency` setting for the sandboxes whose vendor sends none (StrawBlond is Dutch,
+# Quick Quote a Shopify app priced in dollars)
+DEMO_CURRENCY = {"strawblond": "EUR", "quickquote": "USD"}
 
 
 def serve_sandboxes(
@@ -71,7 +76,8 @@ def write_settings(path: Path, db_url: str, accounts: list[dict[str, Any]]) -> N
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def run_demo(console: Console, *, db_path: str = "syncd-demo.db", proposals: int = 60) -> int:
+def run_demo(console: Console, *, db_path: str = "syncd-demo.db", proposals: int = 60,
+             html_path: str = "syncd-demo-report.html") -> int:
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db_path + suffix):
             os.remove(db_path + suffix)
@@ -81,6 +87,8 @@ def run_demo(console: Console, *, db_path: str = "syncd-demo.db", proposals: int
     for vendor, (box, _app) in served.items():
         entry = box.account_entry(f"demo-{vendor}")
         entry["requests_per_minute"] = DEMO_RPM
+        if vendor in DEMO_CURRENCY:  # this vendor's API carries no currency
+            entry["currency"] = DEMO_CURRENCY[vendor]
         accounts.append(entry)
         console.print(f"sandbox [bold]{vendor}[/] at {box.base_url()}")
     db_url = f"sqlite:///{db_path}"
@@ -88,6 +96,8 @@ def run_demo(console: Console, *, db_path: str = "syncd-demo.db", proposals: int
     settings = settings_from_dict({"database": {"url": db_url}, "accounts": accounts})
     db = Database(db_url)
     db.upgrade()
+    with db.begin() as conn:
+        record_vendors(conn, settings, SYSTEM_CLOCK.now())
     rt = Runtime(settings=settings, db=db, clock=SYSTEM_CLOCK)
     failed = 0
     console.rule("1. backfill every account")
@@ -101,26 +111,31 @@ def run_demo(console: Console, *, db_path: str = "syncd-demo.db", proposals: int
     _counts(console, db)
     console.rule("2. two-way sync")
     failed += _two_way(console, rt, served)
-    console.rule("3. pipeline report")
-    with db.begin() as conn:
-        report = pipeline_report(conn)
-    table = Table("account", "status", "proposals", "total gross")
-    totals: dict[tuple[str, str], list[Any]] = {}
-    for r in report:
-        key = (r["account"], r["status"])
-        bucket = totals.setdefault(key, [0, 0])
-        bucket[0] += r["proposals"]
-        bucket[1] += float(r["total_gross"] or 0)
-    for (account_name, status), (count, gross) in sorted(totals.items()):
-        table.add_row(account_name, status, str(count), f"{gross:,.2f}")
-    console.print(table)
     _sample(console, db)
-    console.print(f"\nmirror: [bold]{db_path}[/]  settings: syncd-demo.toml "
-                  "(try: .venv/bin/syncd --config syncd-demo.toml status)")
+    console.rule("3. pipeline report (from the reporting views, per currency)")
+    console.print(f"mirror: [bold]{db_path}[/]  settings: syncd-demo.toml "
+                  "(try: .venv/bin/syncd --config syncd-demo.toml status, "
+                  "or ... report --by month)")
+    _report(console, db, Path(html_path))
     rt.close()
     for _box, app in served.values():
         app.stop()
     return 0 if failed == 0 else 1
+
+
+def _report(console: Console, db: Database, html_path: Path) -> None:
+    """`syncd report` by account, one row per account and currency, and the HTML page."""
+    with db.begin() as conn:
+        rows = pipeline_rows(conn, By.account)
+        page = report_data(conn)
+    table = Table("account", "currency", "proposals", "total", "basis")
+    for r in rows:
+        table.add_row(r["account"], r["currency"] or "-", str(r["proposals"]),
+                      amount(r["total"]), r["total_basis"] or "-")
+    console.print(table)
+    html_path.write_text(render(page, SYSTEM_CLOCK.now()), encoding="utf-8")
+    console.print(f"HTML report with charts: [bold]{html_path}[/] (open it in a browser; "
+                  "the views behind it are described in docs/reporting.md)")
 
 
 def _counts(console: Console, db: Database) -> None:
@@ -137,7 +152,7 @@ def _counts(console: Console, db: Database) -> None:
 
 
 def _sample(console: Console, db: Database) -> None:
-    table = Table("account", "number", "title", "status", "currency", "total gross")
+    table = Table("account", "number", "title", "status", "currency", "total")
     with db.begin() as conn:
         for account_name in [r[0] for r in conn.execute(select(proposals.c.account).distinct())]:
             for row in conn.execute(
@@ -147,8 +162,15 @@ def _sample(console: Console, db: Database) -> None:
             ).mappings():
                 table.add_row(account_name, str(row["number"] or "-"), str(row["title"])[:40],
                               str(row["status"]), str(row["currency"] or "-"),
-                              str(row["total_gross"]))
+                              _total(row))
     console.print(table)
+
+
+def _total(row: Any) -> str:
+    """Gross where the vendor gives it, else net, saying so (Happyoffer has one net total)."""
+    if row["total_gross"] is not None:
+        return amount(row["total_gross"])
+    return f"{amount(row['total_net'])} (net)" if row["total_net"] is not None else "-"
 
 
 def _editable(rt: Runtime, account: str) -> dict[str, Any] | None:

@@ -95,6 +95,12 @@ class AccountSettings(BaseModel):
     # who applies held deletions: `syncd deletes confirm` only, or also the next complete
     # scan that finds the same records missing again
     confirm_deletes: Literal["manual", "second_sweep"] = "manual"
+    currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code given to this account's proposals whose vendor record "
+                    "carries no currency (StrawBlond and Quick Quote send none), so the "
+                    "reporting views can group their totals by currency; a currency the "
+                    "vendor does send always wins.")
     # the keys only this account's vendor reads (its connector's `options_model`)
     options: VendorOptions = Field(default_factory=VendorOptions)
 

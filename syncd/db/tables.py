@@ -369,3 +369,14 @@ pending_deletes = Table(
     _ts("last_missing_at"),
     Column("sweeps", Integer, nullable=False, server_default="1"),
 )
+
+# Which vendor each configured account talks to, so the reporting views (migration 0005,
+# docs/reporting.md) can show it: the canonical rows carry only the account name. Kept in
+# step with the settings by every `syncd` command (syncd/engine/accounts.py).
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account", String(100), primary_key=True),
+    Column("vendor", String(50), nullable=False),
+    _ts("updated_at"),
+)

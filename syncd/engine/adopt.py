@@ -170,7 +170,7 @@ class AdoptingWriter(MirrorWriter):
     """A MirrorWriter that first links marked records to their waiting local rows."""
 
     def __init__(self, account: str, connector: Connector, policy: str, now: datetime) -> None:
-        super().__init__(account, policy, now)
+        super().__init__(account, policy, now, currency=connector.account.currency)
         self.connector = connector
         self.adopted = 0
 

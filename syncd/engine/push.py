@@ -466,7 +466,8 @@ class Pusher:
                 return
             with self.db.begin() as conn:
                 MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
-                             self.clock.now()).apply(conn, bundle, connector.stream_for(entity))
+                             self.clock.now(), currency=self.account.settings.currency,
+                             ).apply(conn, bundle, connector.stream_for(entity))
         except BadRecord as exc:
             # the re-read came back unusable: the body cannot be rebuilt safely, so this
             # entry fails with the reason (shown by `syncd status`), is not retried forever,

@@ -91,8 +91,9 @@ class RemapResult:
 class _CountingWriter(MirrorWriter):
     """The pull's writer, counting what it did per table (deletions included)."""
 
-    def __init__(self, account: str, policy: str, now: datetime, result: RemapResult) -> None:
-        super().__init__(account, policy, now)
+    def __init__(self, account: str, policy: str, now: datetime, result: RemapResult,
+                 currency: str | None = None) -> None:
+        super().__init__(account, policy, now, currency=currency)
         self.result = result
 
     def upsert(self, conn: Connection, entity: str, rows: list[dict[str, Any]], stream: str,
@@ -195,7 +196,7 @@ class _Remap:
         self.connector: Connector = connector_class(account.vendor)(account)
         self.result = RemapResult(self.name)
         self.writer = _CountingWriter(self.name, runtime.settings.sync.conflict_policy,
-                                      self.now, self.result)
+                                      self.now, self.result, account.currency)
         self.tallies: dict[str, DriftTally] = {}  # streams re-read completely: replaced
         self.extra: dict[str, DriftTally] = defaultdict(DriftTally)  # released, others: added
         self.pushed: dict[tuple[str, int], datetime] = {}

@@ -1,4 +1,5 @@
-"""Read-only views over the bookkeeping tables: `syncd status`, `syncd report`, `syncd drift`."""
+"""Read-only views over the bookkeeping tables: `syncd status`, `syncd drift` (`syncd report`
+reads the SQL views: syncd/reporting.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from syncd.db.tables import (
     conflicts,
     drift,
     outbox,
-    proposals,
     quarantine,
     request_log,
     runs,
@@ -103,23 +103,6 @@ def account_status(conn: Connection, settings: Settings, now: float) -> list[dic
             },
         })
     return out
-
-
-def pipeline_report(conn: Connection) -> list[dict[str, Any]]:
-    """Proposals by account, status and month (of creation), with gross totals."""
-    month = func.substr(func.cast(proposals.c.created_at, proposals.c.title.type), 1, 7)
-    rows = conn.execute(
-        select(proposals.c.account, proposals.c.status, month.label("month"),
-               func.count().label("proposals"), func.sum(proposals.c.total_gross).label("gross"))
-        .where(proposals.c.deleted_at.is_(None))
-        .group_by(proposals.c.account, proposals.c.status, month)
-        .order_by(proposals.c.account, month, proposals.c.status)
-    ).all()
-    return [
-        {"account": r.account, "status": r.status, "month": r.month, "proposals": r.proposals,
-         "total_gross": norm(r.gross)}
-        for r in rows
-    ]
 
 
 def _is_status_path(path: str) -> bool:

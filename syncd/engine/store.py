@@ -130,6 +130,15 @@ _EMPTY = {str(e): dict.fromkeys(merge_fields(e)) for e in Entity}
 _FIELD_SETS = {str(e): frozenset(merge_fields(e)) for e in Entity}
 
 
+def with_currency(row: dict[str, Any], currency: str) -> dict[str, Any]:
+    """A proposal row with the account's default currency when the vendor gave none.
+
+    Applied here, where every connector's rows enter the mirror, rather than in each
+    connector: the vendors without a currency (StrawBlond, Quick Quote) are not special,
+    they just leave the field empty, and the merge then treats the value as the vendor's."""
+    return row if row.get("currency") else {**row, "currency": currency}
+
+
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -164,10 +173,13 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> di
 class MirrorWriter:
     """Applies bundles for one account inside the caller's transaction."""
 
-    def __init__(self, account: str, policy: str, now: datetime) -> None:
+    def __init__(self, account: str, policy: str, now: datetime, *,
+                 currency: str | None = None) -> None:
         self.account = account
         self.policy = policy
         self.now = now
+        # the account's `currency` setting: given to proposals the vendor sends without one
+        self.currency = currency
         # remote ids of rows this writer inserted: such a parent has no older children to
         # look for (a backfill then never reads back the items it has just written)
         self._inserted: dict[str, set[str]] = defaultdict(set)
@@ -204,6 +216,8 @@ class MirrorWriter:
         if not rows:
             return {}
         incoming: dict[str, dict[str, Any]] = {}
+        if entity == Entity.PROPOSALS and self.currency:
+            rows = [with_currency(row, self.currency) for row in rows]
         for row in rows:
             rid = row["remote_id"]
             if rid in incoming:  # the same record twice in one bundle: merge the dicts

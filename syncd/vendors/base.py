@@ -80,6 +80,11 @@ class AccountConfig(Protocol):
         ...
 
     @property
+    def currency(self) -> str | None:
+        """The currency given to records whose vendor sends none (None: leave it empty)."""
+        ...
+
+    @property
     def options(self) -> VendorOptions:
         """The account's values of the connector's `options_model`."""
         ...
