@@ -740,11 +740,11 @@ _CLICK_ERROR: type[Exception] = next(
 
 
 def _usage_line(exc: Exception) -> str:
-    """One line for bad usage: click's message and where the help is."""
+    """One line for bad usage: click's message (its line breaks folded) and where the help is."""
     ctx = getattr(exc, "ctx", None)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    return f"error: {message}{hint}"
+    return f"error: {' '.join(message.split())}{hint}"
 
 
 def main() -> None:

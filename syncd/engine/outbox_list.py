@@ -37,15 +37,16 @@ class OutboxStatus(StrEnum):
 # a write that will not go out as it stands: the reason is the thing to read
 NOT_SENT = frozenset({OutboxStatus.refused, OutboxStatus.unsupported, OutboxStatus.skipped,
                       OutboxStatus.failed})
-_HTTP_STATUS = re.compile(r": HTTP \d{3}: ")
+_HTTP_STATUS = re.compile(r"\bHTTP \d{3}: ")
 
 
 def refusal_text(status: str, last_error: str | None) -> str | None:
-    """What the vendor (or the capability matrix) said against this write, else None."""
+    """What the vendor (or the capability matrix) said against this write, else None: the
+    text after the last "HTTP 4xx: " (a connector's own message may repeat the status)."""
     if status not in NOT_SENT or not last_error:
         return None
-    parts = _HTTP_STATUS.split(last_error, maxsplit=1)
-    return parts[1] if len(parts) == 2 else last_error
+    found = list(_HTTP_STATUS.finditer(last_error))
+    return last_error[found[-1].end():] if found else last_error
 
 
 def outbox_entries(
