@@ -672,6 +672,9 @@ def webhooks_register(
 
 
 # ---- sandbox / demo ------------------------------------------------------------------------
+SANDBOX_RPM = 30  # the vendors' real budget: what a newcomer's first backfill meets
+
+
 @app.command()
 def sandbox(
     port: Annotated[int, typer.Option("--port", help="First port; one per vendor (0: any free "
@@ -698,9 +701,6 @@ def sandbox(
     console.print("Ctrl-C to stop.")
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
-
-
-SANDBOX_RPM = 30  # the vendors' real budget: what a newcomer's first backfill meets
 
 
 def _write_sandbox_settings(path: Path, database_url: str, boxes: list[Any]) -> None:
@@ -771,6 +771,7 @@ def main() -> None:
             err.print(_usage_line(exc), markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
 
 if __name__ == "__main__":
     main()

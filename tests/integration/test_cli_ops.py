@@ -87,6 +87,8 @@ def test_bad_settings_exit_2(tmp_path: Path, sqlite_url: str) -> None:
     assert missing.code == 2 and "--config" in missing.err
     config = tmp_path / "settings.toml"
     write_settings(config, sqlite_url, [])
+    log_format = bare("--config", str(config), "--log-format", "xml", "status")
+    assert log_format.code == 2 and "--log-format" in log_format.err, log_format.err
     unknown = syncd(config, "outbox", "list", "--account", "nobody")
     assert unknown.code == 2 and "no account named 'nobody'" in unknown.err, unknown.err
     config.write_text(config.read_text().replace('"manual"', '"sometimes"'))
