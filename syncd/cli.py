@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from syncd.engine import deletes as held_deletes
 from syncd.engine import quarantine_ops
 from syncd.engine.accounts import record_vendors
 from syncd.engine.drift_log import not_interpreted
+from syncd.engine.outbox_list import OutboxStatus, outbox_entries
 from syncd.engine.pull import Puller, PullResult
 from syncd.engine.push import Pusher, PushResult, resolve_before_pull
 from syncd.engine.remap import RemapResult, remap_accounts, retry_quarantined
@@ -39,6 +41,7 @@ from syncd.engine.status import account_status, drift_report
 from syncd.engine.store import MirrorWriter
 from syncd.engine.webhooks import register as register_webhooks
 from syncd.errors import SettingsError, SyncdError
+from syncd.http.redaction import is_secret_key
 from syncd.reporting import By
 from syncd.settings import Settings, load_settings
 
@@ -51,11 +54,13 @@ quarantine_app = typer.Typer(help="Records syncd could not identify or read, kep
                              no_args_is_help=True)
 deletes_app = typer.Typer(help="Deletions held by the guard against false mass deletion.",
                           no_args_is_help=True)
+outbox_app = typer.Typer(help="Planned writes and what became of them.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(conflicts_app, name="conflicts")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(deletes_app, name="deletes")
+app.add_typer(outbox_app, name="outbox")
 console = Console()
 err = Console(stderr=True)
 
@@ -97,10 +102,13 @@ def _main(
 
 
 def settings() -> Settings:
+    """The settings file, its secrets registered for masking (secrets only: an OAuth host or
+    a user name in `[accounts.auth]` stays readable in every log line)."""
     loaded = load_settings(STATE.config)
     for account in loaded.accounts:
-        for value in account.auth.values():
-            logs.REDACT.add(value.get_secret_value())
+        for key, value in account.auth.items():
+            if is_secret_key(key):
+                logs.REDACT.add(value.get_secret_value())
         if account.webhook_secret:
             logs.REDACT.add(account.webhook_secret.get_secret_value())
     return loaded
@@ -279,7 +287,7 @@ def _push_summary(results: list[PushResult]) -> bool:
                       f"{len(r.refused)} refused")
         for reason in r.refused:
             ok = False
-            console.print(f"  [red]refused[/]: {reason}")
+            console.print(f"  [red]refused[/]: {escape(reason)}", highlight=False, soft_wrap=True)
     return ok
 
 
@@ -336,7 +344,8 @@ def status(fmt: FormatOpt = Format.table) -> None:
         for a in data:
             for problem in a["push_problems"]:
                 console.print(f"{a['account']}: {problem['kind']} {problem['entity']} "
-                              f"{problem['status']}: {problem['reason']}")
+                              f"{problem['status']}: {problem['reason']}",
+                              markup=False, highlight=False, soft_wrap=True)
 
 
 def _short_time(iso: str | None) -> str:
@@ -397,6 +406,30 @@ def _emit_csv(data: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(sys.stdout, fieldnames=list(data[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(data)
+
+
+# ---- outbox --------------------------------------------------------------------------------
+@outbox_app.command("list")
+def outbox_list(
+    account: AccountOpt = None,
+    status_: Annotated[OutboxStatus | None, typer.Option(
+        "--status", help="Only entries in this state (pending, done, refused, ...).")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every planned write: its status, attempts, last error and the vendor's refusal."""
+    loaded = settings()
+    names = _names(loaded, account) if account else None
+    rt = runtime(loaded)
+    with rt.db.begin() as conn:
+        data = outbox_entries(conn, names, status_.value if status_ else None, logs.REDACT)
+    table = Table("id", "account", "entity", "row", "request", "fields", "status", "tries",
+                  "updated", "refusal / last error")
+    for e in data:
+        table.add_row(str(e["id"]), e["account"], e["entity"], str(e["row_id"] or "-"),
+                      f"{e['kind']} {e['method']} {e['path']}", ",".join(e["fields"]),
+                      e["status"], str(e["attempts"]), _short_time(e["updated_at"]),
+                      escape(e["refusal"] or e["last_error"] or ""))
+    _emit(data, fmt, table)
 
 
 # ---- conflicts -----------------------------------------------------------------------------
@@ -685,18 +718,48 @@ def webhooks_register(
 
 
 # ---- sandbox / demo ------------------------------------------------------------------------
+SANDBOX_RPM = 30  # the vendors' real budget: what a newcomer's first backfill meets
+
+
 @app.command()
-def sandbox(port: Annotated[int, typer.Option("--port", help="First port; one per vendor.")] = 8900,
-            proposals: int = 200) -> None:
+def sandbox(
+    port: Annotated[int, typer.Option("--port", help="First port; one per vendor (0: any free "
+                                      "ports).")] = 8900,
+    proposals: int = 200,
+    write_settings_to: Annotated[str | None, typer.Option(
+        "--write-settings", metavar="FILE",
+        help="Write a settings file for these sandboxes, for `syncd --config FILE backfill`.")] = None,
+    database_url: Annotated[str, typer.Option(
+        "--database-url", help="The mirror the written settings file names.")] = "sqlite:///syncd-sandbox.db",
+) -> None:
     """Serve the five vendor sandboxes on loopback with seeded data."""
     from syncd.demo import serve_sandboxes
 
-    served = serve_sandboxes(port=port, proposals=proposals, rpm=30)
+    served = serve_sandboxes(port=port or None, proposals=proposals, rpm=SANDBOX_RPM)
     for vendor, (box, _app) in served.items():
-        console.print(f"{vendor}: {box.base_url()}  auth: {_auth_hint(box)}")
+        console.print(f"{vendor}: {box.base_url()}  auth: {_auth_hint(box)}", markup=False,
+                      highlight=False, soft_wrap=True)
+    if write_settings_to:
+        _write_sandbox_settings(Path(write_settings_to), database_url,
+                                [box for box, _app in served.values()])
+        console.print(f"settings for these sandboxes: {write_settings_to} (try: syncd --config "
+                      f"{write_settings_to} backfill)", markup=False, highlight=False, soft_wrap=True)
     console.print("Ctrl-C to stop.")
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
+
+
+def _write_sandbox_settings(path: Path, database_url: str, boxes: list[Any]) -> None:
+    """One `[[accounts]]` entry per served sandbox (`sandbox-<vendor>`), written only once
+    every sandbox answers and in one rename, so whoever waits for the file can use it."""
+    from syncd.demo import write_settings
+
+    accounts = [{**box.account_entry(f"sandbox-{box.vendor}"),
+                 "requests_per_minute": SANDBOX_RPM} for box in boxes]
+    partial = path.with_name(path.name + ".partial")
+    write_settings(partial, database_url, accounts)
+    load_settings(partial)  # what `--config FILE` reads: a bad entry fails here, not later
+    os.replace(partial, path)
 
 
 def _auth_hint(box: Any) -> str:
@@ -718,28 +781,44 @@ def demo(
                               html_path=html_path))
 
 
+# the ClickException of the click that Typer runs on: Typer 0.29 ships its own copy
+# (`typer._click`), so the installed `click.ClickException` is another class, one its parser
+# never raises (a mistyped command used to escape as a traceback with exit 1)
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _usage_line(exc: Exception) -> str:
+    """One line for bad usage: click's message (its line breaks folded) and where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return f"error: {' '.join(message.split())}{hint}"
+
+
 def main() -> None:
-    """Console-script entry point: map errors to exit codes, never print secrets."""
+    """Console-script entry point: map errors to exit codes, never print secrets.
+
+    Click runs without standalone mode so that syncd's own errors reach the handlers here;
+    its usage errors are then ours to print: one line, exit 2 (a bare group such as `syncd`
+    or `syncd db` prints its help, then exits 2 like click does)."""
     try:
         # without standalone mode click *returns* a `typer.Exit` code instead of raising it
         code = app(standalone_mode=False)
-    except SettingsError as exc:  # escaped: a key such as `accounts[NAME]` is no markup
-        err.print(f"[red]error:[/] {escape(logs.REDACT(str(exc)))}")
+    except SettingsError as exc:
+        err.print(f"[red]error:[/] {escape(logs.REDACT(str(exc)))}", highlight=False)
         sys.exit(2)
     except SyncdError as exc:
-        err.print(f"[red]error:[/] {escape(logs.REDACT(str(exc)))}")
+        err.print(f"[red]error:[/] {escape(logs.REDACT(str(exc)))}", highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except _CLICK_ERROR as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one's help is printed already
+            err.print(_usage_line(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
 
 

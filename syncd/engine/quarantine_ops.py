@@ -18,7 +18,7 @@ from syncd.db.tables import quarantine
 from syncd.engine.drift_log import secret_key
 from syncd.engine.values import norm
 from syncd.errors import SettingsError
-from syncd.http.redaction import MASK, Redactor
+from syncd.http.redaction import MASK, Redactor, is_secret_key
 from syncd.settings import Settings
 
 NO_ID = "(no id)"  # how a record without a usable id is named
@@ -70,7 +70,7 @@ def mask_secret_keys(value: Any) -> Any:
 def _secrets(settings: Settings) -> list[str]:
     found: list[str] = []
     for account in settings.accounts:
-        found += [v.get_secret_value() for v in account.auth.values()]
+        found += [v.get_secret_value() for k, v in account.auth.items() if is_secret_key(k)]
         if account.webhook_secret is not None:
             found.append(account.webhook_secret.get_secret_value())
     return [s for s in found if s]

@@ -60,3 +60,17 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         return text
+
+
+# words that make a settings key a secret: `access_token`, `api_key`, `client_secret`,
+# `password`, `external_user_token` ...
+SECRET_KEY_WORDS = ("token", "secret", "password", "key", "signature")
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a settings key (an `[accounts.auth]` entry) holds a secret, whose value is then
+    masked in every log line and message. Addresses and names are not secrets (`oauth_url`,
+    `email`, `client_id`, `offer_template_id`): masking an OAuth host would blank every URL
+    of the vendor in the log, and hide nothing an attacker needs."""
+    lowered = name.lower()
+    return not lowered.endswith("_url") and any(word in lowered for word in SECRET_KEY_WORDS)

@@ -520,7 +520,10 @@ class HappyofferConnector(Connector):
     def _setting(self, key: str) -> str:
         value = self.account.secret(key)
         if not value:
-            raise VendorUnsupported(f"set `{key}` in [accounts.auth] to create Happyoffer offers")
+            # where, in full: the account's own table (a bare "[accounts.auth]" also reads as
+            # console markup and vanished from the push summary)
+            raise VendorUnsupported(f"set `{key}` in [[accounts]] {self.account.name} "
+                                    "(its [accounts.auth] table) to create Happyoffer offers")
         return value
 
     def update_requests(

@@ -21,3 +21,17 @@ def test_json_logs_carry_context_and_mask_secrets(capsys: pytest.CaptureFixture[
     assert record["account"] == "a" and record["stream"] == "quotes" and record["run_id"] == "r1"
     assert "sk-very-secret-value" not in line and "***" in record["message"]
     logging.getLogger().handlers.clear()
+
+
+@pytest.mark.parametrize(("key", "secret"), [
+    ("access_token", True), ("refresh_token", True), ("client_secret", True), ("api_key", True),
+    ("password", True), ("token", True), ("external_user_token", True),
+    ("oauth_url", False), ("offer_pdf_url", False), ("email", False), ("client_id", False),
+    ("offer_template_id", False),
+])
+def test_only_secret_auth_keys_are_masked(key: str, secret: bool) -> None:
+    """An address or a user name in `[accounts.auth]` stays readable: masking the OAuth host
+    blanked every Offorte URL in the log."""
+    from syncd.http.redaction import is_secret_key
+
+    assert is_secret_key(key) is secret
