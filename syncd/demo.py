@@ -34,9 +34,6 @@ from syncd.vendors import connector_class, registered_vendors
 from syncd.vendors.base import Op
 
 DEMO_RPM = 600
-# the `currency` setting for the sandboxes whose vendor sends none (StrawBlond is Dutch,
-# Quick Quote a Shopify app priced in dollars)
-DEMO_CURRENCY = {"strawblond": "EUR", "quickquote": "USD"}
 
 
 def serve_sandboxes(
@@ -87,8 +84,8 @@ def run_demo(console: Console, *, db_path: str = "syncd-demo.db", proposals: int
     for vendor, (box, _app) in served.items():
         entry = box.account_entry(f"demo-{vendor}")
         entry["requests_per_minute"] = DEMO_RPM
-        if vendor in DEMO_CURRENCY:  # this vendor's API carries no currency
-            entry["currency"] = DEMO_CURRENCY[vendor]
+        if box.demo_currency:  # this vendor's API carries no currency
+            entry["currency"] = box.demo_currency
         accounts.append(entry)
         console.print(f"sandbox [bold]{vendor}[/] at {box.base_url()}")
     db_url = f"sqlite:///{db_path}"

@@ -98,7 +98,7 @@ class AccountSettings(BaseModel):
     currency: str | None = Field(
         None, pattern=r"^[A-Z]{3}$",
         description="ISO 4217 code given to this account's proposals whose vendor record "
-                    "carries no currency (StrawBlond and Quick Quote send none), so the "
+                    "carries no currency (some vendors' APIs send none), so the "
                     "reporting views can group their totals by currency; a currency the "
                     "vendor does send always wins.")
     # the keys only this account's vendor reads (its connector's `options_model`)

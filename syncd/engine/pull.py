@@ -1,7 +1,9 @@
 """The generic pull: page through each stream, validate, map, merge, checkpoint.
 
 For every page the puller
-  1. asks the stream's paginator for the next request and spends one budget slot on it;
+  1. gets the stream's next page from the account's client (`AccountClient.paginate`: the
+     stream's paginator says which, one budget slot each), less the records the stream
+     declares to skip;
   2. skips records whose list fingerprint is unchanged since the last pull (no detail
      request, no write), fetches details only for the others;
   3. validates each record with the stream's pydantic model — a record that fails is
@@ -20,7 +22,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,10 +47,10 @@ from syncd.engine.deletes import sweep_deletions
 from syncd.engine.drift_log import DriftTally, DriftWriter
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter, WriteStats, chunks, deletion_columns, in_list
-from syncd.errors import SyncdError, TransientVendorError, VendorError
+from syncd.errors import SyncdError, VendorError
 from syncd.http.budget import Priority
 from syncd.http.client import MalformedResponse, NotFound, priority
-from syncd.http.lazy_records import LazyRecords
+from syncd.http.paginators import Paginator, dig
 from syncd.vendors.base import StreamSpec, canonical_json, default_fingerprint, hash_text
 
 # Records written per transaction when one answer holds more (Happyoffer's lists have no
@@ -106,15 +108,6 @@ class PullResult:
         return counts
 
 
-def dig(body: Any, path: tuple[str, ...]) -> Any:
-    """Follow `path` keys into a decoded body."""
-    for key in path:
-        if not isinstance(body, dict):
-            raise TypeError(f"expected an object holding {key!r}, got {type(body).__name__}")
-        body = body.get(key)
-    return body
-
-
 class Puller:
     """Runs the streams of one account."""
 
@@ -170,83 +163,15 @@ class Puller:
         """One scan of a stream (resuming one in progress). `reread`: a new scan of only
         the first partitions, re-reading what an earlier run read of a resumed scan."""
         result = StreamResult(stream.name)
-        state = self._load_state(stream)
-        # a scan another run began: what that run read is older than this run's reads
-        resumed = bool(state.get("in_progress") and state.get("read_any"))
-        if resumed:
-            state["resumed"] = True
-            state["resumed_from"] = state.get("partition", 0)  # partitions before: stale
-        if not state.get("in_progress"):
-            state = self._fresh_state(stream, state, sweep)
-            if reread is not None:
-                # only part of the stream: never a reason to mark unseen records deleted
-                state.update(limit=reread, early_stop=True)
-            with self.db.begin() as conn:
-                conn.execute(delete(scan_seen).where(scan_seen.c.account == self.name,
-                                                     scan_seen.c.stream == stream.name))
-                self._save_state(conn, stream, state)
-        page_size = self.account.settings.page_size or stream.page_size
-        partitions = stream.partitions or ("",)
+        state, resumed = self._begin_scan(stream, sweep, reread)
         try:
             if state.get("staged"):  # details a killed run had still to fetch
                 self._run_staged(stream, state, result)
-            while state["partition"] < min(len(partitions), state.get("limit") or 1 << 30):
-                part = partitions[state["partition"]]
-                paginator = stream.paginator(page_size, state.get("page"))
-                marks = state.setdefault("marks", {})
-                stop_at = marks.get(part) if (stream.high_water and not state["sweep"]) else None
-                while paginator.has_next:
-                    if self.runtime.stop.is_set():
-                        return result
-                    params = {**stream.params, **paginator.request_params()}
-                    path = self.account.settings.path(stream.name, stream.path)
-                    body = self.account.client.get_json(path.format(partition=part),
-                                                        params=params,
-                                                        records_path=stream.records_path)
-                    records = dig(body, stream.records_path)
-                    if not isinstance(records, list | LazyRecords):
-                        raise TransientVendorError(
-                            f"{stream.name}: expected a list of records, got {type(records).__name__}")
-                    paginator.update(body, records)
-                    result.pages += 1
-                    state["read_any"] = True
-                    if stream.detail is not None:
-                        self._detail_page(stream, paginator, records, result, state, part,
-                                          stop_at)
-                        continue
-                    # a log may name one record twice: only its last entry counts (over
-                    # LazyRecords this first pass decodes each record and drops it)
-                    ids = [_record_id(stream, rec) for rec in records]
-                    last = {rid: i for i, rid in enumerate(ids) if rid}
-                    work, reached_mark = _PageWork(), False  # an empty page commits its position
-                    for start in range(0, len(records), RECORDS_PER_COMMIT):
-                        stop = start + RECORDS_PER_COMMIT
-                        work, reached = self._page(stream, records[start:stop],
-                                                   ids[start:stop], start, last, result,
-                                                   state, part, stop_at)
-                        reached_mark = reached or reached_mark
-                        if stop < len(records):  # the position stays on this answer
-                            self._commit_page(stream, work, result, state)
-                    if reached_mark:
-                        paginator.has_next = False
-                        state["early_stop"] = True
-                    state["page"] = paginator.state if paginator.has_next else None
-                    if not paginator.has_next:
-                        state["partition"] += 1
-                        if stream.keep_cursor:
-                            state.setdefault("kept", {})[part] = paginator.state
-                    # the page's (last) rows and the position after it: one transaction
-                    self._commit_page(stream, work, result, state)
-                    if self.progress:
-                        self.progress(self.name, stream.name, result.records,
-                                      self.account.client.transport.requests_sent,
-                                      paginator.remaining)
+            if not self._scan_partitions(stream, state, result):
+                return result  # stopped: the scan stays in progress
             self._finish(stream, state, result)
         except (SyncdError, TypeError) as exc:
-            result.error = str(exc)
-            log.warning("account=%s stream=%s failed: %s", self.name, stream.name, exc,
-                        extra={"account": self.name, "stream": stream.name,
-                               "run_id": self.run_id})
+            self._fail(stream, result, exc)
             return result
         if resumed and not sweep and not self.runtime.stop.is_set():
             # what the earlier run read may be stale: an incremental pull reads those
@@ -256,7 +181,108 @@ class Puller:
                 stream, sweep=sweep, reread=int(state.get("resumed_from", 0)) + 1))
         return result
 
-    def _detail_page(self, stream: StreamSpec, paginator: Any, records: Any,
+    def _begin_scan(self, stream: StreamSpec, sweep: bool,
+                    reread: int | None) -> tuple[dict[str, Any], bool]:
+        """The stream's state to go on from, and whether it resumes a scan another run
+        began (what that run read is older than this run's reads)."""
+        state = self._load_state(stream)
+        resumed = bool(state.get("in_progress") and state.get("read_any"))
+        if resumed:
+            state["resumed"] = True
+            state["resumed_from"] = state.get("partition", 0)  # partitions before: stale
+        if not state.get("in_progress"):
+            state = self._start_scan(stream, state, sweep, reread)
+        return state, resumed
+
+    def _start_scan(self, stream: StreamSpec, old: dict[str, Any], sweep: bool,
+                    reread: int | None) -> dict[str, Any]:
+        """A new scan from the stream's first partition, its seen ids cleared (committed
+        before the first request)."""
+        state = self._fresh_state(stream, old, sweep)
+        if reread is not None:
+            # only part of the stream: never a reason to mark unseen records deleted
+            state.update(limit=reread, early_stop=True)
+        with self.db.begin() as conn:
+            conn.execute(delete(scan_seen).where(scan_seen.c.account == self.name,
+                                                 scan_seen.c.stream == stream.name))
+            self._save_state(conn, stream, state)
+        return state
+
+    def _scan_partitions(self, stream: StreamSpec, state: dict[str, Any],
+                         result: StreamResult) -> bool:
+        """Page through the partitions still to read; False when the run was stopped
+        before the scan ended."""
+        page_size = self.account.settings.page_size or stream.page_size
+        partitions = stream.partitions or ("",)
+        while state["partition"] < min(len(partitions), state.get("limit") or 1 << 30):
+            part = partitions[state["partition"]]
+            if not self._scan_partition(stream, state, result, part, page_size):
+                return False
+        return True
+
+    def _scan_partition(self, stream: StreamSpec, state: dict[str, Any],
+                        result: StreamResult, part: str, page_size: int) -> bool:
+        """Every page of one partition from the stored position (the client pages, one
+        budgeted request each); False when the run was stopped before its end."""
+        paginator = stream.paginator(page_size, state.get("page"))
+        stop_at = self._stop_mark(stream, state, part)
+        path = self.account.settings.path(stream.name, stream.path).format(partition=part)
+        for page in self.account.client.paginate(
+                path, paginator, records_path=stream.records_path, params=stream.params,
+                until=self.runtime.stop, label=stream.name):
+            result.pages += 1
+            state["read_any"] = True
+            records = kept_records(stream, page.records)
+            if stream.detail is not None:
+                self._detail_page(stream, paginator, records, result, state, part, stop_at)
+            else:
+                self._list_page(stream, paginator, records, result, state, part, stop_at)
+        return not paginator.has_next
+
+    @staticmethod
+    def _stop_mark(stream: StreamSpec, state: dict[str, Any], part: str) -> Any:
+        """The high-water mark an incremental run of a newest-first list stops at (None:
+        read to the end)."""
+        marks = state.setdefault("marks", {})
+        return marks.get(part) if (stream.high_water and not state["sweep"]) else None
+
+    def _list_page(self, stream: StreamSpec, paginator: Paginator, records: Sequence[Any],
+                   result: StreamResult, state: dict[str, Any], part: str,
+                   stop_at: Any) -> None:
+        """A page of a stream without detail requests: its records validated, mapped and
+        committed with the position after the page, a slice of `RECORDS_PER_COMMIT` at a
+        time when one answer holds more (the position then stays on this answer until
+        its last slice)."""
+        ids, last = page_ids(stream, records)
+        work, reached_mark = _PageWork(), False  # an empty page commits its position
+        for start in range(0, len(records), RECORDS_PER_COMMIT):
+            stop = start + RECORDS_PER_COMMIT
+            work, reached = self._page(stream, records[start:stop], ids[start:stop], start,
+                                       last, result, state, part, stop_at)
+            reached_mark = reached or reached_mark
+            if stop < len(records):  # the position stays on this answer
+                self._commit_page(stream, work, result, state)
+        if reached_mark:
+            _stop_early(paginator, state)
+        _advance(stream, paginator, state, part)
+        # the page's (last) rows and the position after it: one transaction
+        self._commit_page(stream, work, result, state)
+        self._report_progress(stream, result, paginator)
+
+    def _fail(self, stream: StreamSpec, result: StreamResult, exc: Exception) -> None:
+        """A failed scan: the error goes to the result and the log; the scan stays in
+        progress, resumed by the next run."""
+        result.error = str(exc)
+        log.warning("account=%s stream=%s failed: %s", self.name, stream.name, exc,
+                    extra={"account": self.name, "stream": stream.name, "run_id": self.run_id})
+
+    def _report_progress(self, stream: StreamSpec, result: StreamResult,
+                         paginator: Paginator) -> None:
+        if self.progress:
+            self.progress(self.name, stream.name, result.records,
+                          self.account.client.transport.requests_sent, paginator.remaining)
+
+    def _detail_page(self, stream: StreamSpec, paginator: Paginator, records: Sequence[Any],
                      result: StreamResult, state: dict[str, Any], part: str,
                      stop_at: Any) -> None:
         """A page of a stream with detail requests, resumable at the request.
@@ -267,26 +293,18 @@ class Puller:
         with its fingerprint before the next. A kill at any instant then repeats at most
         the one request in flight: a resumed run neither re-reads the list page nor
         re-fetches a detail already committed."""
-        ids = [_record_id(stream, rec) for rec in records]
-        last = {rid: i for i, rid in enumerate(ids) if rid}
+        ids, last = page_ids(stream, records)
         work = _PageWork()
         changed, reached = self._triage(stream, records, ids, 0, last, result, state, part,
                                         stop_at, work)
         staged = [[rid, rec, fp] for rid, rec, fp in changed]
         if reached:
-            paginator.has_next = False
-            state["early_stop"] = True
-        state["page"] = paginator.state if paginator.has_next else None
-        if not paginator.has_next:
-            state["partition"] += 1
-            if stream.keep_cursor:
-                state.setdefault("kept", {})[part] = paginator.state
+            _stop_early(paginator, state)
+        _advance(stream, paginator, state, part)
         state["staged"] = staged
         self._commit_page(stream, work, result, state)
         self._run_staged(stream, state, result)
-        if self.progress:
-            self.progress(self.name, stream.name, result.records,
-                          self.account.client.transport.requests_sent, paginator.remaining)
+        self._report_progress(stream, result, paginator)
 
     def _run_staged(self, stream: StreamSpec, state: dict[str, Any],
                     result: StreamResult) -> None:
@@ -330,7 +348,7 @@ class Puller:
         return {name for name, value in rows if not (value or {}).get("in_progress")}
 
     def _page(
-        self, stream: StreamSpec, records: list[Any], ids: list[str | None], offset: int,
+        self, stream: StreamSpec, records: Sequence[Any], ids: list[str | None], offset: int,
         last: dict[str, int], result: StreamResult, state: dict[str, Any], part: str,
         stop_at: Any,
     ) -> tuple[_PageWork, bool]:
@@ -344,7 +362,7 @@ class Puller:
         return work, reached
 
     def _triage(
-        self, stream: StreamSpec, records: list[Any], ids: list[str | None], offset: int,
+        self, stream: StreamSpec, records: Sequence[Any], ids: list[str | None], offset: int,
         last: dict[str, int], result: StreamResult, state: dict[str, Any], part: str,
         stop_at: Any, work: _PageWork,
     ) -> tuple[list[tuple[str, Any, str]], bool]:
@@ -667,6 +685,42 @@ def map_record(connector: Any, stream: StreamSpec, record: Any) -> tuple[Bundle,
         bundle = stream.map(connector, model, record)
         drift.unknown_fields(stream.model, record)
     return bundle, notes
+
+
+def kept_records(stream: StreamSpec, records: Sequence[Any]) -> Sequence[Any]:
+    """A page's records without those the stream declares to skip (`StreamSpec.skip`),
+    in their order; the page itself when the stream skips none."""
+    if stream.skip is None:
+        return records
+    skip = stream.skip
+    return [rec for rec in records if not skip(rec)]
+
+
+def page_ids(stream: StreamSpec, records: Sequence[Any]
+             ) -> tuple[list[str | None], dict[str, int]]:
+    """Each record's id (None: unusable) and each id's last index on the page: a log may
+    name one record twice, and only its last entry counts (over `LazyRecords` this first
+    pass decodes each record and drops it)."""
+    ids = [_record_id(stream, rec) for rec in records]
+    return ids, {rid: i for i, rid in enumerate(ids) if rid}
+
+
+def _stop_early(paginator: Paginator, state: dict[str, Any]) -> None:
+    """The high-water mark was reached: no further page, and the scan is not complete
+    (no deletions are inferred from it)."""
+    paginator.stop()
+    state["early_stop"] = True
+
+
+def _advance(stream: StreamSpec, paginator: Paginator, state: dict[str, Any],
+             part: str) -> None:
+    """The position after a page: the paginator's next page, or the next partition (a
+    `keep_cursor` stream keeps the end position of this one for its next scan)."""
+    state["page"] = paginator.state if paginator.has_next else None
+    if not paginator.has_next:
+        state["partition"] += 1
+        if stream.keep_cursor:
+            state.setdefault("kept", {})[part] = paginator.state
 
 
 def _record_id(stream: StreamSpec, rec: Any) -> str | None:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from syncd.db.tables import request_log
 from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
 from syncd.http import lazy_records
 from syncd.http.budget import WINDOW_SECONDS, Priority, RateBudget
+from syncd.http.paginators import Page, Paginator, dig
 from syncd.http.redaction import endpoint_of, redact_url
 from syncd.http.retry import DEFAULT_429_WAIT, parse_retry_after, retrying
 
@@ -220,6 +221,46 @@ class AccountClient:
                     raise
                 log.warning("account=%s retrying after: %s", self.account, exc)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def get_one(
+        self, path: str, *, params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None, records_path: tuple[str, ...] = (),
+    ) -> Any | None:
+        """GET one record, decoded (the value at `records_path` of the answer); None only
+        when the vendor answers 404 or 410: the record is gone, and callers need no status
+        check of their own. An answer that holds no record (an empty body, nothing at
+        `records_path`) is malformed, never "gone"."""
+        try:
+            body = self.get_json(path, params=params, endpoint=endpoint)
+        except NotFound:
+            return None
+        record = dig(body, records_path)
+        if record is None:
+            raise MalformedResponse(
+                f"GET {endpoint_of(path)}: the answer holds no record", status=200, body="")
+        return record
+
+    def paginate(
+        self, path: str, paginator: Paginator, *, records_path: tuple[str, ...] = (),
+        params: Mapping[str, Any] | None = None, endpoint: str | None = None,
+        until: threading.Event | None = None, label: str | None = None,
+    ) -> Iterator[Page]:
+        """Every page of a list, one budgeted request each, while `paginator.has_next`:
+        the answer is decoded once and its records found once (at `records_path`), then
+        the paginator advances before the page is yielded. The caller may end the walk by
+        `paginator.stop()` (or by leaving the loop); `until` set stops before the next
+        request (the caller tells that from `paginator.has_next` still being True). `label`
+        names the list in errors (default: its endpoint)."""
+        while paginator.has_next and not (until is not None and until.is_set()):
+            body = self.get_json(path, params={**(params or {}), **paginator.request_params()},
+                                 endpoint=endpoint, records_path=records_path)
+            records = dig(body, records_path)
+            if not isinstance(records, list | lazy_records.LazyRecords):
+                raise TransientVendorError(
+                    f"{label or endpoint_of(path)}: expected a list of records, got "
+                    f"{type(records).__name__}")
+            paginator.update(body, records)
+            yield Page(body, records)
 
     @staticmethod
     def decode(response: httpx.Response, records_path: tuple[str, ...] | None = None) -> Any:

@@ -8,15 +8,39 @@ exact multiple of the page size.
 Contract:
     params = paginator.request_params()        # query params for the next request
     paginator.update(body, records)            # after a page: advance or finish
-    paginator.has_next                         # False once the list has ended
-    paginator.state / Paginator(size, state)   # checkpoint, and resuming from it
+    paginator.has_next                         # False once the list has ended (read-only)
+    paginator.stop()                           # the caller needs no further page
+    paginator.state / factory(size, state)     # checkpoint, and resuming from it
+
+`AccountClient.paginate` runs this loop (a request per page, within the budget) and yields
+each `Page`: the decoded answer and its records, found once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from syncd.errors import TransientVendorError
+
+
+def dig(body: Any, path: tuple[str, ...]) -> Any:
+    """Follow `path` keys into a decoded body."""
+    for key in path:
+        if not isinstance(body, dict):
+            raise TypeError(f"expected an object holding {key!r}, got {type(body).__name__}")
+        body = body.get(key)
+    return body
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answer of a paged list: the decoded body and the records in it (found once,
+    at the stream's `records_path`; a list, or `LazyRecords` for a large answer)."""
+
+    body: Any
+    records: Sequence[Any]
 
 
 class Paginator:
@@ -25,9 +49,19 @@ class Paginator:
     def __init__(self, page_size: int, state: dict[str, Any] | None = None) -> None:
         self.page_size = page_size
         self.state: dict[str, Any] = dict(state or self.initial_state())
-        self.has_next = True
+        self._has_next = True
         # pages still to fetch, when the vendor says (Laravel meta, totals); None = unknown
         self.remaining: int | None = None
+
+    @property
+    def has_next(self) -> bool:
+        """False once the list has ended or the caller stopped it."""
+        return self._has_next
+
+    def stop(self) -> None:
+        """No further page: the list ended, or the caller needs no more (a high-water
+        mark was reached); `state` stays at the page just read."""
+        self._has_next = False
 
     def initial_state(self) -> dict[str, Any]:
         return {}
@@ -40,7 +74,7 @@ class Paginator:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.state = dict(state)
-        self.has_next = True
+        self._has_next = True
 
 
 class PageNumberPaginator(Paginator):
@@ -75,45 +109,19 @@ class PageNumberPaginator(Paginator):
 
     def update(self, body: Any, records: list[Any]) -> None:
         if len(records) < self.page_size:
-            self.has_next = False
+            self.stop()
         else:
             self.state = {"page": self.state["page"] + 1}
 
 
-class LaravelPaginator(PageNumberPaginator):
-    """Laravel `{data, links, meta}` pages: `meta.current_page < meta.last_page` continues.
-
-    Example (StrawBlond): `{"data": [...], "links": {"next": "...?page=2"},
-    "meta": {"current_page": 1, "last_page": 7, "per_page": 50}}`.
-    """
-
-    def __init__(
-        self,
-        page_size: int,
-        state: dict[str, Any] | None = None,
-        *,
-        size_param: str = "per_page",
-    ) -> None:
-        super().__init__(page_size, state, size_param=size_param)
-
-    def update(self, body: Any, records: list[Any]) -> None:
-        meta = body.get("meta") if isinstance(body, dict) else None
-        if not isinstance(meta, dict) or "last_page" not in meta:
-            super().update(body, records)
-            return
-        current = int(meta.get("current_page", self.state["page"]))
-        self.remaining = max(0, int(meta["last_page"]) - current)
-        if current >= int(meta["last_page"]) or not records:
-            self.has_next = False
-        else:
-            self.state = {"page": current + 1}
-
-
 class LastPagePaginator(PageNumberPaginator):
-    """`page/perPage` with `currentPage/lastPage` in the envelope (Automa.Net).
+    """Page numbers with `current/last page` counters in an envelope of the body: the list
+    continues while the current page is before the last one. One algorithm for every
+    vendor that says so; only the key names differ (`laravel_paginator` for Laravel's).
 
-    Example: `{"data": {"items": [...], "currentPage": 2, "lastPage": 2, "perPage": 100}}`.
-    `envelope` names the dict holding the counters (default `data`).
+    Example (Automa.Net, the defaults): `{"data": {"items": [...], "currentPage": 2,
+    "lastPage": 2, "perPage": 100}}`. `envelope` names the dict holding the counters; an
+    answer without them falls back to "a short page is the last one".
     """
 
     def __init__(
@@ -123,21 +131,36 @@ class LastPagePaginator(PageNumberPaginator):
         *,
         size_param: str = "perPage",
         envelope: str = "data",
+        current_key: str = "currentPage",
+        last_key: str = "lastPage",
     ) -> None:
         self.envelope = envelope
+        self.current_key = current_key
+        self.last_key = last_key
         super().__init__(page_size, state, size_param=size_param)
 
     def update(self, body: Any, records: list[Any]) -> None:
         holder = body.get(self.envelope) if isinstance(body, dict) else None
-        if not isinstance(holder, dict) or "lastPage" not in holder:
+        if not isinstance(holder, dict) or self.last_key not in holder:
             super().update(body, records)
             return
-        current = int(holder.get("currentPage", self.state["page"]))
-        self.remaining = max(0, int(holder["lastPage"]) - current)
-        if current >= int(holder["lastPage"]) or not records:
-            self.has_next = False
+        current = int(holder.get(self.current_key, self.state["page"]))
+        last = int(holder[self.last_key])
+        self.remaining = max(0, last - current)
+        if current >= last or not records:
+            self.stop()
         else:
             self.state = {"page": current + 1}
+
+
+def laravel_paginator(page_size: int, state: dict[str, Any] | None = None) -> LastPagePaginator:
+    """Laravel `{data, links, meta}` pages: `meta.current_page < meta.last_page` continues.
+
+    Example (StrawBlond): `{"data": [...], "links": {"next": "...?page=2"},
+    "meta": {"current_page": 1, "last_page": 7, "per_page": 50}}`.
+    """
+    return LastPagePaginator(page_size, state, size_param="per_page", envelope="meta",
+                             current_key="current_page", last_key="last_page")
 
 
 class CursorPaginator(Paginator):
@@ -180,7 +203,7 @@ class CursorPaginator(Paginator):
             self.seen = getattr(self, "seen", 0) + len(records)
             self.remaining = max(0, -(-(total - self.seen) // self.page_size))
         if nxt in (None, "", False):
-            self.has_next = False
+            self.stop()
             return
         if nxt == self.state.get("cursor"):
             raise TransientVendorError(f"pagination cursor repeated: {nxt!r}")
@@ -197,4 +220,4 @@ class SinglePage(Paginator):
         return {}
 
     def update(self, body: Any, records: list[Any]) -> None:
-        self.has_next = False
+        self.stop()

@@ -79,6 +79,8 @@ class Sandbox:
     retry_after_header = True  # whether the vendor's 429 carries Retry-After
     # keys a `DriftPlan` never perturbs: words the vendor's own protocol fixes
     drift_exempt: ClassVar[frozenset[str]] = frozenset()
+    # the `currency` setting the demo gives this vendor's account when its API sends none
+    demo_currency: ClassVar[str | None] = None
 
     def __init__(self, *, requests_per_minute: int = 30, clock: Clock = SYSTEM_CLOCK) -> None:
         self.requests_per_minute = requests_per_minute

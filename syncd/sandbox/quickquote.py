@@ -52,6 +52,7 @@ class QuickQuoteSandbox(Sandbox):
     """The Quick Quote REST API (v1) on loopback."""
 
     vendor = "quickquote"
+    demo_currency = "USD"  # its API carries no currency (a Shopify app priced in dollars)
     retry_after_header = True  # *the vendor is silent; we send it and syncd honours it
 
     def __init__(

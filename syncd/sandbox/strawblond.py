@@ -90,6 +90,7 @@ class StrawBlondSandbox(Sandbox):
     """The StrawBlond offer API: offers, document elements, webhooks, send."""
 
     vendor = "strawblond"
+    demo_currency = "EUR"  # its API carries no currency (a Swiss/Dutch agency tool priced in euros)
     retry_after_header = True
     trashed_includes_live = False
 

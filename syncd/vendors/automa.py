@@ -17,9 +17,10 @@ fingerprint the entry's createdAt/eventType/uuid, so a quote is fetched (`GET /q
 the DetailSpec) only when a newer log entry about it appears. The log never proves that a
 quote is gone (`deletes_missing=False`); a 404 on the quote fetch does. The seed's log entry
 carries no top-level `eventType`/`objectUuid`: they are read from `result.requestBody` (the
-payload Automa sent) with `eventObjectUuid` as the object uuid. The stream's paginator keeps,
-per page, only the newest QUOTE_* entry of each quote: orders, payments and RFQ events have
-no quote to fetch (RFQs have streams of their own), and older entries are superseded.
+payload Automa sent) with `eventObjectUuid` as the object uuid. The stream skips entries
+that are not QUOTE_* ones (`not_a_quote_entry`): orders, payments and RFQ events have no
+quote to fetch (RFQs have streams of their own); of a page's entries about one quote only
+the newest counts (older ones are superseded).
 
 Caveat: only calls to *subscribed* event types are logged, and a seller's own edits fire no
 event, so `syncd webhooks register` (one subscription per QUOTE_* event) is a prerequisite,
@@ -79,6 +80,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import itertools
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -91,7 +93,7 @@ from pydantic import BeforeValidator, TypeAdapter, ValidationError, model_valida
 from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.drift import Date, Key, MoneyText, Number, Record, RefId, Text, Word
-from syncd.errors import BadRecord, VendorError, VendorRefused, VendorUnsupported
+from syncd.errors import BadRecord, VendorRefused, VendorUnsupported
 from syncd.http.auth import BearerAuth
 from syncd.http.paginators import LastPagePaginator
 from syncd.parsing import parse_datetime, parse_decimal
@@ -278,7 +280,7 @@ class Quote(Record):
 
 class CallLogEntry(Record):
     """A call-log entry: the stream reads its object and event from raw (`id_of`,
-    `fingerprint`, the paginator), so the model only declares what Automa documents."""
+    `fingerprint`, `skip`), so the model only declares what Automa documents."""
 
     drift_known = frozenset({"webhookUuid", "status", "eventObjectUuid", "eventObject",
                              "result", "createdAt", "updatedAt", "eventType", "objectUuid"})
@@ -369,26 +371,21 @@ def rfq_uuid(rec: Mapping[str, Any]) -> str:
     return _KEY.validate_python(rec["uuid"])
 
 
-class CallLogPaginator(LastPagePaginator):
-    """LastPage paging over the call log that keeps, per page, only the newest QUOTE_* entry
-    of each object.
-
-    Older entries about the same quote are superseded (one fetch of the current quote answers
-    them all; without this, a quote logged twice on the re-read last page would be fetched
-    again on every run, its fingerprint flipping between the two entries), and entries about
-    orders, payments and RFQs have no quote to fetch (the RFQ lists are streams of their
-    own). The engine processes a page's records after `update`, so filtering the list here
-    saves those requests; the position (page numbers) does not change.
-    """
-
-    def update(self, body: Any, records: list[Any]) -> None:
-        super().update(body, records)
-        latest: dict[str, int] = {}
-        for index, rec in enumerate(records):
-            if isinstance(rec, dict) and is_quote_entry(rec):
-                with contextlib.suppress(KeyError):
-                    latest[entry_object_uuid(rec)] = index
-        records[:] = [records[i] for i in sorted(latest.values())]
+def not_a_quote_entry(entry: Any) -> bool:
+    """Call-log entries the pull passes over (`StreamSpec.skip`): entries about orders,
+    payments and RFQs have no quote to fetch (the RFQ lists are streams of their own), and
+    an entry naming no object has nothing to fetch either. Of several entries about one
+    quote on a page only the newest counts (the engine's rule for a log naming a record
+    twice): one fetch of the current quote answers them all, and a quote logged twice on
+    the re-read last page is not fetched again on every run. The position (page numbers)
+    does not change."""
+    if not isinstance(entry, dict) or not is_quote_entry(entry):
+        return True
+    try:
+        entry_object_uuid(entry)
+    except KeyError:
+        return True
+    return False
 
 
 # ---- mapping ---------------------------------------------------------------------------------
@@ -551,7 +548,7 @@ def map_quote(connector: Connector, quote: Quote, raw: dict[str, Any],
 
 def map_call(connector: Connector, record: CallRecord, raw: dict[str, Any]) -> Bundle:
     """A quote entry maps its freshly fetched quote; any other entry is kept as an extra
-    (the paginator fetches quotes for QUOTE_* entries only)."""
+    (the stream fetches quotes for QUOTE_* entries only)."""
     if record.quote is not None:
         return map_quote(connector, record.quote, raw["quote"], "quote.")
     entry = raw.get("call", raw)
@@ -664,13 +661,14 @@ class AutomaConnector(Connector):
     streams = (
         StreamSpec(
             name="webhook_calls", path="/webhooks/calls",
-            paginator=lambda size, state: CallLogPaginator(size, state),
+            paginator=LastPagePaginator,
             model=CallRecord, map=map_call, entity=Entity.PROPOSALS, page_size=PAGE_SIZE,
             records_path=("data", "items"), params={"order": "asc", "orderBy": "createdAt"},
             id_of=entry_object_uuid, fingerprint=entry_fingerprint,
             detail=DetailSpec(path="/quotes/{id}", name="quote", records_path=("data",),
                               id_of=entry_object_uuid, merge=_merge_call),
             deletes_missing=False, keep_cursor=True, remap_record=_stored_quote,
+            skip=not_a_quote_entry,
         ),
         *(
             StreamSpec(
@@ -907,13 +905,11 @@ class AutomaConnector(Connector):
         if entity != Entity.PROPOSALS:
             return None
         path = self.account.path("webhook_calls", "/webhooks/calls")
-        for page in (1, 2):
-            body = client.get_json(path, params={"page": page, "perPage": PAGE_SIZE,
-                                                 "order": "desc", "orderBy": "createdAt"},
-                                   endpoint="find")
-            data = body.get("data") if isinstance(body, dict) else None
-            entries = (data or {}).get("items") or []
-            for entry in entries:
+        pages = client.paginate(path, LastPagePaginator(PAGE_SIZE), records_path=("data", "items"),
+                                params={"order": "desc", "orderBy": "createdAt"},
+                                endpoint="find")
+        for page in itertools.islice(pages, 2):
+            for entry in page.records:
                 if not isinstance(entry, dict):
                     continue
                 obj = entry.get("eventObject") or _request_body(entry).get("object") or {}
@@ -921,8 +917,6 @@ class AutomaConnector(Connector):
                                                         obj.get("referenceNumber")):
                     with contextlib.suppress(KeyError):
                         return entry_object_uuid(entry)
-            if not data or int(data.get("currentPage") or page) >= int(data.get("lastPage") or 0):
-                break
         return None
 
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
@@ -931,16 +925,10 @@ class AutomaConnector(Connector):
         paths; only an unidentifiable or structurally unusable quote is a BadRecord."""
         if entity != Entity.PROPOSALS:
             raise VendorUnsupported(f"Automa.Net cannot fetch one {entity}")
-        path = self._path("quote", "/quotes/{id}", id=remote_id)
-        try:
-            response = client.request("GET", path, endpoint="quote")
-        except VendorError as exc:
-            if exc.status in (404, 410):
-                return None
-            raise
-        if response.status_code in (404, 410):
+        body = client.get_one(self._path("quote", "/quotes/{id}", id=remote_id),
+                              endpoint="quote")
+        if body is None:
             return None
-        body = response.json()
         raw = body.get("data") if isinstance(body, dict) else None
         record = _stored_quote(raw)
         try:
@@ -996,17 +984,11 @@ class AutomaConnector(Connector):
         """`GET /webhooks`: pages of `{uuid, eventType, isEnabled, createdAt, updatedAt}` —
         no URL and no secret, so syncd recognises its own subscriptions by the uuid it
         remembered when it made them (`key` is None)."""
-        found: list[Subscription] = []
         path = self.account.path("webhooks", "/webhooks")
-        for page in range(1, 1000):
-            data = (client.get_json(path, params={"page": page, "perPage": PAGE_SIZE})
-                    or {}).get("data") or {}
-            items = [i for i in data.get("items") or [] if isinstance(i, dict) and i.get("uuid")]
-            found += [Subscription(str(i["uuid"]), None, bool(i.get("isEnabled", True)))
-                      for i in items]
-            if not items or page >= int(data.get("lastPage") or 1):
-                break
-        return found
+        return [Subscription(str(i["uuid"]), None, bool(i.get("isEnabled", True)))
+                for page in client.paginate(path, LastPagePaginator(PAGE_SIZE),
+                                            records_path=("data", "items"))
+                for i in page.records if isinstance(i, dict) and i.get("uuid")]
 
     def webhook_key(self, request: WriteRequest) -> str:
         return f"{request.json['eventType']} {request.json['url']}"

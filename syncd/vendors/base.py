@@ -17,19 +17,20 @@ retries, merge and the outbox; a connector never touches the database or sleeps.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from syncd import drift, jsontext
 from syncd.canonical import Bundle, Entity, ProposalStatus
-from syncd.errors import VendorUnsupported
+from syncd.errors import BadRecord, VendorUnsupported
 from syncd.http.auth import TokenStore
-from syncd.http.paginators import Paginator
+from syncd.http.paginators import Page, Paginator
 
 
 class Op(StrEnum):
@@ -113,7 +114,9 @@ class Quirk(StrEnum):
 class VendorClient(Protocol):
     """What connectors may use for the few calls they make themselves (lookups, fetches).
 
-    Every call goes through the account's budget, retries and auth, like pulls do.
+    Every call goes through the account's budget, retries and auth, like pulls do:
+    `get_one` is a record or None when it is gone (404/410), `paginate` walks a list with
+    one of `syncd.http.paginators` (a connector writes no paging loop of its own).
     """
 
     def request(
@@ -130,6 +133,17 @@ class VendorClient(Protocol):
         self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
         records_path: tuple[str, ...] | None = None,
     ) -> Any: ...
+
+    def get_one(
+        self, path: str, *, params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None, records_path: tuple[str, ...] = (),
+    ) -> Any | None: ...
+
+    def paginate(
+        self, path: str, paginator: Paginator, *, records_path: tuple[str, ...] = (),
+        params: Mapping[str, Any] | None = None, endpoint: str | None = None,
+        until: threading.Event | None = None, label: str | None = None,
+    ) -> Iterator[Page]: ...
 
 
 def canonical_json(raw: Any) -> str:
@@ -163,6 +177,21 @@ class DetailSpec:
 
 
 @dataclass(frozen=True)
+class OneRecord:
+    """The request that reads one record of a stream by id (`GET /quotes/{id}`).
+
+    `path` is formatted with `id`; `name` is its `[accounts.paths]` key and names the
+    record in errors; `params` go with the request; `records_path` locates the record in
+    the answer. The answer is validated with the stream's model and mapped by its `map`.
+    """
+
+    path: str
+    name: str = "one"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    records_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """One list endpoint and how its records become canonical rows.
 
@@ -190,6 +219,11 @@ class StreamSpec:
     * `remap_record`: for `syncd remap`, the record this stream validates rebuilt from what
       its rows store under `raw[stream]` (default: that stored value itself; Automa stores
       the fetched quote, not the call-log entry it was merged with).
+    * `skip`: records of a page the engine passes over (no detail request, no count), e.g.
+      call-log entries that name no quote; the page position does not change.
+    * `one`: how to read one record of this stream by id, where the vendor has such a
+      request (`OneRecord`): the default `Connector.fetch_one` reads and maps it like a
+      pull does (webhook fetches, verification, the refresh before a full replacement).
     """
 
     name: str
@@ -211,6 +245,8 @@ class StreamSpec:
     keep_cursor: bool = False
     high_water: Callable[[dict[str, Any]], Any] | None = None
     remap_record: Callable[[Any], Any] | None = None
+    skip: Callable[[Any], bool] | None = None
+    one: OneRecord | None = None
 
 
 # the name in a request's `fields` saying that it carries its proposal's line items (a
@@ -498,8 +534,26 @@ class Connector:
         return []
 
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
-        """A targeted fetch of one record (webhooks, verification); None when gone."""
-        raise VendorUnsupported(f"{self.vendor} cannot fetch one {entity}")
+        """A targeted fetch of one record (webhooks, verification); None when gone.
+
+        Default: the `one` request of the stream of `entity` that declares one, validated
+        and mapped as the pull does (its drift notes go to the caller's collector); what
+        a pull would quarantine is a BadRecord here. A vendor whose record needs more
+        (two requests, a wrapper) overrides this."""
+        stream = next((s for s in self.streams if s.entity == entity and s.one), None)
+        if stream is None or stream.one is None:
+            raise VendorUnsupported(f"{self.vendor} cannot fetch one {entity}")
+        one = stream.one
+        raw = client.get_one(self.account.path(one.name, one.path).format(id=remote_id),
+                             params=one.params or None, records_path=one.records_path)
+        if raw is None:
+            return None
+        try:
+            bundle = stream.map(self, stream.model.model_validate(raw), raw)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadRecord(f"{self.vendor} {one.name} {remote_id}: {exc}", raw) from exc
+        drift.unknown_fields(stream.model, raw)
+        return bundle
 
     # ---- webhooks -------------------------------------------------------------------------
     def authenticate_webhook(

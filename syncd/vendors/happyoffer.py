@@ -594,13 +594,9 @@ class HappyofferConnector(Connector):
         or `deleted_at` set)."""
         if entity != Entity.PROPOSALS:
             raise VendorUnsupported(f"Happyoffer cannot fetch one {entity}")
-        path = self.account.path("offer", "/offers/{id}").format(id=remote_id)
-        try:
-            body = client.get_json(path)
-        except VendorRefused as exc:  # the client raises NotFound (a VendorRefused) on 404/410
-            if exc.status in (404, 410):
-                return None
-            raise
+        body = client.get_one(self.account.path("offer", "/offers/{id}").format(id=remote_id))
+        if body is None:
+            return None
         data = body.get("data") if isinstance(body, dict) else None
         record = data[0] if isinstance(data, list) and data else data
         if not isinstance(record, dict):

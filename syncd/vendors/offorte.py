@@ -935,17 +935,9 @@ class OfforteConnector(Connector):
 
     def _search(self, client: VendorClient, path: str, query: str | None) -> list[dict[str, Any]]:
         """Every page of a (searched) list; a search returns few, usually one page."""
-        found: list[dict[str, Any]] = []
-        for page in range(1, 1000):
-            params: dict[str, Any] = {"page": page}
-            if query is not None:
-                params["query"] = query
-            hits = client.get_json(path, params=params)
-            hits = hits if isinstance(hits, list) else []
-            found.extend(h for h in hits if isinstance(h, dict))
-            if len(hits) < PAGE_SIZE:
-                break
-        return found
+        pages = client.paginate(path, PageNumberPaginator(PAGE_SIZE),
+                                params=None if query is None else {"query": query})
+        return [h for page in pages for h in page.records if isinstance(h, dict)]
 
     def _get(self, client: VendorClient, entity: Entity, remote_id: str) -> Any:
         if entity == Entity.PROPOSALS:
@@ -955,17 +947,7 @@ class OfforteConnector(Connector):
             path = self._p("company", "/companies/{id}/", "/contacts/{id}")
         else:
             raise VendorUnsupported("Offorte v1 fetches people through their company")
-        try:
-            response = client.request("GET", path.format(id=remote_id))
-        except VendorError as exc:
-            if exc.status in (404, 410):
-                return None
-            raise
-        if response.status_code in (404, 410):
-            return None
-        if response.status_code >= 400:
-            raise VendorRefused(self.refusal_message(response), status=response.status_code)
-        return response.json()
+        return client.get_one(path.format(id=remote_id))
 
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
         """One record by id, validated and mapped like a pull does; what a pull would

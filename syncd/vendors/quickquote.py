@@ -43,15 +43,13 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BeforeValidator, ValidationError
+from pydantic import BeforeValidator
 
 from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.drift import Date, Key, Money, Number, Record, RefId, Text, Word
 from syncd.errors import (
-    BadRecord,
     SettingsError,
-    VendorError,
     VendorRefused,
     VendorUnsupported,
 )
@@ -60,6 +58,7 @@ from syncd.http.paginators import CursorPaginator
 from syncd.parsing import parse_decimal, parse_id
 from syncd.vendors.base import (
     Connector,
+    OneRecord,
     Op,
     StreamSpec,
     TokenStore,
@@ -405,6 +404,7 @@ class QuickQuoteConnector(Connector):
             entity=Entity.PROPOSALS,
             page_size=PAGE_SIZE,
             records_path=("data",),
+            one=OneRecord("/quotes/{id}", name="quote"),
         ),
     )
     status_map = {
@@ -657,35 +657,10 @@ class QuickQuoteConnector(Connector):
 
     def _scan(self, client: VendorClient, path: str) -> Generator[dict[str, Any], None, None]:
         paginator = CursorPaginator(self.account.page_size or PAGE_SIZE)
-        while paginator.has_next:
-            body = client.get_json(path, params=paginator.request_params(), endpoint="find")
-            records = (body.get("data") or []) if isinstance(body, dict) else []
-            yield from records
-            paginator.update(body, records)
+        for page in client.paginate(path, paginator, records_path=("data",), endpoint="find"):
+            yield from page.records
 
     def _get_quote(self, client: VendorClient, remote_id: str) -> dict[str, Any] | None:
-        path = self._path("quote", "/quotes/{id}", id=remote_id)
-        try:
-            response = client.request("GET", path, endpoint="quote")
-        except VendorError as exc:
-            if exc.status in (404, 410):
-                return None
-            raise
-        if response.status_code in (404, 410):
-            return None
-        response.raise_for_status()
-        body = response.json()
+        body = client.get_one(self._path("quote", "/quotes/{id}", id=remote_id),
+                              endpoint="quote")
         return body if isinstance(body, dict) else None
-
-    def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
-        if entity != Entity.PROPOSALS:
-            raise VendorUnsupported(f"Quick Quote cannot fetch one {entity}")
-        raw = self._get_quote(client, remote_id)
-        if raw is None:
-            return None
-        try:  # as a pull maps it; what a pull would quarantine is a BadRecord here
-            bundle = map_quote(self, QQQuote.model_validate(raw), raw)
-        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise BadRecord(f"quickquote quote {remote_id}: {exc}", raw) from exc
-        drift.unknown_fields(QQQuote, raw)
-        return bundle

@@ -79,17 +79,17 @@ from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.drift import Date, Flag, Integer, Key, Money, Number, Record, RefId, Text, Word
 from syncd.errors import (
-    BadRecord,
     SettingsError,
     VendorError,
     VendorRefused,
     VendorUnsupported,
 )
 from syncd.http.auth import BearerAuth
-from syncd.http.paginators import LaravelPaginator
+from syncd.http.paginators import laravel_paginator
 from syncd.parsing import parse_decimal, strip_html
 from syncd.vendors.base import (
     Connector,
+    OneRecord,
     Op,
     StreamSpec,
     Subscription,
@@ -446,10 +446,6 @@ def _is_trashed(raw: dict[str, Any]) -> bool:
     return raw.get("deleted_at") is not None
 
 
-def _laravel(size: int, state: dict[str, Any] | None) -> LaravelPaginator:
-    return LaravelPaginator(size, state)
-
-
 def _iso_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -473,7 +469,7 @@ class StrawBlondConnector(Connector):
         StreamSpec(
             name="offers",
             path="/offer",
-            paginator=_laravel,
+            paginator=laravel_paginator,
             model=StrawBlondOffer,
             map=map_offer,
             entity=Entity.PROPOSALS,
@@ -481,11 +477,13 @@ class StrawBlondConnector(Connector):
             records_path=("data",),
             params={"include": INCLUDES, "sort": "-created_at"},
             fingerprint=offer_fingerprint,
+            # `GET /offer/{id}` with the list's includes; a soft-deleted offer answers 404
+            one=OneRecord("/offer/{id}", name="offer", params={"include": INCLUDES}),
         ),
         StreamSpec(
             name="offers_trashed",
             path="/offer",
-            paginator=_laravel,
+            paginator=laravel_paginator,
             model=StrawBlondOffer,
             map=map_offer,
             entity=Entity.PROPOSALS,
@@ -729,27 +727,6 @@ class StrawBlondConnector(Connector):
             return None
         return None
 
-    def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
-        """`GET /offer/{id}` with the same includes as the list; None once it is gone
-        (a soft-deleted offer answers 404 here)."""
-        if entity != Entity.PROPOSALS:
-            raise VendorUnsupported(f"StrawBlond {entity} are fetched through their offer")
-        try:
-            path = self._offer_path(remote_id)
-            response = client.request("GET", path, params={"include": INCLUDES})
-        except VendorError as exc:
-            if exc.status in (404, 410):
-                return None
-            raise
-        if response.status_code in (404, 410):
-            return None
-        raw = response.json()
-        try:
-            return map_offer(self, StrawBlondOffer.model_validate(raw), raw)
-        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            # only an offer without a usable id or with an unusable structure gets here
-            raise BadRecord(f"strawblond offer {remote_id}: {exc}", raw) from exc
-
     # ---- webhooks ------------------------------------------------------------------------
     def authenticate_webhook(
         self, headers: Mapping[str, str], body: bytes, path_secret: str | None, secret: str
@@ -796,17 +773,10 @@ class StrawBlondConnector(Connector):
     def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
         """`GET /webhook`, Laravel pages of `{id, event, url, failed_count, ...}` (the
         signing secret is shown only once, in the create response)."""
-        found: list[Subscription] = []
         path = self.account.path("webhooks", "/webhook")
-        for page in range(1, 1000):
-            body = client.get_json(path, params={"page": page, "per_page": 50})
-            rows = _records(body)
-            found += [Subscription(str(h["id"]), f"{h.get('event')} {h.get('url')}")
-                      for h in rows if h.get("id") is not None]
-            meta = body.get("meta") if isinstance(body, dict) else None
-            if not rows or not isinstance(meta, dict) or page >= int(meta.get("last_page") or 1):
-                break
-        return found
+        return [Subscription(str(h["id"]), f"{h.get('event')} {h.get('url')}")
+                for page in client.paginate(path, laravel_paginator(50), records_path=("data",))
+                for h in page.records if isinstance(h, dict) and h.get("id") is not None]
 
     def webhook_key(self, request: WriteRequest) -> str:
         return f"{request.json['event']} {request.json['url']}"

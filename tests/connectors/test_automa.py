@@ -17,12 +17,12 @@ from pydantic import ValidationError
 from syncd import drift
 from syncd.canonical import Entity, ProposalStatus
 from syncd.drift import DriftKind
+from syncd.engine.pull import kept_records, page_ids
 from syncd.errors import VendorRefused, VendorUnsupported
 from syncd.settings import AccountSettings
 from syncd.vendors.automa import (
     QUOTE_EVENTS,
     AutomaConnector,
-    CallLogPaginator,
     CallRecord,
     Quote,
     Rfq,
@@ -442,8 +442,12 @@ def test_automa_call_log_pages_keep_only_the_newest_quote_entry_of_each_quote() 
 
     records = [entry("1", "X", "QUOTE_RECEIVED"), entry("2", "O", "ORDER_RECEIVED"),
                entry("3", "Y", "QUOTE_DECLINED"), entry("4", "X", "QUOTE_ACCEPTED")]
-    paginator = CallLogPaginator(4)
+    stream = AutomaConnector.streams[0]  # webhook_calls: skips entries without a quote
+    paginator = stream.paginator(4, None)
     paginator.update({"data": {"currentPage": 1, "lastPage": 2}}, records)
+    kept = kept_records(stream, records)
+    ids, last = page_ids(stream, kept)  # the engine counts a record's last entry only
+    records = [rec for index, rec in enumerate(kept) if last[ids[index]] == index]
     assert [r["uuid"] for r in records] == ["3", "4"]
     assert paginator.has_next and paginator.state == {"page": 2}  # positions are untouched
     assert paginator.request_params() == {"page": 2, "perPage": 4}

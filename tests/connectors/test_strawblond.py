@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from syncd import drift
 from syncd.canonical import Entity, ProposalStatus
 from syncd.errors import SettingsError, VendorRefused, VendorUnsupported
-from syncd.http.paginators import LaravelPaginator
+from syncd.http.paginators import LastPagePaginator
 from syncd.settings import AccountSettings
 from syncd.vendors import connector_class
 from syncd.vendors.strawblond import (
@@ -367,7 +367,7 @@ class TestStatusAndFingerprint:
         assert not trashed.is_deleted({"deleted_at": None})
         assert [s.name for s in connector.active_streams(sweep=False)] == ["offers"]
         paginator = offers.paginator(50, None)
-        assert isinstance(paginator, LaravelPaginator)
+        assert isinstance(paginator, LastPagePaginator)
         assert paginator.request_params() == {"page": 1, "per_page": 50}
 
     def test_auth_is_bearer_and_accept_json_is_always_sent(

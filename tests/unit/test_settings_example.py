@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncd.settings import load_settings
-from syncd.vendors.base import registered_vendors
+from syncd.vendors import registered_vendors
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "settings.example.toml"

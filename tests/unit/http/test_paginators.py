@@ -17,11 +17,11 @@ import pytest
 from syncd.errors import TransientVendorError
 from syncd.http.paginators import (
     CursorPaginator,
-    LaravelPaginator,
     LastPagePaginator,
     PageNumberPaginator,
     Paginator,
     SinglePage,
+    laravel_paginator,
 )
 
 Api = Callable[[dict[str, Any]], tuple[Any, list[Any]]]
@@ -135,12 +135,12 @@ class TestLaravelPaginator:
         self, total: int, size: int, requests: int
     ) -> None:
         items = list(range(total))
-        records, sent = drive(LaravelPaginator(size), laravel_pages(items, size))
+        records, sent = drive(laravel_paginator(size), laravel_pages(items, size))
         assert records == items
         assert len(sent) == requests
 
     def test_follows_current_page_from_meta(self) -> None:
-        pag = LaravelPaginator(10)
+        pag = laravel_paginator(10)
         pag.update({"data": [1] * 10, "meta": {"current_page": 4, "last_page": 9}}, [1] * 10)
         assert pag.has_next and pag.request_params() == {"page": 5, "per_page": 10}
 
@@ -151,7 +151,7 @@ class TestLaravelPaginator:
             page = items[(params["page"] - 1) * 10 : params["page"] * 10]
             return {"data": page}, page
 
-        _, sent = drive(LaravelPaginator(10), api)
+        _, sent = drive(laravel_paginator(10), api)
         assert len(sent) == 2
 
 
@@ -212,3 +212,22 @@ class TestSinglePage:
         items = list(range(500))
         records, sent = drive(SinglePage(), lambda params: (items, items))
         assert records == items and sent == [{}]
+
+
+class TestStop:
+    def test_stop_is_the_paginators_own_verb(self) -> None:
+        pag = PageNumberPaginator(10)
+        pag.update(list(range(10)), list(range(10)))
+        assert pag.has_next and pag.state == {"page": 2}
+        pag.stop()
+        assert not pag.has_next and pag.state == {"page": 2}  # the position is kept
+        with pytest.raises(AttributeError):
+            pag.has_next = True  # type: ignore[misc]  # only the paginator ends a list
+        pag.restore({"page": 5})
+        assert pag.has_next and pag.request_params() == {"page": 5}
+
+    def test_laravel_is_last_page_paging_with_laravels_key_names(self) -> None:
+        pag = laravel_paginator(10, {"page": 3})
+        assert isinstance(pag, LastPagePaginator)
+        pag.update({"meta": {"current_page": 3, "last_page": 3}}, [1])
+        assert not pag.has_next and pag.remaining == 0
