@@ -202,6 +202,14 @@ def _three_workers(url: str, make_runtime, served) -> None:
         daemons.append(Daemon(rt, worker=f"w{w}", serve_http=False, lease_ttl=3))
     for d in daemons:
         d.start()
+    try:
+        _share_and_take_over(daemons, box)
+    finally:  # a failed wait must not leave three daemons running into the next tests
+        for d in daemons:
+            d.stop()
+
+
+def _share_and_take_over(daemons: list[Daemon], box: Any) -> None:
     rt0 = daemons[0].runtime
 
     def all_pulled() -> bool:
