@@ -72,7 +72,8 @@ class WebhookSettings(BaseModel):
 class AccountSettings(BaseModel):
     """One vendor account. `auth` keys are vendor-specific (interface.md), and so are the
     keys of the vendor's options model (`Connector.options_model`, e.g. Offorte's
-    `api_version`): written flat in the `[[accounts]]` table, validated into `options`."""
+    `api_version`): written flat in the `[[accounts]]` table, validated into `options`.
+    """
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -108,7 +109,8 @@ class AccountSettings(BaseModel):
     @classmethod
     def _gather_options(cls, data: Any) -> Any:
         """Move the keys the vendor's options model declares under `options`: the file
-        keeps writing them in `[[accounts]]`; any other unknown key stays an error."""
+        keeps writing them in `[[accounts]]`; any other unknown key stays an error.
+        """
         if not isinstance(data, dict) or "options" in data:
             return data
         connector = CONNECTORS.get(str(data.get("vendor")))
@@ -135,7 +137,8 @@ class AccountSettings(BaseModel):
     def _vendor_options(cls, value: Any, info: ValidationInfo) -> Any:
         """Validate the options by the vendor's own model. A bad value is a `SettingsError`
         naming the key as the file spells it (`accounts[NAME].api_version`), also for an
-        `AccountSettings` built in code, as the connectors' own settings checks do."""
+        `AccountSettings` built in code, as the connectors' own settings checks do.
+        """
         connector = CONNECTORS.get(info.data.get("vendor", ""))
         if connector is None or isinstance(value, connector.options_model):
             return value
@@ -214,7 +217,8 @@ def _expand(value: Any, key: str) -> Any:
 
 def _key_of(loc: tuple[Any, ...]) -> str:
     """The settings key a pydantic error location names, as the file spells it
-    (`accounts[0].auth.api_key`)."""
+    (`accounts[0].auth.api_key`).
+    """
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):

@@ -109,7 +109,8 @@ class Daemon:
 
         Jobs see `runtime.stop` between pages and requests and return after committing
         what they have; one still inside a request after the grace period is abandoned
-        (its work is committed per page/entry, so nothing is lost)."""
+        (its work is committed per page/entry, so nothing is lost).
+        """
         self.runtime.stop.set()
         if self.server is not None:
             self.server.should_exit = True
@@ -234,7 +235,8 @@ class Daemon:
 
     def _stale(self, name: str) -> bool:
         """A resumed sweep left a view older than one pull: reconcile holds writes to
-        existing records until a pull has read every stream again (`stale_view`)."""
+        existing records until a pull has read every stream again (`stale_view`).
+        """
         with self.runtime.db.begin() as conn:
             return stale_view(conn, name)
 
@@ -252,7 +254,8 @@ class Daemon:
     def _resolve(self, name: str) -> None:
         """Before a pull: settle the account's in-doubt writes (lost create answers, entries
         a killed process left `sending`) at once, not after their backoff or 300 s claim.
-        `_guard` runs it only while this worker holds the account, so it is the owner."""
+        `_guard` runs it only while this worker holds the account, so it is the owner.
+        """
         self._guard(name, "resolve", lambda: resolve_before_pull(
             self.runtime, name, self.worker, owner=True))
 
@@ -263,7 +266,8 @@ class Daemon:
 
     def local_change(self, name: str | None) -> None:
         """A local edit of `name` (None: of some account): push it now, not at the next
-        push interval (syncd/engine/local_changes.py says how the daemon hears of it)."""
+        push interval (syncd/engine/local_changes.py says how the daemon hears of it).
+        """
         for account in self.accounts if name is None else [name]:
             if account in self._held:
                 self.nudge_push(account)

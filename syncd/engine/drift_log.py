@@ -100,7 +100,8 @@ class DriftWriter:
     def replace(self, conn: Connection, streams: Sequence[str],
                 tallies: dict[str, DriftTally]) -> None:
         """A remap's notes: the drift of `streams` becomes exactly what it found (first
-        seen kept for what is still there)."""
+        seen kept for what is still there).
+        """
         for stream in streams:
             tally = tallies.get(stream, DriftTally())
             keys = list(tally.entries)

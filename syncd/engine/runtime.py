@@ -28,7 +28,8 @@ from syncd.vendors.base import Connector
 
 class DbTokenStore:
     """OAuth tokens in `oauth_tokens`: a refreshed pair is committed in one transaction
-    the moment it is received, so a crash never loses the only valid refresh token."""
+    the moment it is received, so a crash never loses the only valid refresh token.
+    """
 
     def __init__(self, db: Database, account: str, clock: Clock) -> None:
         self.db = db

@@ -65,7 +65,8 @@ def _origin(access_token: str | None, refresh_token: str | None) -> str:
     """Which settings pair a stored pair descends from: a hash, never the tokens.
 
     The same hash as `vendors.base.default_fingerprint` of the seed string, which pairs
-    stored by earlier versions carry."""
+    stored by earlier versions carry.
+    """
     seed = json.dumps(f"{access_token}|{refresh_token}")
     return hashlib.blake2b(seed.encode(), digest_size=16).hexdigest()
 

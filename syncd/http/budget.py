@@ -38,7 +38,8 @@ class Priority(IntEnum):
 
 class RequestLedger(Protocol):
     """Where an account's sent requests are recorded, injected by whoever owns persistence
-    (`syncd.db.ledger.RequestLog`), so the budget itself writes and reads no SQL."""
+    (`syncd.db.ledger.RequestLog`), so the budget itself writes and reads no SQL.
+    """
 
     def sent_since(self, account: str, since: float) -> Iterable[float]:
         """Send times of the account's requests after `since`, oldest first."""
@@ -125,7 +126,8 @@ class RateBudget:
 
         The vendor's window starts when a request *arrives*, which is later than the grant;
         counting the slot from the answer (when the vendor has certainly counted it) means a
-        slot reused 60 s later can never reach the vendor inside the same window."""
+        slot reused 60 s later can never reach the vendor inside the same window.
+        """
         now = self.clock.time()
         with self._cond:
             for index, value in enumerate(self._sent):

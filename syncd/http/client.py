@@ -89,7 +89,8 @@ class BudgetTransport(httpx.BaseTransport):
 
         The check and the insert are one transaction, serialised per account (an advisory
         lock on PostgreSQL, the write lock on SQLite), so two processes never both take
-        the last slot."""
+        the last slot.
+        """
         if self.db is None:
             return None, 0.0
         with self.db.begin() as conn:
@@ -211,7 +212,8 @@ class AccountClient:
         """GET and decode JSON; transient errors are retried like any request, a malformed
         body is fetched once more (a truncated answer), then raised. With `records_path`,
         the records array of a large answer is decoded a record at a time when read
-        (`lazy_records`)."""
+        (`lazy_records`).
+        """
         for again in (True, False):
             response = self.request("GET", path, params=params)
             try:
@@ -229,7 +231,8 @@ class AccountClient:
         """GET one record, decoded (the value at `records_path` of the answer); None only
         when the vendor answers 404 or 410: the record is gone, and callers need no status
         check of their own. An answer that holds no record (an empty body, nothing at
-        `records_path`) is malformed, never "gone"."""
+        `records_path`) is malformed, never "gone".
+        """
         try:
             body = self.get_json(path, params=params, endpoint=endpoint)
         except NotFound:
@@ -250,7 +253,8 @@ class AccountClient:
         the paginator advances before the page is yielded. The caller may end the walk by
         `paginator.stop()` (or by leaving the loop); `until` set stops before the next
         request (the caller tells that from `paginator.has_next` still being True). `label`
-        names the list in errors (default: its endpoint)."""
+        names the list in errors (default: its endpoint).
+        """
         while paginator.has_next and not (until is not None and until.is_set()):
             body = self.get_json(path, params={**(params or {}), **paginator.request_params()},
                                  endpoint=endpoint, records_path=records_path)

@@ -37,7 +37,8 @@ def dig(body: Any, path: tuple[str, ...]) -> Any:
 @dataclass(frozen=True)
 class Page:
     """One answer of a paged list: the decoded body and the records in it (found once,
-    at the stream's `records_path`; a list, or `LazyRecords` for a large answer)."""
+    at the stream's `records_path`; a list, or `LazyRecords` for a large answer).
+    """
 
     body: Any
     records: Sequence[Any]
@@ -60,7 +61,8 @@ class Paginator:
 
     def stop(self) -> None:
         """No further page: the list ended, or the caller needs no more (a high-water
-        mark was reached); `state` stays at the page just read."""
+        mark was reached); `state` stays at the page just read.
+        """
         self._has_next = False
 
     def initial_state(self) -> dict[str, Any]:

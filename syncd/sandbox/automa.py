@@ -116,7 +116,8 @@ class AutomaSandbox(Sandbox):
     def _page(self, request: Request, items: list[dict[str, Any]],
               copy_page: bool = False) -> dict[str, Any]:
         """One page of `items`; `copy_page` deep-copies only the page's items (a snapshot
-        of the stored records, taken under the lock, without copying the whole list)."""
+        of the stored records, taken under the lock, without copying the whole list).
+        """
         page = _int_param(request, "page", 1) or 1
         per_page = _int_param(request, "perPage", 20) or 20
         if per_page > MAX_PER_PAGE:
@@ -356,7 +357,8 @@ class AutomaSandbox(Sandbox):
 
     def emit_webhook(self, event_type: str, obj_id: str, url: str | None = None) -> list[int]:
         """POST the event to every subscription of `event_type` (or only to `url`), with the
-        subscription's `authorization` as the Authorization header; log each call."""
+        subscription's `authorization` as the Authorization header; log each call.
+        """
         with self.lock:
             obj = (self.collection("quotes").get(obj_id) or self.collection("rfqs_received")
                    .get(obj_id) or self.collection("rfqs_sent").get(obj_id) or {"uuid": obj_id})
@@ -404,7 +406,8 @@ class AutomaSandbox(Sandbox):
         self, *, companies: int = 20, proposals: int = 120, max_items: int = 20, seed: int = 7
     ) -> None:
         """Buyers, quotes (one logged QUOTE_* call each), RFQs and the five QUOTE_*
-        subscriptions `syncd webhooks register` would have made."""
+        subscriptions `syncd webhooks register` would have made.
+        """
         rng = random.Random(seed)
         self.rng = random.Random(seed + 1)
         with self.lock:
@@ -456,7 +459,8 @@ class AutomaSandbox(Sandbox):
     def corrupt_one_record(self) -> str:
         """A quote whose `items` list is a string (its uuid stays readable): an unusable
         structure, which syncd must quarantine. An unknown currency or status word would
-        not do: syncd keeps such quotes and notes the word (see syncd/drift.py)."""
+        not do: syncd keeps such quotes and notes the word (see syncd/drift.py).
+        """
         with self.lock:
             quote = sorted(self.collection("quotes").values(), key=lambda q: q["number"])[0]
             quote["items"] = "items are temporarily unavailable"

@@ -272,7 +272,8 @@ def make_rfq(
 def clone(value: Any) -> Any:
     """A deep copy of JSON-shaped data (dicts, lists, immutable scalars): what
     `copy.deepcopy` gives for it, several times faster (no memo; the call log's records are
-    never changed in place, so shared sub-objects in the source would not matter)."""
+    never changed in place, so shared sub-objects in the source would not matter).
+    """
     kind = type(value)
     if kind is dict:
         return {k: v if type(v) in _SCALARS else clone(v) for k, v in value.items()}

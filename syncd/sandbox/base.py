@@ -142,24 +142,28 @@ class Sandbox:
 
     def lower_bound_requests(self) -> int:
         """Fewest requests a backfill of the current data can make (pages at the maximum
-        page size, an empty page only for exact multiples, unavoidable detail calls)."""
+        page size, an empty page only for exact multiples, unavoidable detail calls).
+        """
         raise NotImplementedError
 
     def drift_records(self, body: Any) -> list[dict[str, Any]]:
         """The records of a GET answer that a `DriftPlan` perturbs (override for odd
-        envelopes)."""
+        envelopes).
+        """
         return find_records(body)
 
     def corrupt_one_record(self) -> str:
         """Make one listed record unusable for syncd while its id stays readable (an
         unusable structure: a list that must be a list is something else) and the others
         stay valid; returns that record's remote id (it must be quarantined). Unknown words
-        and types are not enough: syncd keeps such records (see syncd/drift.py)."""
+        and types are not enough: syncd keeps such records (see syncd/drift.py).
+        """
         raise NotImplementedError
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
         """Change a proposal's title the way a user in the vendor's UI would (bumps its
-        updated/modified time and version)."""
+        updated/modified time and version).
+        """
         raise NotImplementedError
 
     def proposal_title(self, remote_id: str) -> str | None:
@@ -170,19 +174,22 @@ class Sandbox:
     def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
         """Change one proposal field other than the title, the way a user in the vendor's
         UI would (bumping its modified time, logging it where the vendor logs changes);
-        returns the canonical field name and the value a pull must then put in the mirror."""
+        returns the canonical field name and the value a pull must then put in the mirror.
+        """
         raise NotImplementedError
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
         """Everything the vendor stores about the proposal, as a plain comparable dict with
         the title under "title" and without modification times/versions: a push that
-        changed only the title leaves all other keys equal (Automa's full Put included)."""
+        changed only the title leaves all other keys equal (Automa's full Put included).
+        """
         raise NotImplementedError
 
     def new_proposal_refs(self) -> dict[str, str | None]:
         """Remote ids of an existing company and contact (`{"company_id": ..., "contact_id":
         ...}`) that a backfill mirrors and a proposal created through the API may name;
-        a test's plain-SQL INSERT uses their mirror ids."""
+        a test's plain-SQL INSERT uses their mirror ids.
+        """
         raise NotImplementedError
 
     def count_proposals(self) -> int:

@@ -57,7 +57,8 @@ def laravel_422(errors: dict[str, list[str]]) -> JSONResponse:
 
 class HappyofferSandbox(Sandbox):
     """The Happyoffer API over the in-memory store (`offers`, `external_offers`,
-    `templates`); `self.tokens` maps issued Sanctum tokens to the user's id."""
+    `templates`); `self.tokens` maps issued Sanctum tokens to the user's id.
+    """
 
     vendor = "happyoffer"
     retry_after_header = True
@@ -375,7 +376,8 @@ class HappyofferSandbox(Sandbox):
 
     def live_offers(self) -> dict[str, dict[str, Any]]:
         """Offers a backfill mirrors as live proposals (visible, not deleted); a corrupted
-        one still counts here (the standard suite subtracts it itself)."""
+        one still counts here (the standard suite subtracts it itself).
+        """
         visible = self.visible_companies()
         return {k: o for k, o in self.collection("offers").items()
                 if o["attributes"]["company_id"] in visible and not o["attributes"]["deleted_at"]}
@@ -408,7 +410,8 @@ class HappyofferSandbox(Sandbox):
         served with `attributes` as the text `"[object Object]"` (a serialiser bug): its
         id stays readable, but an offer without an attributes object is an unusable
         structure that syncd must quarantine. The store keeps the offer intact (the
-        sandbox's own routes still read it); only the lists and reads serve it broken."""
+        sandbox's own routes still read it); only the lists and reads serve it broken.
+        """
         with self.lock:
             externals = self.collection("external_offers").values()
             joined = {e["attributes"]["offer_id"] for e in externals}
@@ -459,7 +462,8 @@ class HappyofferSandbox(Sandbox):
 
     def new_proposal_refs(self) -> dict[str, str | None]:
         """The client and contact of a live external offer (Happyoffer contacts are keyed by
-        client and e-mail)."""
+        client and e-mail).
+        """
         with self.lock:
             live = self.live_offers()
             for ext in sorted(self.collection("external_offers").values(),

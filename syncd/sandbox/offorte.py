@@ -722,7 +722,8 @@ class OfforteSandbox(Sandbox):
 
     def lower_bound_requests(self) -> int:
         """Short-page lists (one extra page only for exact multiples of 50), one details
-        call per proposal, the users list; v2 lists organisations and people apart."""
+        call per proposal, the users list; v2 lists organisations and people apart.
+        """
         with self.lock:
             def pages(n: int) -> int:
                 return n // PAGE + 1
@@ -736,7 +737,8 @@ class OfforteSandbox(Sandbox):
     def corrupt_one_record(self) -> str:
         """A proposal whose `content.pricetables` (the list its line items come from) is a
         string: an unusable structure, so syncd must quarantine it, while its id stays
-        readable. Odd words or types alone would not do: syncd keeps such records."""
+        readable. Odd words or types alone would not do: syncd keeps such records.
+        """
         with self.lock:
             key = sorted(self.proposals, key=int)[len(self.proposals) // 2]
             self.proposals[key]["overrides"] = {"content": {"pricetables": data.PRICETABLE}}
@@ -745,7 +747,8 @@ class OfforteSandbox(Sandbox):
     def override_fields(self, remote_id: str, **fields: Any) -> None:
         """Fields every rendering of one proposal (its list record and its details) sends
         instead of what the store holds: the vendor says the same things in other words
-        (or breaks them). Bumps the modification time, as an edit at Offorte would."""
+        (or breaks them). Bumps the modification time, as an edit at Offorte would.
+        """
         with self.lock:
             proposal = self.proposals[str(remote_id)]
             proposal.setdefault("overrides", {}).update(fields)
@@ -753,7 +756,8 @@ class OfforteSandbox(Sandbox):
 
     def override_row(self, remote_id: str, table: int, index: int, **fields: Any) -> None:
         """Fields one price-table row is sent with instead of the stored ones (its
-        contribution to the proposal's total stays what the store says)."""
+        contribution to the proposal's total stays what the store says).
+        """
         with self.lock:
             proposal = self.proposals[str(remote_id)]
             row = proposal["pricetables"][table]["rows"][index]
@@ -762,7 +766,8 @@ class OfforteSandbox(Sandbox):
 
     def add_row(self, remote_id: str, row: dict[str, Any], table: int = 0) -> None:
         """Append a row as given (any type, any fields) to one of the proposal's price
-        tables: a row a real account holds that the seed never makes."""
+        tables: a row a real account holds that the seed never makes.
+        """
         with self.lock:
             proposal = self.proposals[str(remote_id)]
             proposal["pricetables"][table]["rows"].append(dict(row))

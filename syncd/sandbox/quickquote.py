@@ -392,7 +392,8 @@ class QuickQuoteSandbox(Sandbox):
     def expected_counts(self) -> dict[str, int]:
         """Rows a backfill of the listed quotes yields (a corrupted one still counts: the
         suite subtracts it): contacts/companies are distinct keys over the quotes
-        (customer_id else lowercased email; casefolded, single-spaced company name)."""
+        (customer_id else lowercased email; casefolded, single-spaced company name).
+        """
         with self.lock:
             live = list(self.quotes.values())
             contacts = {str(q["customer_id"]) if q.get("customer_id") is not None
@@ -413,7 +414,8 @@ class QuickQuoteSandbox(Sandbox):
     def corrupt_one_record(self) -> str:
         """The quote's `line_items` as text instead of a list (its id stays readable): an
         unusable structure, so syncd must quarantine the quote. An unknown status word or
-        a number as a string is not enough: syncd keeps such quotes (syncd/drift.py)."""
+        a number as a string is not enough: syncd keeps such quotes (syncd/drift.py).
+        """
         with self.lock:
             qid = sorted(self.quotes, key=int)[len(self.quotes) // 2]
             self.quotes[qid]["_override"] = {"line_items": f"see /quotes/{qid}/line_items"}
@@ -421,7 +423,8 @@ class QuickQuoteSandbox(Sandbox):
 
     def override(self, remote_id: str, item: int | None = None, **fields: Any) -> None:
         """Make the quote (or its `item`-th line item, from 0) answer `fields` instead of
-        what the sandbox computes: what another build of the vendor says (drift tests)."""
+        what the sandbox computes: what another build of the vendor says (drift tests).
+        """
         with self.lock:
             quote = self.quotes[remote_id]
             target = quote if item is None else quote["line_items"][item]
@@ -429,7 +432,7 @@ class QuickQuoteSandbox(Sandbox):
             self._touch(quote)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
-        """syncd's title is the quote's internal notes (the merchant edits them in the app)."""
+        """The title syncd sees is the quote's internal notes (the merchant edits them in the app)."""
         with self.lock:
             quote = self.quotes[remote_id]
             quote["internal_notes"] = title
@@ -442,7 +445,8 @@ class QuickQuoteSandbox(Sandbox):
 
     def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
         """The merchant moves the quote on (Created -> Sent -> Viewed -> Sent): still
-        editable, but a different status."""
+        editable, but a different status.
+        """
         with self.lock:
             quote = self.quotes[remote_id]
             quote["status"] = {"Created": "Sent", "Sent": "Viewed"}.get(quote["status"], "Sent")

@@ -75,7 +75,7 @@ PER_PAGE = "per page field"
 
 
 def _prefixes(includes: tuple[str, ...]) -> frozenset[str]:
-    """spatie allows every prefix of an allowed nested include (`a.b.c` allows `a`, `a.b`)."""
+    """Spatie's query builder allows every prefix of an allowed nested include (`a.b.c` allows `a`, `a.b`)."""
     out: set[str] = set()
     for include in includes:
         parts = include.split(".")
@@ -603,7 +603,8 @@ class StrawBlondSandbox(Sandbox):
     def emit_webhook(self, event: str, obj_id: str, url: str | None = None) -> list[dict[str, Any]]:
         """POST `{id, event, created, test: false, data: offer}` to every subscription for
         `event` (or `*`), signed with hex HMAC-SHA256 of the raw body and the subscription's
-        secret in `X-StrawBlond-Webhook-Signature`. Returns (and records) the deliveries."""
+        secret in `X-StrawBlond-Webhook-Signature`. Returns (and records) the deliveries.
+        """
         with self.lock:
             offer = self.collection("offers")[obj_id]
             root = self.base_url() or "http://127.0.0.1/api"
@@ -651,7 +652,8 @@ class StrawBlondSandbox(Sandbox):
     def seed_data(self, *, companies: int = 20, proposals: int = 120, max_items: int = 20,
                   seed: int = 7) -> None:
         """`proposals` live offers plus one soft-deleted offer per 20 (whose contacts also
-        have live offers, so deletions never hide a contact or company)."""
+        have live offers, so deletions never hide a contact or company).
+        """
         gen = Generator(seed)
         with self.lock:
             for name in ("companies", "contacts", "offers", "elements"):
@@ -700,7 +702,8 @@ class StrawBlondSandbox(Sandbox):
     def lower_bound_requests(self) -> int:
         """A backfill runs every stream, the sweep-only trashed list included: pages of 50
         over the live offers, then over the trashed ones (one page even when empty).
-        Laravel's `meta.last_page` makes an empty trailing page unnecessary."""
+        Laravel's `meta.last_page` makes an empty trailing page unnecessary.
+        """
         with self.lock:
             live = len(self._live_offers())
             every = len(self.collection("offers"))
@@ -711,7 +714,8 @@ class StrawBlondSandbox(Sandbox):
         """A live offer in mid-list answers its `elements` as a string instead of a list: a
         structure syncd cannot use (quarantined), while its id stays readable. Unknown
         words or a Swiss-formatted total are no longer enough: syncd keeps such offers.
-        Its contact and company stay referenced by other offers."""
+        Its contact and company stay referenced by other offers.
+        """
         with self.lock:
             live = self._live_offers()
             counts: dict[str, int] = {}
@@ -725,7 +729,8 @@ class StrawBlondSandbox(Sandbox):
     def override(self, remote_id: str, element: int | None = None, **fields: Any) -> None:
         """Render these keys of an offer (or of its `element`-th element, by order) as
         given, the way another build of the API might say them (quirk tests): totals are
-        still computed from the stored values, as the vendor's would be."""
+        still computed from the stored values, as the vendor's would be.
+        """
         with self.lock:
             target = self.collection("offers")[remote_id]
             if element is not None:

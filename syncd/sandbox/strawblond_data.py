@@ -146,7 +146,8 @@ class ElementStore(dict[str, dict[str, Any]]):
     (not every element of every offer). Within a document, elements keep the collection's
     own order (insertion order), so `of()` answers exactly what filtering the whole
     collection by `document_id` would. An element's `document_id` never changes in place
-    (the API cannot move an element); every other change goes through the dict methods."""
+    (the API cannot move an element); every other change goes through the dict methods.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
