@@ -66,11 +66,13 @@ err = Console(stderr=True)
 
 
 class Format(StrEnum):
+    """How a listing command prints: a table for people, JSON for scripts."""
     table = "table"
     json = "json"
 
 
 class Keep(StrEnum):
+    """Which side a conflict resolution keeps."""
     local = "local"
     remote = "remote"
 
@@ -116,6 +118,7 @@ def settings() -> Settings:
 
 
 def runtime(loaded: Settings) -> Runtime:
+    """The runtime a command works in, with the schema current and each account's vendor recorded."""
     db = Database(loaded.database.url)
     db.upgrade()
     with db.begin() as conn:  # the reporting views name each account's vendor
@@ -359,6 +362,7 @@ def _short_time(iso: str | None) -> str:
 
 
 class ReportFormat(StrEnum):
+    """How `syncd report` prints: a table, JSON, or CSV for a spreadsheet."""
     table = "table"
     json = "json"
     csv = "csv"

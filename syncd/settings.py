@@ -46,11 +46,13 @@ def check_url(url: str) -> str:
 
 
 class DatabaseSettings(BaseModel):
+    """Where the mirror lives."""
     model_config = ConfigDict(extra="forbid")
     url: str = Field("sqlite:///syncd.db", repr=False)  # may hold a password
 
 
 class SyncSettings(BaseModel):
+    """How often syncd pulls and pushes, and who wins a conflict."""
     model_config = ConfigDict(extra="forbid")
     pull_interval_seconds: int = Field(300, ge=1)
     push_interval_seconds: int = Field(10, ge=1)
@@ -59,6 +61,7 @@ class SyncSettings(BaseModel):
 
 
 class WebhookSettings(BaseModel):
+    """Where the webhook receiver listens and the address vendors call it on."""
     model_config = ConfigDict(extra="forbid")
     listen: str = "127.0.0.1:8787"
     public_url: str = ""
@@ -188,6 +191,7 @@ class Settings(BaseSettings):
         return env_settings, init_settings
 
     def account(self, name: str) -> AccountSettings:
+        """The named account's settings, or an error that lists the known names."""
         for account in self.accounts:
             if account.name == name:
                 return account
@@ -195,6 +199,7 @@ class Settings(BaseSettings):
         raise SettingsError("accounts", f"no account named {name!r} (known: {known})")
 
     def selected(self, names: list[str] | None) -> list[AccountSettings]:
+        """The accounts a command works on: the named ones, or all of them."""
         return [self.account(n) for n in names] if names else list(self.accounts)
 
 

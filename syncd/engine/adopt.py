@@ -180,6 +180,7 @@ class AdoptingWriter(MirrorWriter):
         self.adopted = 0
 
     def apply(self, conn: Connection, bundle: Bundle, stream: str) -> WriteStats:
+        """Adopt the marked records of the page before writing it, so they are not inserted twice."""
         self.adopted += adopt_marked(conn, self.account, self.connector, bundle, self.now, self)
         return super().apply(conn, bundle, stream)
 

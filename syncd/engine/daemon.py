@@ -75,6 +75,7 @@ class Daemon:
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
+        """Schedule the lease balancing and each account's pull and push jobs, then start them."""
         if self.singleton is not None:
             self.singleton.acquire()
             self._held = set(self.accounts)
@@ -164,6 +165,7 @@ class Daemon:
             log.info("worker %s now serves account=%s", self.worker, name)
 
     def holds(self, name: str) -> bool:
+        """Whether this worker may sync the account now: not stopping and still holding its lease."""
         if self.runtime.stop.is_set():
             return False
         if self.leases is None:
@@ -273,6 +275,7 @@ class Daemon:
                 self.nudge_push(account)
 
     def nudge_push(self, name: str) -> None:
+        """Run the account's push now, as a webhook or a local edit asks, not at the next interval."""
         self._run_now(f"push:{name}")
 
     def _run_now(self, job_id: str) -> None:
@@ -283,6 +286,7 @@ class Daemon:
 
     # ---- health / metrics -----------------------------------------------------------------
     def health(self) -> tuple[int, dict[str, Any]]:
+        """The health endpoint's status and body: unhealthy when an account has not pulled for too long."""
         limit = UNHEALTHY_AFTER * self.settings.sync.pull_interval_seconds
         now = time.time()
         accounts = {}
@@ -301,4 +305,5 @@ class Daemon:
         return (503 if bad else 200), {"worker": self.worker, "accounts": accounts}
 
     def metrics(self) -> str:
+        """The Prometheus text the metrics endpoint serves."""
         return render(self.runtime, self.accounts)

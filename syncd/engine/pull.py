@@ -91,13 +91,16 @@ class PullResult:
 
     @property
     def ok(self) -> bool:
+        """Whether every stream finished without an error."""
         return all(s.error is None for s in self.streams)
 
     @property
     def errors(self) -> list[str]:
+        """Each failed stream's error, for the command's exit and the log."""
         return [f"{s.stream}: {s.error}" for s in self.streams if s.error]
 
     def total(self, attr: str) -> int:
+        """One counter summed over the streams, for the run's summary."""
         return sum(int(getattr(s, attr)) for s in self.streams)
 
     def drift(self) -> Counter[str]:

@@ -70,6 +70,7 @@ class PushResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the vendor accepted everything pushed (a refusal needs a person)."""
         return not self.refused
 
 
@@ -85,6 +86,7 @@ class Pusher:
         self.worker = worker
 
     def reconcile(self) -> list[OutboxEntry]:
+        """Queue the local edits the outbox does not hold yet, so push sends every change."""
         with self.db.begin() as conn:
             return Reconciler(self.account, self.clock.now()).run(conn)
 
@@ -569,6 +571,7 @@ class Pusher:
 
 
 def push_accounts(runtime: Runtime, names: list[str]) -> list[PushResult]:
+    """Push each named account once, as `syncd push` does."""
     return [Pusher(runtime, runtime.account(n)).run() for n in names]
 
 

@@ -63,6 +63,7 @@ class WriteStats:
     by_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, other: WriteStats) -> None:
+        """Add another stream's counts, for the run's totals."""
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
@@ -74,6 +75,7 @@ class WriteStats:
 
     @property
     def written(self) -> int:
+        """How many rows the write changed."""
         return self.inserted + self.updated + self.deleted
 
 
@@ -143,6 +145,7 @@ def with_currency(row: dict[str, Any], currency: str) -> dict[str, Any]:
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    """Slices of at most `size` items, to keep statements under the database's parameter limit."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -190,6 +193,7 @@ class MirrorWriter:
 
     # ---- public ---------------------------------------------------------------------------
     def apply(self, conn: Connection, bundle: Bundle, stream: str) -> WriteStats:
+        """Write one page's bundle into the mirror, parents first so children find their ids."""
         stats = WriteStats()
         ids: dict[str, dict[str, int]] = {}
         for entity in (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS):

@@ -84,6 +84,7 @@ class RateBudget:
             return max(0, self.per_minute - len(self._sent))
 
     def used_last_minute(self) -> int:
+        """Requests sent in the last minute, for the metrics and the request log."""
         with self._cond:
             self._prune(self.clock.time())
             return len(self._sent)
@@ -146,6 +147,7 @@ class RateBudget:
             self._cond.notify_all()
 
     def seconds_until_available(self) -> float:
+        """How long until a request may be sent, so a caller can decide to wait or give up."""
         with self._cond:
             now = self.clock.time()
             self._prune(now)

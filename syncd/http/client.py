@@ -60,6 +60,7 @@ class BudgetTransport(httpx.BaseTransport):
         self.counts: Counter[tuple[str, str, int]] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request within the account's budget, waiting out and logging each 429."""
         priority = getattr(_priority, "value", Priority.PULL)
         endpoint = endpoint_of(request.url.path)
         while True:
@@ -125,14 +126,17 @@ class BudgetTransport(httpx.BaseTransport):
             )
 
     def close(self) -> None:
+        """Close the wrapped transport."""
         self.inner.close()
 
     @property
     def requests_sent(self) -> int:
+        """Requests sent through this transport, for the run's summary."""
         return sum(self.counts.values())
 
     @property
     def too_many(self) -> int:
+        """How many answers were 429, a sign the budget is set too high."""
         return sum(n for (_, _, status), n in self.counts.items() if status == 429)
 
 
@@ -268,6 +272,7 @@ class AccountClient:
 
     @staticmethod
     def decode(response: httpx.Response, records_path: tuple[str, ...] | None = None) -> Any:
+        """The response body as JSON, records parsed lazily when the caller names where they are."""
         if not response.content:
             return None
         try:
@@ -323,4 +328,5 @@ class AccountClient:
         log.warning("account=%s retrying after: %s", self.account, exc)
 
     def close(self) -> None:
+        """Close the HTTP client and its connections."""
         self.http.close()

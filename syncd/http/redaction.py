@@ -54,10 +54,12 @@ class Redactor:
         self.secrets = [s for s in (secrets or []) if s and len(s) >= 4]
 
     def add(self, secret: str | None) -> None:
+        """Remember a secret to mask, ignoring ones too short to mask without hiding ordinary text."""
         if secret and len(secret) >= 4 and secret not in self.secrets:
             self.secrets.append(secret)
 
     def __call__(self, text: str) -> str:
+        """The text with every known secret replaced by the mask."""
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         return text
