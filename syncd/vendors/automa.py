@@ -145,16 +145,19 @@ def _status_object(value: Any) -> Any:
 
 
 class Country(Record):
+    """A country as Automa.Net nests it in an address: its code is what syncd keeps."""
     drift_known = frozenset({"id"})
     code: Text = None
 
 
 class Phone(Record):
+    """A phone number as Automa.Net splits it: dialling code and number."""
     code: Text = None
     number: Text = None
 
 
 class Address(Record):
+    """A postal address of an Automa.Net company (the person's name on it is not syncd's)."""
     drift_known = frozenset({"first_name", "last_name"})
     city: Text = None
     country: Country | None = None
@@ -168,6 +171,7 @@ class Address(Record):
 
 
 class EuVat(Record):
+    """An EU VAT number as Automa.Net splits it: country code and number."""
     code: Text = None
     number: Text = None
 
@@ -184,6 +188,7 @@ class QuoteCompany(Record):
 
 
 class QuoteUser(Record):
+    """The person a quote is addressed to, as the quote embeds them."""
     uuid: RefId = None
     first_name: Text = None
     last_name: Text = None
@@ -193,39 +198,46 @@ class QuoteUser(Record):
 
 
 class Party(Record):
+    """Who a quote is for: the company and the person."""
     drift_known = frozenset({"type"})  # "portal": sent back as it came (Put Quote)
     company: QuoteCompany | None = None
     user: QuoteUser | None = None
 
 
 class QuoteStatus(Record):
+    """A quote's status word and when it was set."""
     drift_known = frozenset({"set_by", "reason"})
     name: Word = None
     set_at: Date = None
 
 
 class NetAmount(Record):
+    """A net amount, the only one of an item price's amounts that syncd keeps."""
     drift_known = frozenset({"gross_amount", "tax_amount"})
     nett_amount: MoneyText = None
 
 
 class ItemPrice(Record):
+    """An item's price before and after its discount."""
     regular: NetAmount | None = None
     final: NetAmount | None = None
 
 
 class Amounts(Record):
+    """A total's net, gross and tax amounts."""
     nett_amount: MoneyText = None
     gross_amount: MoneyText = None
     tax_amount: MoneyText = None
 
 
 class GrandPrice(Record):
+    """The quote's grand total after discounts."""
     drift_known = frozenset({"regular"})
     final: Amounts | None = None
 
 
 class Totals(Record):
+    """A quote's totals, of which syncd keeps the grand total."""
     drift_known = frozenset({"additional_costs_price", "items_price"})
     grand_price: GrandPrice | None = None
 
@@ -255,6 +267,7 @@ class QuoteItem(Record):
 
 
 class AdditionalCost(Record):
+    """A quote's additional cost (shipping, for instance), kept as a line item."""
     drift_known = frozenset({"price"})
     name: Text = None
     nett_price: MoneyText = None
@@ -566,6 +579,7 @@ def map_call(connector: Connector, record: CallRecord, raw: dict[str, Any]) -> B
 
 
 def map_rfq(connector: Connector, rfq: Rfq, raw: dict[str, Any]) -> Bundle:
+    """An RFQ kept as it came: syncd has no canonical entity for requests for quotes."""
     return Bundle(extras=[("rfqs", rfq.uuid, raw)])
 
 
@@ -718,6 +732,7 @@ class AutomaConnector(Connector):
 
     # ---- transport -------------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """A bearer API key: Automa.Net offers OAuth too, but a key needs no refresh."""
         return BearerAuth(self.account.secret("api_key") or "")  # syncd's choice for Automa
 
     def refusal_message(self, response: httpx.Response) -> str:
@@ -769,6 +784,7 @@ class AutomaConnector(Connector):
                              Entity.PROPOSALS, json=body, fields=fields)]
 
     def created_id(self, entity: Entity, body: Any) -> str:
+        """The new quote's uuid, which Automa.Net returns under `data`."""
         data = body.get("data") if isinstance(body, dict) else None
         uuid = data.get("uuid") if isinstance(data, dict) else None
         if not uuid:
@@ -1006,6 +1022,7 @@ class AutomaConnector(Connector):
                 for i in page.records if isinstance(i, dict) and i.get("uuid")]
 
     def webhook_key(self, request: WriteRequest) -> str:
+        """A subscription is its event type and URL."""
         return f"{request.json['eventType']} {request.json['url']}"
 
     def webhook_created_id(self, body: Any) -> str | None:

@@ -130,23 +130,31 @@ class VendorClient(Protocol):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         endpoint: str | None = None,
-    ) -> httpx.Response: ...
+    ) -> httpx.Response:
+        """Any request, for the writes and lookups a connector makes itself."""
+        ...
 
     def get_json(
         self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
         records_path: tuple[str, ...] | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        """A GET's JSON body."""
+        ...
 
     def get_one(
         self, path: str, *, params: Mapping[str, Any] | None = None,
         endpoint: str | None = None, records_path: tuple[str, ...] = (),
-    ) -> Any | None: ...
+    ) -> Any | None:
+        """One record, or None when the vendor says it is gone."""
+        ...
 
     def paginate(
         self, path: str, paginator: Paginator, *, records_path: tuple[str, ...] = (),
         params: Mapping[str, Any] | None = None, endpoint: str | None = None,
         until: threading.Event | None = None, label: str | None = None,
-    ) -> Iterator[Page]: ...
+    ) -> Iterator[Page]:
+        """The pages of a list, walked by the given paginator."""
+        ...
 
 
 def canonical_json(raw: Any) -> str:
@@ -155,6 +163,7 @@ def canonical_json(raw: Any) -> str:
 
 
 def hash_text(text: str) -> str:
+    """A short stable hash of a text, for fingerprints that must match across releases."""
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

@@ -235,37 +235,44 @@ class RowModel(Record):
 
 
 class TableSettings(Record):
+    """A price table's settings, read for the default VAT rate of its rows."""
     drift_known = frozenset({"vat_hidden", "rows_include_vat"})
     vat_default_percentage: Number = None
 
 
 class PricetableModel(Record):
+    """One price table of a proposal: its rows are the line items."""
     drift_known = frozenset({"id", "subtotal", "total", "vat"})
     rows: list[RowModel] | None = []  # null: a table without rows
     settings: TableSettings | None = None
 
 
 class ContentModel(Record):
+    """A proposal's content, which holds its price tables."""
     pricetables: list[PricetableModel] | None = []  # null: line items not known
 
 
 class ReceiverModel(Record):
+    """A person a proposal is sent to."""
     drift_known = frozenset({"fullname", "email", "pass", "signature_required",
                              "signature_allowed"})
     id: RefId = None
 
 
 class SummaryModel(Record):
+    """How often a proposal was viewed."""
     drift_known = frozenset({"pdf", "recent_view", "last_modified_date", "last_modified_user"})
     views: Integer = None
 
 
 class LogsModel(Record):
+    """A proposal's activity log, read for its summary."""
     drift_known = frozenset({"history"})
     summary: SummaryModel | None = None
 
 
 class EmailModel(Record):
+    """A sent email of a proposal, read for when it was sent."""
     drift_known = frozenset({"id", "proposal_version_nr", "message", "sended_by", "receivers"})
     date_sended: Date = None
 
@@ -714,6 +721,7 @@ class OfforteConnector(Connector):
 
     # ---- transport ---------------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth:
+        """v2 takes the raw API key; v1 an OAuth pair, refreshed when Offorte rejects it."""
         if self.v2:
             key = self.account.secret("api_key")
             if not key:
@@ -753,6 +761,7 @@ class OfforteConnector(Connector):
 
     def create_requests(self, entity: Entity, row: dict[str, Any],
                         children: list[dict[str, Any]], marker: str) -> list[WriteRequest]:
+        """Offorte creates companies, people and proposals, each at the path of the account's API version."""
         if entity == Entity.COMPANIES:
             fields = tuple(k for k in COMPANY_KEYS if row.get(k) is not None)
             body = self._company_body({k: row[k] for k in fields})
@@ -821,6 +830,7 @@ class OfforteConnector(Connector):
     def update_requests(self, entity: Entity, remote_id: str, changes: dict[str, Any],
                         row: dict[str, Any], raw: dict[str, Any],
                         children: list[dict[str, Any]]) -> list[WriteRequest]:
+        """Offorte patches companies and people; a proposal's status and content are separate PATCHes."""
         if entity == Entity.COMPANIES:
             path = self._p("company_update", "/companies/{id}/", "/contacts/{id}")
             return [WriteRequest("PATCH", path.format(id=remote_id), "update", entity,
@@ -882,6 +892,7 @@ class OfforteConnector(Connector):
 
     def delete_requests(self, entity: Entity, remote_id: str,
                         row: dict[str, Any]) -> list[WriteRequest]:
+        """Offorte deletes companies, people and proposals at the path of the account's API version."""
         if entity == Entity.COMPANIES:
             path = self._p("company_delete", "/companies/{id}/", "/contacts/{id}")
         elif entity == Entity.CONTACTS:
@@ -891,6 +902,7 @@ class OfforteConnector(Connector):
         return [WriteRequest("DELETE", path.format(id=remote_id), "delete", entity)]
 
     def created_id(self, entity: Entity, body: Any) -> str:
+        """Offorte names the new id after the entity (`proposal_id`, `company_id`, `people_id`)."""
         keys = {Entity.PROPOSALS: ("proposal_id", "id"), Entity.COMPANIES: ("company_id", "id"),
                 Entity.CONTACTS: ("people_id", "person_id", "id")}.get(entity, ("id",))
         for key in keys:
@@ -991,6 +1003,7 @@ class OfforteConnector(Connector):
         return hmac.compare_digest(path_secret.encode(), secret.encode())
 
     def webhook_hints(self, body: Any) -> list[WebhookHint]:
+        """Offorte's events name the proposal, company or person changed under `data`."""
         if isinstance(body, bytes | str):
             body = json.loads(body)
         event = str(body.get("type") or "") if isinstance(body, dict) else ""
@@ -1025,6 +1038,7 @@ class OfforteConnector(Connector):
                 for h in hooks or [] if isinstance(h, dict) and h.get("id") is not None]
 
     def webhook_key(self, request: WriteRequest) -> str:
+        """A subscription is its payload URL."""
         return str(request.json["payload_url"])
 
     def webhook_created_id(self, body: Any) -> str | None:

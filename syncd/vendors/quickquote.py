@@ -458,6 +458,7 @@ class QuickQuoteConnector(Connector):
 
     # ---- transport -----------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """Quick Quote takes the API key in `x-api-key`."""
         key = self.account.secret("api_key")
         if not key:
             raise SettingsError(f"accounts[{self.account.name}].auth.api_key", "is required")
@@ -466,6 +467,7 @@ class QuickQuoteConnector(Connector):
     def headers(self) -> dict[str, str]:
         # Without this Content-Type every POST/PUT is answered 415 (httpx adds it for json=,
         # but a body-less POST would not carry it).
+        """Quick Quote answers 415 to a write without a JSON Content-Type."""
         return {"Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
 
     def _path(self, op: str, default: str, **ids: str) -> str:
@@ -540,6 +542,7 @@ class QuickQuoteConnector(Connector):
         return item
 
     def created_id(self, entity: Entity, body: Any) -> str:
+        """Quick Quote answers a line-item create with the quote's items: the new one is last."""
         if entity == Entity.LINE_ITEMS:
             items = body.get("line_items") if isinstance(body, dict) else body
             if isinstance(items, list) and items and isinstance(items[-1], dict):
@@ -649,6 +652,7 @@ class QuickQuoteConnector(Connector):
         return None
 
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
+        """Quick Quote has no marker search: scan the quotes (the hint narrows which) for the tag or property."""
         hint = self._marker_hints.get(marker)
         if entity == Entity.LINE_ITEMS and hint and hint[0] == "quote":
             quote = self._get_quote(client, hint[1])

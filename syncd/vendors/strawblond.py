@@ -543,6 +543,7 @@ class StrawBlondConnector(Connector):
 
     # ---- transport -----------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """StrawBlond takes a personal API key as a bearer token."""
         key = self.account.secret("api_key")
         if not key:
             raise SettingsError(f"accounts[{self.account.name}].auth.api_key", "is required")
@@ -797,6 +798,7 @@ class StrawBlondConnector(Connector):
                 for h in page.records if isinstance(h, dict) and h.get("id") is not None]
 
     def webhook_key(self, request: WriteRequest) -> str:
+        """A subscription is its event and URL."""
         return f"{request.json['event']} {request.json['url']}"
 
     @staticmethod
