@@ -732,7 +732,7 @@ class AutomaConnector(Connector):
 
     # ---- transport -------------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
-        """A bearer API key: Automa.Net offers OAuth too, but a key needs no refresh."""
+        """Automa.Net takes the API key as a bearer token."""
         return BearerAuth(self.account.secret("api_key") or "")  # syncd's choice for Automa
 
     def refusal_message(self, response: httpx.Response) -> str:

@@ -652,7 +652,7 @@ class QuickQuoteConnector(Connector):
         return None
 
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
-        """Quick Quote has no marker search: scan the quotes (the hint narrows which) for the tag or property."""
+        """Quick Quote has no marker search: scan the quotes (the hint narrows which) for the tag."""
         hint = self._marker_hints.get(marker)
         if entity == Entity.LINE_ITEMS and hint and hint[0] == "quote":
             quote = self._get_quote(client, hint[1])
