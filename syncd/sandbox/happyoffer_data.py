@@ -53,6 +53,7 @@ def laravel_time(moment: datetime) -> str:
 
 
 def money(amount: Decimal) -> str:
+    """An amount as Happyoffer writes it: text with two decimals."""
     return f"{amount.quantize(Decimal('0.01'))}"
 
 

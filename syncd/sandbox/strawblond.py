@@ -117,10 +117,12 @@ class StrawBlondSandbox(Sandbox):
 
     # ---- plumbing ---------------------------------------------------------------------------
     def base_url(self) -> str:
+        """StrawBlond's API sits under `/api`."""
         url = super().base_url()
         return url if not url or url.endswith("/api") else url + "/api"
 
     def routes(self) -> None:
+        """StrawBlond's endpoints: offers, their elements, companies, contacts and webhooks."""
         r = self.route
         r("/login", self._login, ["GET"])
         r("/api/offer", self._list_offers, ["GET"])
@@ -142,6 +144,7 @@ class StrawBlondSandbox(Sandbox):
         r("/api/webhook/{id}", self._delete_webhook, ["DELETE"])
 
     def authenticate(self, request: Request) -> Response | None:
+        """StrawBlond takes a bearer key, and redirects a request not asking for JSON to the login page."""
         if not request.url.path.startswith("/api"):
             return None
         accept = request.headers.get("accept", "")
@@ -156,6 +159,7 @@ class StrawBlondSandbox(Sandbox):
         return None
 
     def too_many(self, retry_after: int) -> Response:
+        """StrawBlond's 429 is Laravel's, with its X-RateLimit headers."""
         return JSONResponse(
             {"message": "Too Many Attempts."}, status_code=429,
             headers={"Retry-After": str(retry_after),
@@ -165,6 +169,7 @@ class StrawBlondSandbox(Sandbox):
         )
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
+        """StrawBlond's errors are Laravel's: a message and any extra fields."""
         return JSONResponse({"message": message, **extra}, status_code=status)
 
     def _json(self, request: Request, body: Any, status: int = 200) -> Response:
@@ -676,6 +681,7 @@ class StrawBlondSandbox(Sandbox):
             self._taken = set(gen.taken)
 
     def account_entry(self, name: str) -> dict[str, Any]:
+        """StrawBlond accounts carry the API key, and the webhook secret when there is one."""
         entry: dict[str, Any] = {
             "name": name, "vendor": self.vendor, "base_url": self.base_url(),
             "requests_per_minute": self.requests_per_minute, "auth": {"api_key": self.api_key},
@@ -688,6 +694,7 @@ class StrawBlondSandbox(Sandbox):
         return [o for o in self.collection("offers").values() if o["deleted_at"] is None]
 
     def expected_counts(self) -> dict[str, int]:
+        """StrawBlond's companies and contacts are those the live offers name."""
         with self.lock:
             live = self._live_offers()
             ids = {o["id"] for o in live}
@@ -739,12 +746,14 @@ class StrawBlondSandbox(Sandbox):
             target.setdefault("_overrides", {}).update(fields)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
+        """StrawBlond's title is the offer's name."""
         with self.lock:
             offer = self.collection("offers")[remote_id]
             offer["name"] = title
             offer["updated_at"] = self._now()
 
     def proposal_title(self, remote_id: str) -> str | None:
+        """The offer's name."""
         with self.lock:
             offer = self.collection("offers").get(remote_id)
             return None if offer is None else offer["name"]
@@ -758,6 +767,7 @@ class StrawBlondSandbox(Sandbox):
             return "number", offer["number"]
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        """The offer with its elements, as one comparable dict."""
         with self.lock:
             offer = json.loads(json.dumps(self.collection("offers")[remote_id], default=str))
             elements = sorted(
@@ -776,5 +786,6 @@ class StrawBlondSandbox(Sandbox):
             return {"company_id": offer["company_id"], "contact_id": offer["contact_id"]}
 
     def count_proposals(self) -> int:
+        """The live offers, counted as a backfill mirrors them."""
         with self.lock:
             return len(self._live_offers())
