@@ -35,7 +35,7 @@ class SystemClock(Clock):
         self.stop_event = stop_event
 
     def time(self) -> float:
-        """The wall clock."""
+        """The wall clock's time, in seconds since the epoch."""
         return time.time()
 
     def sleep(self, seconds: float) -> None:

@@ -114,7 +114,7 @@ class Runtime:
         return AccountRuntime(settings, connector, budget, client)
 
     def close(self) -> None:
-        """Close every account's HTTP client."""
+        """Close every account's HTTP client, so a command exits with no connection open."""
         for account in self._accounts.values():
             account.client.close()
         self._accounts.clear()

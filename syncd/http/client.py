@@ -126,7 +126,7 @@ class BudgetTransport(httpx.BaseTransport):
             )
 
     def close(self) -> None:
-        """Close the wrapped transport."""
+        """Close the wrapped transport: the budget holds no connection of its own."""
         self.inner.close()
 
     @property
@@ -328,5 +328,5 @@ class AccountClient:
         log.warning("account=%s retrying after: %s", self.account, exc)
 
     def close(self) -> None:
-        """Close the HTTP client and its connections."""
+        """Close the pooled connections once the account's work is done."""
         self.http.close()

@@ -230,9 +230,9 @@ class SinglePage(Paginator):
         super().__init__(page_size, state)
 
     def request_params(self) -> dict[str, Any]:
-        """One request without paging parameters."""
+        """An endpoint that answers everything at once takes no paging parameters."""
         return {}
 
     def update(self, body: Any, records: list[Any]) -> None:
-        """Stop after the one page."""
+        """The one page is the whole list."""
         self.stop()

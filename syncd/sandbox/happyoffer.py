@@ -451,7 +451,7 @@ class HappyofferSandbox(Sandbox):
             self._touch(attrs)
 
     def proposal_title(self, remote_id: str) -> str | None:
-        """The offer's name."""
+        """The offer's name, which syncd uses as its title."""
         with self.lock:
             offer = self.collection("offers").get(remote_id)
             return offer["attributes"]["name"] if offer else None

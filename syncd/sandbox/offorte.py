@@ -444,7 +444,7 @@ class OfforteSandbox(Sandbox):
         return self._new_person(None, body, v2)
 
     def create_person(self, request: Request, body: Any, v2: bool) -> Response:
-        """v1 creates a person under its company."""
+        """POST /companies/{id}/people (v1) or /contacts/{id}/people (v2): a person of a company."""
         company = self._find(self.companies, request.path_params["cid"])
         return self._new_person(company, body, v2)
 
@@ -465,7 +465,7 @@ class OfforteSandbox(Sandbox):
         return _ok({"id": person["id"]} if v2 else {"people_id": person["id"]})
 
     def patch_company(self, request: Request, body: Any, v2: bool) -> Response:
-        """Change a company's fields."""
+        """PATCH /companies/{id} (v1): change a company; v2 reaches it through `patch_contact`."""
         company = self._find(self.companies, request.path_params["cid"])
         self._set(company, body, _COMPANY_FIELDS)
         return _ok(self._company_body(company, v2, people=True))
@@ -514,13 +514,13 @@ class OfforteSandbox(Sandbox):
         return _ok(data.person_v1(self._person_in(request)))
 
     def patch_person(self, request: Request, body: Any, v2: bool) -> Response:
-        """Change a v1 person's fields."""
+        """PATCH /companies/{id}/people/{id} (v1): change a person, addressed through their company."""
         person = self._person_in(request)
         self._set(person, body, _PERSON_FIELDS)
         return _ok(data.person_v1(person))
 
     def delete_person(self, request: Request, body: Any, v2: bool) -> Response:
-        """Delete a v1 person."""
+        """DELETE /companies/{id}/people/{id} (v1): remove a person from their company."""
         return self._drop_person(self._person_in(request))
 
     def _drop_person(self, person: dict[str, Any]) -> Response:
@@ -822,7 +822,7 @@ class OfforteSandbox(Sandbox):
             self._touch(proposal)
 
     def proposal_title(self, remote_id: str) -> str | None:
-        """The name of a proposal, None once it is deleted."""
+        """The proposal's name, which syncd uses as its title; None once it is deleted."""
         with self.lock:
             proposal = self.proposals.get(str(remote_id))
             return None if proposal is None or proposal.get("deleted") else proposal["name"]

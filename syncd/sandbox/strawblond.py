@@ -753,7 +753,7 @@ class StrawBlondSandbox(Sandbox):
             offer["updated_at"] = self._now()
 
     def proposal_title(self, remote_id: str) -> str | None:
-        """The offer's name."""
+        """The offer's name, which syncd uses as its title."""
         with self.lock:
             offer = self.collection("offers").get(remote_id)
             return None if offer is None else offer["name"]

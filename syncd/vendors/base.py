@@ -138,7 +138,7 @@ class VendorClient(Protocol):
         self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
         records_path: tuple[str, ...] | None = None,
     ) -> Any:
-        """A GET's JSON body."""
+        """A GET's JSON body, its records parsed lazily when `records_path` names where they are."""
         ...
 
     def get_one(
