@@ -275,7 +275,7 @@ class Daemon:
                 self.nudge_push(account)
 
     def nudge_push(self, name: str) -> None:
-        """Run the account's push now, as a webhook or a local edit asks, not at the next interval."""
+        """Run the account's push now, after a pull or fetch or a local edit, not at the next interval."""
         self._run_now(f"push:{name}")
 
     def _run_now(self, job_id: str) -> None:

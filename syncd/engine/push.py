@@ -86,7 +86,7 @@ class Pusher:
         self.worker = worker
 
     def reconcile(self) -> list[OutboxEntry]:
-        """Queue the local edits the outbox does not hold yet, so push sends every change."""
+        """Plan outbox entries for the local edits made since the last run, so push sends every change."""
         with self.db.begin() as conn:
             return Reconciler(self.account, self.clock.now()).run(conn)
 

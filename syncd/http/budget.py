@@ -147,7 +147,7 @@ class RateBudget:
             self._cond.notify_all()
 
     def seconds_until_available(self) -> float:
-        """How long until a request may be sent, so a caller can decide to wait or give up."""
+        """How long until a request may be sent, for the progress line's estimate."""
         with self._cond:
             now = self.clock.time()
             self._prune(now)

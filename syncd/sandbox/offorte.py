@@ -853,6 +853,6 @@ class OfforteSandbox(Sandbox):
         raise LookupError("no company with a person who has an e-mail address")
 
     def count_proposals(self) -> int:
-        """Proposals not flagged deleted."""
+        """Offorte only flags a deleted proposal, so the flagged ones do not count."""
         with self.lock:
             return len(self._live())

@@ -123,7 +123,7 @@ class QuickQuoteSandbox(Sandbox):
         return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
     def too_many(self, retry_after: int) -> Response:
-        """Quick Quote's 429 names the limit in its message; Retry-After only where the sandbox sends it."""
+        """Quick Quote's 429 names the limit in its message; Retry-After only if configured."""
         headers = {"Retry-After": str(retry_after)} if self.retry_after_header else {}
         return JSONResponse(
             {"error": "too_many_requests",
