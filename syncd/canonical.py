@@ -103,9 +103,11 @@ class Bundle:
     extras: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
+        """The list of one entity's rows, for code that walks every entity the same way."""
         return getattr(self, str(entity))
 
     def extend(self, other: Bundle) -> None:
+        """Fold another page's bundle into this one, so a stream writes once per batch."""
         for entity in Entity:
             self.rows(entity).extend(other.rows(entity))
         self.complete_line_items |= other.complete_line_items

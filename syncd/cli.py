@@ -66,11 +66,13 @@ err = Console(stderr=True)
 
 
 class Format(StrEnum):
+    """How a listing command prints: a table for people, JSON for scripts."""
     table = "table"
     json = "json"
 
 
 class Keep(StrEnum):
+    """Which side a conflict resolution keeps."""
     local = "local"
     remote = "remote"
 
@@ -103,7 +105,8 @@ def _main(
 
 def settings() -> Settings:
     """The settings file, its secrets registered for masking (secrets only: an OAuth host or
-    a user name in `[accounts.auth]` stays readable in every log line)."""
+    a user name in `[accounts.auth]` stays readable in every log line).
+    """
     loaded = load_settings(STATE.config)
     for account in loaded.accounts:
         for key, value in account.auth.items():
@@ -115,6 +118,7 @@ def settings() -> Settings:
 
 
 def runtime(loaded: Settings) -> Runtime:
+    """The runtime a command works in, with the schema current and each account's vendor recorded."""
     db = Database(loaded.database.url)
     db.upgrade()
     with db.begin() as conn:  # the reporting views name each account's vendor
@@ -183,7 +187,8 @@ def pull_with_progress(rt: Runtime, names: list[str], *, sweep: bool, kind: str)
 
 def _pull_summary(rt: Runtime, results: list[PullResult]) -> bool:
     """One line per account; the records this run quarantined are named under it (a
-    quarantined record is a failed record: exit 1). False when anything failed."""
+    quarantined record is a failed record: exit 1). False when anything failed.
+    """
     ok = True
     for r in results:
         line = (f"{r.account}: {r.total('records')} records, {r.total('details')} detail calls, "
@@ -208,7 +213,8 @@ def _pull_summary(rt: Runtime, results: list[PullResult]) -> bool:
 
 def _held_summary(rt: Runtime, names: list[str]) -> None:
     """A line per account with deletions the guard holds (not a failure: nothing was
-    deleted, the user decides)."""
+    deleted, the user decides).
+    """
     with rt.db.begin() as conn:
         held = held_deletes.pending_counts(conn)
     for name in names:
@@ -229,7 +235,8 @@ def _quarantined_now(rt: Runtime, result: PullResult) -> list[dict[str, Any]]:
 def _drift_summary(results: list[PullResult]) -> None:
     """The closing line when a pull met drift: values it could not interpret (status or
     type words no table lists, values it stored as NULL), else a quieter line for values
-    read with another type or fields syncd does not know (kept in raw)."""
+    read with another type or fields syncd does not know (kept in raw).
+    """
     per_account = [r.drift() for r in results]
     failed = sum(not_interpreted(c) for c in per_account)
     if failed:
@@ -324,7 +331,8 @@ def push(
 @app.command()
 def status(fmt: FormatOpt = Format.table) -> None:
     """Per account: last pull/push, cursors, requests spent, outbox, conflicts, quarantine,
-    drift (values kept but not fully interpreted: `syncd drift` lists them)."""
+    drift (values kept but not fully interpreted: `syncd drift` lists them).
+    """
     loaded = settings()
     rt = runtime(loaded)
     with rt.db.begin() as conn:
@@ -354,6 +362,7 @@ def _short_time(iso: str | None) -> str:
 
 
 class ReportFormat(StrEnum):
+    """How `syncd report` prints: a table, JSON, or CSV for a spreadsheet."""
     table = "table"
     json = "json"
     csv = "csv"
@@ -372,7 +381,8 @@ def report(
         = None,
 ) -> None:
     """The pipeline report from the `pipeline` view: proposals by account, status and month,
-    totals per currency (gross where given, else net: `total_basis` says which)."""
+    totals per currency (gross where given, else net: `total_basis` says which).
+    """
     loaded = settings()
     rt = runtime(loaded)
     with rt.db.begin() as conn:
@@ -465,7 +475,8 @@ def conflicts_resolve(
 
 def resolve_conflict(rt: Runtime, conflict_id: int, keep: str) -> None:
     """Keeping local moves base to the remote value (so the local value is pushed);
-    keeping remote writes the remote value into the mirror and base."""
+    keeping remote writes the remote value into the mirror and base.
+    """
     from syncd.db.tables import change_log
     from syncd.engine.values import denorm
 
@@ -497,7 +508,8 @@ def resolve_conflict(rt: Runtime, conflict_id: int, keep: str) -> None:
 @app.command("drift")
 def drift_cmd(account: AccountOpt = None, fmt: FormatOpt = Format.table) -> None:
     """What vendors said that syncd kept but could not fully interpret, with the settings
-    lines that map unknown status words and element types."""
+    lines that map unknown status words and element types.
+    """
     loaded = settings()
     names = _names(loaded, account)
     rt = runtime(loaded)
@@ -553,7 +565,8 @@ def remap(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Re-derive rows and line items from the vendor JSON already stored, with the current
-    code and settings; sends no request. Also retries quarantined records."""
+    code and settings; sends no request. Also retries quarantined records.
+    """
     loaded = settings()
     names = _names(loaded, account)
     rt = runtime(loaded)
@@ -668,7 +681,8 @@ def quarantine_retry(
     record_ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...")] = None,
 ) -> None:
     """Map these quarantined records again (default: every unresolved one) with the current
-    code and settings, from the payload kept; sends no request."""
+    code and settings, from the payload kept; sends no request.
+    """
     loaded = settings()
     rt = runtime(loaded)
     results = retry_quarantined(rt, record_ids or None)
@@ -707,7 +721,8 @@ def webhooks_register(
     """Create (or update) the vendor-side webhook subscription pointing at this daemon.
 
     Safe to re-run: subscriptions the vendor already has are reported "already subscribed"
-    and not created again."""
+    and not created again.
+    """
     loaded = settings()
     loaded.account(account)
     if not loaded.webhooks.public_url:
@@ -751,7 +766,8 @@ def sandbox(
 
 def _write_sandbox_settings(path: Path, database_url: str, boxes: list[Any]) -> None:
     """One `[[accounts]]` entry per served sandbox (`sandbox-<vendor>`), written only once
-    every sandbox answers and in one rename, so whoever waits for the file can use it."""
+    every sandbox answers and in one rename, so whoever waits for the file can use it.
+    """
     from syncd.demo import write_settings
 
     accounts = [{**box.account_entry(f"sandbox-{box.vendor}"),
@@ -801,7 +817,8 @@ def main() -> None:
 
     Click runs without standalone mode so that syncd's own errors reach the handlers here;
     its usage errors are then ours to print: one line, exit 2 (a bare group such as `syncd`
-    or `syncd db` prints its help, then exits 2 like click does)."""
+    or `syncd db` prints its help, then exits 2 like click does).
+    """
     try:
         # without standalone mode click *returns* a `typer.Exit` code instead of raising it
         code = app(standalone_mode=False)

@@ -16,9 +16,11 @@ class Clock:
     """Interface: monotonic-enough wall time in seconds, and sleeping."""
 
     def time(self) -> float:  # pragma: no cover - interface
+        """Seconds since the epoch, as the rate budget counts them."""
         raise NotImplementedError
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover - interface
+        """Wait, the only way syncd waits, so a fake clock can skip the time."""
         raise NotImplementedError
 
     def now(self) -> datetime:
@@ -33,9 +35,11 @@ class SystemClock(Clock):
         self.stop_event = stop_event
 
     def time(self) -> float:
+        """The wall clock's time, in seconds since the epoch."""
         return time.time()
 
     def sleep(self, seconds: float) -> None:
+        """Sleep, cut short when the daemon is told to stop."""
         if seconds <= 0:
             return
         if self.stop_event is not None:
@@ -53,16 +57,19 @@ class FakeClock(Clock):
         self.slept: list[float] = []
 
     def time(self) -> float:
+        """The fake time, moved only by `sleep` and `advance`."""
         with self._lock:
             return self._now
 
     def sleep(self, seconds: float) -> None:
+        """Record the wait and move the fake time on instead of blocking the test."""
         with self._lock:
             self.slept.append(seconds)
             if seconds > 0:
                 self._now += seconds
 
     def advance(self, seconds: float) -> None:
+        """Let time pass in a test without anyone sleeping."""
         with self._lock:
             self._now += seconds
 

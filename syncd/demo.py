@@ -75,6 +75,7 @@ def write_settings(path: Path, db_url: str, accounts: list[dict[str, Any]]) -> N
 
 def run_demo(console: Console, *, db_path: str = "syncd-demo.db", proposals: int = 60,
              html_path: str = "syncd-demo-report.html") -> int:
+    """Serve the sandboxes, sync them into a fresh database and write the report: syncd in a minute."""
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db_path + suffix):
             os.remove(db_path + suffix)
@@ -197,6 +198,7 @@ def _editable(rt: Runtime, account: str) -> dict[str, Any] | None:
 
 
 def connector_entity() -> Any:
+    """The entity the demo pushes, imported late so the demo module stays light."""
     from syncd.canonical import Entity
 
     return Entity.PROPOSALS

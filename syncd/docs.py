@@ -32,6 +32,7 @@ def vendor_table() -> str:
 
 
 def status_table() -> str:
+    """The status-mapping table of the docs, generated so it cannot drift from the connectors."""
     vendors = registered_vendors()
     lines = ["| canonical status | " + " | ".join(vendors) + " |",
              "|---|" + "---|" * len(vendors)]
@@ -49,6 +50,7 @@ def status_table() -> str:
 
 
 def capability_table() -> str:
+    """The capability matrix of the docs, with each refusal's reason, from the connectors' declarations."""
     vendors = registered_vendors()
     lines = ["| entity / operation | " + " | ".join(vendors) + " |",
              "|---|" + "---|" * len(vendors)]
@@ -72,6 +74,7 @@ def capability_table() -> str:
 
 
 def render() -> str:
+    """The generated block of the docs, between its markers."""
     return "\n".join([
         BEGIN, "", "### Status mapping (vendor word → canonical; what push sends to set it)", "",
         status_table(), "", "### Capability matrix (what push will attempt)", "",

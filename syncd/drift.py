@@ -104,7 +104,8 @@ def word_table(table: Mapping[str, T]) -> dict[str, T]:
 
 def lookup(table: Mapping[str, T], word: Any, path: str) -> T | None:
     """The value for a vendor word in a `word_table`; an unknown word is noted as unmapped
-    and gives None (the caller keeps the word itself, e.g. in `vendor_status`)."""
+    and gives None (the caller keeps the word itself, e.g. in `vendor_status`).
+    """
     if word is None or word == "":
         return None
     text = word if isinstance(word, str) else str(word)
@@ -163,7 +164,8 @@ def _key_holding(parent: Any, child: Any) -> str:
 
 def _current_path(field: str | None) -> str:
     """The JSON path of `field` in the model being validated: worked out only when a note
-    is made, from the raw objects of the enclosing models (by identity)."""
+    is made, from the raw objects of the enclosing models (by identity).
+    """
     stack = _MODELS.get()
     parts = [_key_holding(parent, child) for (_, parent), (_, child) in pairwise(stack)]
     parts.append(field or "?")
@@ -172,7 +174,8 @@ def _current_path(field: str | None) -> str:
 
 def unknown_fields(model: type[BaseModel], raw: Any, prefix: str = "") -> None:
     """Note every key of `raw` that `model` (and its nested record models) does not
-    declare. The keys stay in raw; this only counts them, per field path."""
+    declare. The keys stay in raw; this only counts them, per field path.
+    """
     if not isinstance(raw, Mapping):
         return
     for key in _unknown(model, tuple(raw)):
@@ -199,7 +202,8 @@ class Record(BaseModel):
 
     Undeclared keys are ignored by validation (they stay in raw; `unknown_fields` counts
     them). Subclasses may set `drift_known` (keys read from raw by the mapping, so not
-    unknown) or `drift_open = True` (a free-form object whose keys are data)."""
+    unknown) or `drift_open = True` (a free-form object whose keys are data).
+    """
 
     model_config = ConfigDict(extra="ignore")
     drift_known: ClassVar[frozenset[str]] = frozenset()
@@ -226,7 +230,8 @@ def _unparseable(info: ValidationInfo, value: Any) -> None:
 
 def _key(value: Any) -> str:
     """Identity: an int or a string (an integral float is the same number); else the
-    record has no usable id and is quarantined."""
+    record has no usable id and is quarantined.
+    """
     if type(value) is str and value.strip():
         return value
     if type(value) is int:
@@ -316,7 +321,8 @@ def _date(value: Any, info: ValidationInfo) -> datetime | None:
 def exact_money(value: Any) -> Decimal | None:
     """An amount whose meaning is certain, or ValueError. A plain decimal string is read
     as written ("1.234" is 1.234, as the JSON number would be); display strings go to
-    `parse_money` ("€ 1.000,00"). Never a guess, never 0 for what could not be read."""
+    `parse_money` ("€ 1.000,00"). Never a guess, never 0 for what could not be read.
+    """
     if type(value) is str and _PLAIN_DECIMAL.fullmatch(value.strip()):
         return Decimal(value.strip())
     try:
@@ -356,7 +362,8 @@ AnyMoney = Annotated[Decimal | None, BeforeValidator(_money_of((int, float, str)
 
 def carries_amount(*values: Any) -> bool:
     """True when any value is a number (a quantity, a price or an amount): an element of a
-    type nobody listed is then a priced line, otherwise it stays in raw only."""
+    type nobody listed is then a priced line, otherwise it stays in raw only.
+    """
     for value in values:
         if value is None or value == "" or isinstance(value, bool):
             continue

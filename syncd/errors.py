@@ -110,7 +110,8 @@ GONE = (404, 410)
 def outcome_of(error: SyncdError, kind: str) -> Outcome:
     """What becomes of an outbox entry of `kind` whose planning or sending raised `error`:
     the class's `outbox_outcome`, except that a delete whose record is already gone at the
-    vendor (404/410) is done, not refused."""
+    vendor (404/410) is done, not refused.
+    """
     if kind == "delete" and isinstance(error, VendorRefused) and error.status in GONE:
         return Outcome.DONE
     return error.outbox_outcome

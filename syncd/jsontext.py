@@ -1,4 +1,4 @@
-"""JSON text encoded by orjson, identical to what the standard library writes.
+r"""JSON text encoded by orjson, identical to what the standard library writes.
 
 Encoding every row's `raw` and `base` and the canonical text behind each fingerprint is the
 largest cost of a backfill after the database's own work, and orjson encodes several times
@@ -11,7 +11,7 @@ which costs requests). orjson differs from `json` in three ways, each handled he
   hold the same value, not the same bytes);
 * it writes non-ASCII characters and DEL as they are (`json` escapes them by default):
   non-ASCII runs are escaped in place by the ASCII codec's error handler (`_escape`,
-  `\\u00fc` and surrogate pairs as `json` writes them: eight times faster than encoding
+  `\u00fc` and surrogate pairs as `json` writes them: eight times faster than encoding
   again, which a third of the sandbox's quotes needed; a regular expression over the
   text measured slower than `json`); text holding DEL is re-encoded by `json`;
 * it refuses integers beyond 64 bits and non-string keys: `json` encodes those.
@@ -42,7 +42,8 @@ _CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str
 
 def compact(value: Any) -> str:
     """`json.dumps(value, separators=(",", ":"))`, the same text, faster (what JSON
-    columns store; a value JSON cannot hold raises TypeError, as with `json`)."""
+    columns store; a value JSON cannot hold raises TypeError, as with `json`).
+    """
     return _encode(value, _OPTIONS, _COMPACT, None)
 
 
@@ -54,7 +55,8 @@ def loads(data: bytes) -> Any:
     """`json.loads(data)`, the same values, about twice as fast (orjson where it agrees).
 
     Nesting deeper than the interpreter's recursion limit is a ValueError too (`json`
-    raises RecursionError): to the client, a malformed answer like any other."""
+    raises RecursionError): to the client, a malformed answer like any other.
+    """
     if _LONG_NUMBER in data.translate(_DIGITS_AS_ZERO):
         return _json_loads(data)
     try:
@@ -77,7 +79,8 @@ def stored(value: Any) -> str:
     A column only has to hold the same JSON value, not `json`'s exact bytes, so none of
     the re-encoding `compact` does applies here; it mattered: a third of Quick Quote's
     sandbox quotes hold a non-ASCII name, and each went through `json` a second time.
-    Integers beyond 64 bits, non-string keys and deep nesting still go to `json`."""
+    Integers beyond 64 bits, non-string keys and deep nesting still go to `json`.
+    """
     try:
         return orjson.dumps(value, option=_OPTIONS).decode()
     except TypeError:
@@ -86,7 +89,8 @@ def stored(value: Any) -> str:
 
 def canonical(value: Any) -> str:
     """`json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)`, the same
-    text, faster: what a fingerprint hashes, so it must not change between releases."""
+    text, faster: what a fingerprint hashes, so it must not change between releases.
+    """
     return _encode(value, _SORTED, _CANONICAL, str)
 
 
@@ -104,7 +108,8 @@ def _encode(value: Any, options: int, fallback: json.JSONEncoder, default: Any) 
 
 def _escape(error: UnicodeError) -> tuple[str, int]:
     """Codec error handler: a run of non-ASCII characters as `json`'s backslash-u escapes
-    (characters beyond the BMP as their UTF-16 surrogate pair)."""
+    (characters beyond the BMP as their UTF-16 surrogate pair).
+    """
     assert isinstance(error, UnicodeEncodeError)
     out = []
     for char in error.object[error.start:error.end]:
@@ -126,7 +131,8 @@ def _may_hold_tiny_float(text: str) -> bool:
 
     Plain string searches: "e-" is common in text ("White-glove"), and a regular
     expression over every record costs more than orjson saves. A string that merely
-    looks like such a number only sends its record down the slower, identical path."""
+    looks like such a number only sends its record down the slower, identical path.
+    """
     if "0.0000" in text:
         return True
     at = text.find("e-")

@@ -23,6 +23,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line with the fields monitoring tools need."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """One JSON object per line, for log collectors."""
         payload: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname.lower(),
@@ -36,6 +37,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup(log_format: str = "text", level: int = logging.INFO) -> None:
+    """Log to stderr, as text or JSON, with secrets masked in every line."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RedactingFilter())
     if log_format == "json":

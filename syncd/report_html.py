@@ -170,7 +170,8 @@ def _colour(status: str) -> str:
 def stacked_bars(groups: Sequence[tuple[str, Sequence[tuple[str, Decimal]]]],
                  chart_id: str, priced: set[str]) -> str:
     """One bar per group (month), stacked by status, its total written above it ('-' for
-    a group in `priced` none of whose proposals has a total: no amount is not 0.00)."""
+    a group in `priced` none of whose proposals has a total: no amount is not 0.00).
+    """
     if not groups:
         return "<p class=\"note\">No proposals.</p>"
     plot_w, plot_h = WIDTH - LEFT - 16, HEIGHT - TOP - BOTTOM

@@ -68,7 +68,8 @@ def _basis_case(basis: ColumnElement[Any]) -> ColumnElement[Any]:
 
 def pipeline_rows(conn: Connection, *by: By, currency: str | None = None) -> list[dict[str, Any]]:
     """The `pipeline` view, whole (account, vendor, month, status, currency) or rolled up
-    to the `by` dimensions and currency; optionally one currency only. JSON-ready values."""
+    to the `by` dimensions and currency; optionally one currency only. JSON-ready values.
+    """
     v = pipeline.c
     if not by:
         keys: list[Any] = [v.account, v.vendor, v.month, v.status, v.currency]

@@ -46,11 +46,13 @@ def check_url(url: str) -> str:
 
 
 class DatabaseSettings(BaseModel):
+    """Where the mirror lives."""
     model_config = ConfigDict(extra="forbid")
     url: str = Field("sqlite:///syncd.db", repr=False)  # may hold a password
 
 
 class SyncSettings(BaseModel):
+    """How often syncd pulls and pushes, and who wins a conflict."""
     model_config = ConfigDict(extra="forbid")
     pull_interval_seconds: int = Field(300, ge=1)
     push_interval_seconds: int = Field(10, ge=1)
@@ -59,6 +61,7 @@ class SyncSettings(BaseModel):
 
 
 class WebhookSettings(BaseModel):
+    """Where the webhook receiver listens and the address vendors call it on."""
     model_config = ConfigDict(extra="forbid")
     listen: str = "127.0.0.1:8787"
     public_url: str = ""
@@ -72,7 +75,8 @@ class WebhookSettings(BaseModel):
 class AccountSettings(BaseModel):
     """One vendor account. `auth` keys are vendor-specific (interface.md), and so are the
     keys of the vendor's options model (`Connector.options_model`, e.g. Offorte's
-    `api_version`): written flat in the `[[accounts]]` table, validated into `options`."""
+    `api_version`): written flat in the `[[accounts]]` table, validated into `options`.
+    """
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -108,7 +112,8 @@ class AccountSettings(BaseModel):
     @classmethod
     def _gather_options(cls, data: Any) -> Any:
         """Move the keys the vendor's options model declares under `options`: the file
-        keeps writing them in `[[accounts]]`; any other unknown key stays an error."""
+        keeps writing them in `[[accounts]]`; any other unknown key stays an error.
+        """
         if not isinstance(data, dict) or "options" in data:
             return data
         connector = CONNECTORS.get(str(data.get("vendor")))
@@ -135,7 +140,8 @@ class AccountSettings(BaseModel):
     def _vendor_options(cls, value: Any, info: ValidationInfo) -> Any:
         """Validate the options by the vendor's own model. A bad value is a `SettingsError`
         naming the key as the file spells it (`accounts[NAME].api_version`), also for an
-        `AccountSettings` built in code, as the connectors' own settings checks do."""
+        `AccountSettings` built in code, as the connectors' own settings checks do.
+        """
         connector = CONNECTORS.get(info.data.get("vendor", ""))
         if connector is None or isinstance(value, connector.options_model):
             return value
@@ -185,6 +191,7 @@ class Settings(BaseSettings):
         return env_settings, init_settings
 
     def account(self, name: str) -> AccountSettings:
+        """The named account's settings, or an error that lists the known names."""
         for account in self.accounts:
             if account.name == name:
                 return account
@@ -192,6 +199,7 @@ class Settings(BaseSettings):
         raise SettingsError("accounts", f"no account named {name!r} (known: {known})")
 
     def selected(self, names: list[str] | None) -> list[AccountSettings]:
+        """The accounts a command works on: the named ones, or all of them."""
         return [self.account(n) for n in names] if names else list(self.accounts)
 
 
@@ -214,7 +222,8 @@ def _expand(value: Any, key: str) -> Any:
 
 def _key_of(loc: tuple[Any, ...]) -> str:
     """The settings key a pydantic error location names, as the file spells it
-    (`accounts[0].auth.api_key`)."""
+    (`accounts[0].auth.api_key`).
+    """
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):

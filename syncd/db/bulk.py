@@ -44,7 +44,8 @@ def insert_rows(
     """INSERT rows; on a clash of `conflict` columns set `update` columns, or do nothing.
 
     Returns the `returning` columns of the inserted rows where the database hands them back
-    in the same round trip (PostgreSQL), else None."""
+    in the same round trip (PostgreSQL), else None.
+    """
     if not rows:
         return []
     columns = tuple(rows[0])
@@ -144,7 +145,8 @@ def _tuple_builder(names: Sequence[str], processors: dict[str, Callable[[Any], A
 
     Generated once per statement (as `collections.namedtuple` generates its methods): one
     tuple expression per row instead of a Python loop over the columns, the largest
-    Python cost of a bulk insert after the mapping itself."""
+    Python cost of a bulk insert after the mapping itself.
+    """
     scope: dict[str, Any] = {}
     parts = []
     for index, name in enumerate(names):
@@ -160,7 +162,8 @@ def _tuple_builder(names: Sequence[str], processors: dict[str, Callable[[Any], A
 
 def _last_one(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`process` remembering its last answer: the same (immutable) value in a run of rows
-    is converted once."""
+    is converted once.
+    """
     last: list[Any] = [_NOTHING, None]
 
     def remembered(value: Any) -> Any:
@@ -174,7 +177,8 @@ def _last_one(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _json_documents(serializer: Callable[[Any], str], process: Callable[[Any], Any]
                     ) -> Callable[[Any], Any]:
     """A JSON column's processor that hands a dict (every `raw` and `base`) straight to the
-    engine's serializer, as SQLAlchemy's would after its checks for None and SQL NULL."""
+    engine's serializer, as SQLAlchemy's would after its checks for None and SQL NULL.
+    """
     def serialize(value: Any) -> Any:
         return serializer(value) if type(value) is dict else process(value)
 

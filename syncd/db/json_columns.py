@@ -22,7 +22,8 @@ class EncodedRecord(dict[str, Any]):
     """A vendor record (a plain dict to everyone) that also holds its canonical JSON text.
 
     Mappings receive it as the record's raw dict; nothing may change it in place (the text
-    would then no longer match), which holds for every connector: they build new dicts."""
+    would then no longer match), which holds for every connector: they build new dicts.
+    """
 
     __slots__ = ("text",)
 

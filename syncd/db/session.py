@@ -71,10 +71,12 @@ class Database:
 
     @property
     def dialect(self) -> str:
+        """The dialect's name, for the few statements SQLite and PostgreSQL spell differently."""
         return self.engine.dialect.name
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether this is SQLite, whose NUMERIC columns hand amounts back as floats."""
         return self.dialect == "sqlite"
 
     @contextmanager
@@ -93,4 +95,5 @@ class Database:
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
+        """Close the pooled connections, so a test or a command leaves no file open."""
         self.engine.dispose()

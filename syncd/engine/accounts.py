@@ -20,7 +20,8 @@ def record_vendors(conn: Connection, settings: Settings, now: datetime) -> int:
     """Upsert each configured account's vendor; returns how many rows changed.
 
     Accounts no longer configured keep their row: their mirrored rows are still there
-    and still name them."""
+    and still name them.
+    """
     known = dict(conn.execute(select(accounts.c.account, accounts.c.vendor)).all())
     changed = 0
     for account in settings.accounts:

@@ -38,7 +38,8 @@ ORDER = (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS, Entity.LINE_ITEMS)
 
 def retire_placeholders(conn: Connection, proposal_id: int, now: datetime) -> None:
     """Line items sent inside a proposal's create come back from the vendor with their
-    own ids: the local rows that stood for them until then are marked deleted."""
+    own ids: the local rows that stood for them until then are marked deleted.
+    """
     items = CANONICAL_TABLES[Entity.LINE_ITEMS]
     for item in conn.execute(select(items.c.id, items.c.sync_rev).where(
             items.c.proposal_id == proposal_id, items.c.remote_id.is_(None),
@@ -65,7 +66,8 @@ def _take_duplicate(conn: Connection, entity: str, account: str, remote_id: str,
     the user's row is the one kept. Whatever points at the duplicate (line items, people,
     proposals) moves to the kept row; the duplicate is removed (retired as deleted when a
     local edit or an outbox entry names it). Returns the duplicate as it was, so its
-    remote values can be merged into the kept row."""
+    remote values can be merged into the kept row.
+    """
     table = CANONICAL_TABLES[entity]
     dup = conn.execute(select(table).where(
         table.c.account == account, table.c.remote_id == remote_id,
@@ -95,7 +97,8 @@ def _merge_duplicate(conn: Connection, entity: str, dup: dict[str, Any], remote_
                      writer: MirrorWriter) -> None:
     """The duplicate's remote view (the fields its streams carried, their raw JSON) merged
     into the kept row as a pull would: its fingerprints say those records are current, so
-    they would not be read again."""
+    they would not be read again.
+    """
     carried = [f for f in (dup.get("base") or {}) if f in FIELDS[entity]]
     fields = {f: dup.get(f) for f in carried}
     raws = list((dup.get("raw") or {}).items()) or [("", None)]
@@ -112,7 +115,8 @@ def link_created(conn: Connection, entry: OutboxEntry, remote_id: str,
     """Settle a create in the caller's transaction: the row gets `remote_id` and base :=
     the values sent; the entry is `done`. False when the row is gone or already linked
     to another record (the entry is still settled: the vendor holds the record).
-    `writer` merges a row that already mirrored the record (default: conflicts manual)."""
+    `writer` merges a row that already mirrored the record (default: conflicts manual).
+    """
     entity = entry.entity
     table = CANONICAL_TABLES[entity]
     linked = False
@@ -143,7 +147,8 @@ def adopt_marked(conn: Connection, account: str, connector: Connector, bundle: B
                  now: datetime, writer: MirrorWriter | None = None) -> int:
     """Link every record of `bundle` that carries the marker of one of `account`'s
     unsettled creates to that create's row; returns how many were linked. Costs one
-    indexed outbox query per entity that has marked records, and no request."""
+    indexed outbox query per entity that has marked records, and no request.
+    """
     linked = 0
     for entity in ORDER:
         marked: dict[str, str] = {}
@@ -175,6 +180,7 @@ class AdoptingWriter(MirrorWriter):
         self.adopted = 0
 
     def apply(self, conn: Connection, bundle: Bundle, stream: str) -> WriteStats:
+        """Adopt the marked records of the page before writing it, so they are not inserted twice."""
         self.adopted += adopt_marked(conn, self.account, self.connector, bundle, self.now, self)
         return super().apply(conn, bundle, stream)
 

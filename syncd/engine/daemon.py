@@ -75,6 +75,7 @@ class Daemon:
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
+        """Schedule the lease balancing and each account's pull and push jobs, then start them."""
         if self.singleton is not None:
             self.singleton.acquire()
             self._held = set(self.accounts)
@@ -109,7 +110,8 @@ class Daemon:
 
         Jobs see `runtime.stop` between pages and requests and return after committing
         what they have; one still inside a request after the grace period is abandoned
-        (its work is committed per page/entry, so nothing is lost)."""
+        (its work is committed per page/entry, so nothing is lost).
+        """
         self.runtime.stop.set()
         if self.server is not None:
             self.server.should_exit = True
@@ -163,6 +165,7 @@ class Daemon:
             log.info("worker %s now serves account=%s", self.worker, name)
 
     def holds(self, name: str) -> bool:
+        """Whether this worker may sync the account now: not stopping and still holding its lease."""
         if self.runtime.stop.is_set():
             return False
         if self.leases is None:
@@ -234,7 +237,8 @@ class Daemon:
 
     def _stale(self, name: str) -> bool:
         """A resumed sweep left a view older than one pull: reconcile holds writes to
-        existing records until a pull has read every stream again (`stale_view`)."""
+        existing records until a pull has read every stream again (`stale_view`).
+        """
         with self.runtime.db.begin() as conn:
             return stale_view(conn, name)
 
@@ -252,7 +256,8 @@ class Daemon:
     def _resolve(self, name: str) -> None:
         """Before a pull: settle the account's in-doubt writes (lost create answers, entries
         a killed process left `sending`) at once, not after their backoff or 300 s claim.
-        `_guard` runs it only while this worker holds the account, so it is the owner."""
+        `_guard` runs it only while this worker holds the account, so it is the owner.
+        """
         self._guard(name, "resolve", lambda: resolve_before_pull(
             self.runtime, name, self.worker, owner=True))
 
@@ -263,12 +268,14 @@ class Daemon:
 
     def local_change(self, name: str | None) -> None:
         """A local edit of `name` (None: of some account): push it now, not at the next
-        push interval (syncd/engine/local_changes.py says how the daemon hears of it)."""
+        push interval (syncd/engine/local_changes.py says how the daemon hears of it).
+        """
         for account in self.accounts if name is None else [name]:
             if account in self._held:
                 self.nudge_push(account)
 
     def nudge_push(self, name: str) -> None:
+        """Run the account's push now, after a pull or fetch or a local edit, not at the next interval."""
         self._run_now(f"push:{name}")
 
     def _run_now(self, job_id: str) -> None:
@@ -279,6 +286,7 @@ class Daemon:
 
     # ---- health / metrics -----------------------------------------------------------------
     def health(self) -> tuple[int, dict[str, Any]]:
+        """The health endpoint's status and body: unhealthy when an account has not pulled for too long."""
         limit = UNHEALTHY_AFTER * self.settings.sync.pull_interval_seconds
         now = time.time()
         accounts = {}
@@ -297,4 +305,5 @@ class Daemon:
         return (503 if bad else 200), {"worker": self.worker, "accounts": accounts}
 
     def metrics(self) -> str:
+        """The Prometheus text the metrics endpoint serves."""
         return render(self.runtime, self.accounts)

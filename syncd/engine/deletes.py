@@ -34,7 +34,8 @@ GUARD_FLOOR = 3  # at most this many deletions per entity and scan are never hel
 
 def too_many(doomed: int, live: int, fraction: float) -> bool:
     """Whether a scan's `doomed` deletions out of `live` rows look like a false mass
-    deletion (and are held)."""
+    deletion (and are held).
+    """
     return doomed > GUARD_FLOOR and doomed > fraction * live
 
 
@@ -47,7 +48,8 @@ def sweep_deletions(
 
     With `confirm_deletes = "second_sweep"` only a full sweep (`sweep`) confirms what an
     earlier scan held: for a vendor whose every pull reads the whole list, "the next
-    complete scan" would be minutes later, inside the same bad day."""
+    complete scan" would be minutes later, inside the same bad day.
+    """
     table = CANONICAL_TABLES[entity]
     account = writer.account
     before = {
@@ -91,7 +93,8 @@ def forget_fingerprints(conn: Connection, account: str, remote_ids: Sequence[str
     """A record deleted because a scan missed it is read in full if a later scan lists it
     again: an unchanged list fingerprint would skip it and leave it deleted. Every stream
     of the account forgets it (Happyoffer's line items come from a second list keyed by
-    the offer id); another entity's record with the same id is merely re-read once."""
+    the offer id); another entity's record with the same id is merely re-read once.
+    """
     for part in chunks(list(remote_ids)):
         conn.execute(delete(fingerprints).where(
             fingerprints.c.account == account, in_list(conn, fingerprints.c.remote_id, part)))
@@ -102,7 +105,8 @@ def confirm(conn: Connection, writer: MirrorWriter, entities: Sequence[str] | No
     """`syncd deletes confirm`: apply the account's held deletions through the one writer
     operation; returns rows marked deleted per entity. A row the engine wrote after the
     scan that missed it (a later pull or webhook fetch saw the record again) is not
-    deleted: the vendor still has it."""
+    deleted: the vendor still has it.
+    """
     done: dict[str, int] = {}
     query = select(pending_deletes).where(pending_deletes.c.account == writer.account)
     if entities:

@@ -43,6 +43,7 @@ class DriftTally:
     entries: dict[tuple[str, str, str], _Entry] = field(default_factory=dict)
 
     def add(self, remote_id: str | None, notes: Iterable[DriftNote]) -> None:
+        """Count a record's drift notes, keeping one example of each kind, path and word."""
         for item in notes:
             word = normalize_word(str(item.value)) if item.kind is DriftKind.UNMAPPED_WORD else ""
             key = (str(item.kind), item.path, word[:200])
@@ -53,6 +54,7 @@ class DriftTally:
                 found.count += 1
 
     def by_kind(self) -> Counter[str]:
+        """How many notes of each kind the run saw, for the run's summary line."""
         counts: Counter[str] = Counter()
         for (kind, _, _), entry in self.entries.items():
             counts[kind] += entry.count
@@ -79,6 +81,7 @@ class DriftWriter:
         self.redact = Redactor(secrets)
 
     def masked(self, path: str, value: Any) -> str:
+        """An example value fit to store: secrets masked, everything else redacted as the logs are."""
         leaf = path.rsplit(".", 1)[-1].removesuffix("[]").lower()
         if leaf in SENSITIVE_PARAMS or any(hint in leaf for hint in _SECRET_HINTS):
             return MASK
@@ -100,7 +103,8 @@ class DriftWriter:
     def replace(self, conn: Connection, streams: Sequence[str],
                 tallies: dict[str, DriftTally]) -> None:
         """A remap's notes: the drift of `streams` becomes exactly what it found (first
-        seen kept for what is still there)."""
+        seen kept for what is still there).
+        """
         for stream in streams:
             tally = tallies.get(stream, DriftTally())
             keys = list(tally.entries)

@@ -37,6 +37,7 @@ class SqliteSingleton:
         self.handle: IO[str] | None = None
 
     def acquire(self) -> None:
+        """Take the SQLite database's lock file, so a second daemon refuses to start."""
         handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until exit
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -53,6 +54,7 @@ class SqliteSingleton:
         self.handle = handle
 
     def release(self) -> None:
+        """Give the lock file up, so the next daemon can start."""
         if self.handle is not None:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
             self.handle.close()
@@ -120,6 +122,7 @@ class LeaseManager:
         return owner == self.worker
 
     def release(self, account: str) -> None:
+        """Give one account's lease up, so another worker takes it at once instead of after expiry."""
         with self.db.begin() as conn:
             conn.execute(update(leases).where(leases.c.account == account,
                                               leases.c.owner == self.worker)
@@ -127,6 +130,7 @@ class LeaseManager:
         self.held.discard(account)
 
     def release_all(self) -> None:
+        """Give every lease up and remove this worker's heartbeat, on a clean shutdown."""
         for account in list(self.held):
             self.release(account)
         with self.db.begin() as conn:

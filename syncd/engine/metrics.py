@@ -79,7 +79,8 @@ def _requests(conn: Connection) -> list[str]:
 
 def _drift(conn: Connection) -> list[str]:
     """Values kept but not fully interpreted, per account and kind (the drift table's
-    counts: pulls raise them, a remap replaces them with what it still finds)."""
+    counts: pulls raise them, a remap replaces them with what it still finds).
+    """
     lines = ["# HELP syncd_drift_total Vendor values syncd kept but could not fully "
              "interpret, by account and kind (see `syncd drift`).",
              "# TYPE syncd_drift_total gauge"]
@@ -94,7 +95,8 @@ def _drift(conn: Connection) -> list[str]:
 
 def _pending_deletes(conn: Connection) -> list[str]:
     """Deletions the guard against false mass deletion holds, per account and entity (a
-    non-zero value wants `syncd deletes confirm` or a look at the vendor)."""
+    non-zero value wants `syncd deletes confirm` or a look at the vendor).
+    """
     lines = ["# HELP syncd_pending_deletes Records a complete scan found missing but held "
              "back as too many at once (see `syncd deletes list`).",
              "# TYPE syncd_pending_deletes gauge"]

@@ -42,7 +42,8 @@ _HTTP_STATUS = re.compile(r"\bHTTP \d{3}: ")
 
 def refusal_text(status: str, last_error: str | None) -> str | None:
     """What the vendor (or the capability matrix) said against this write, else None: the
-    text after the last "HTTP 4xx: " (a connector's own message may repeat the status)."""
+    text after the last "HTTP 4xx: " (a connector's own message may repeat the status).
+    """
     if status not in NOT_SENT or not last_error:
         return None
     found = list(_HTTP_STATUS.finditer(last_error))
@@ -54,7 +55,8 @@ def outbox_entries(
     redact: Callable[[str], str] = str,
 ) -> list[dict[str, Any]]:
     """Outbox rows oldest first, optionally of some accounts and one status; every text
-    that may quote a vendor answer goes through `redact` (it could echo a token)."""
+    that may quote a vendor answer goes through `redact` (it could echo a token).
+    """
     query = select(outbox.c.id, outbox.c.account, outbox.c.entity, outbox.c.row_id,
                    outbox.c.kind, outbox.c.method, outbox.c.path, outbox.c.fields,
                    outbox.c.status, outbox.c.attempts, outbox.c.last_error,

@@ -91,13 +91,16 @@ class PullResult:
 
     @property
     def ok(self) -> bool:
+        """Whether every stream finished without an error."""
         return all(s.error is None for s in self.streams)
 
     @property
     def errors(self) -> list[str]:
+        """Each failed stream's error, for the command's exit and the log."""
         return [f"{s.stream}: {s.error}" for s in self.streams if s.error]
 
     def total(self, attr: str) -> int:
+        """One counter summed over the streams, for the run's summary."""
         return sum(int(getattr(s, attr)) for s in self.streams)
 
     def drift(self) -> Counter[str]:
@@ -161,7 +164,8 @@ class Puller:
     def run_stream(self, stream: StreamSpec, *, sweep: bool,
                    reread: int | None = None) -> StreamResult:
         """One scan of a stream (resuming one in progress). `reread`: a new scan of only
-        the first partitions, re-reading what an earlier run read of a resumed scan."""
+        the first partitions, re-reading what an earlier run read of a resumed scan.
+        """
         result = StreamResult(stream.name)
         state, resumed = self._begin_scan(stream, sweep, reread)
         try:
@@ -184,7 +188,8 @@ class Puller:
     def _begin_scan(self, stream: StreamSpec, sweep: bool,
                     reread: int | None) -> tuple[dict[str, Any], bool]:
         """The stream's state to go on from, and whether it resumes a scan another run
-        began (what that run read is older than this run's reads)."""
+        began (what that run read is older than this run's reads).
+        """
         state = self._load_state(stream)
         resumed = bool(state.get("in_progress") and state.get("read_any"))
         if resumed:
@@ -197,7 +202,8 @@ class Puller:
     def _start_scan(self, stream: StreamSpec, old: dict[str, Any], sweep: bool,
                     reread: int | None) -> dict[str, Any]:
         """A new scan from the stream's first partition, its seen ids cleared (committed
-        before the first request)."""
+        before the first request).
+        """
         state = self._fresh_state(stream, old, sweep)
         if reread is not None:
             # only part of the stream: never a reason to mark unseen records deleted
@@ -211,7 +217,8 @@ class Puller:
     def _scan_partitions(self, stream: StreamSpec, state: dict[str, Any],
                          result: StreamResult) -> bool:
         """Page through the partitions still to read; False when the run was stopped
-        before the scan ended."""
+        before the scan ended.
+        """
         page_size = self.account.settings.page_size or stream.page_size
         partitions = stream.partitions or ("",)
         while state["partition"] < min(len(partitions), state.get("limit") or 1 << 30):
@@ -223,7 +230,8 @@ class Puller:
     def _scan_partition(self, stream: StreamSpec, state: dict[str, Any],
                         result: StreamResult, part: str, page_size: int) -> bool:
         """Every page of one partition from the stored position (the client pages, one
-        budgeted request each); False when the run was stopped before its end."""
+        budgeted request each); False when the run was stopped before its end.
+        """
         paginator = stream.paginator(page_size, state.get("page"))
         stop_at = self._stop_mark(stream, state, part)
         path = self.account.settings.path(stream.name, stream.path).format(partition=part)
@@ -242,7 +250,8 @@ class Puller:
     @staticmethod
     def _stop_mark(stream: StreamSpec, state: dict[str, Any], part: str) -> Any:
         """The high-water mark an incremental run of a newest-first list stops at (None:
-        read to the end)."""
+        read to the end).
+        """
         marks = state.setdefault("marks", {})
         return marks.get(part) if (stream.high_water and not state["sweep"]) else None
 
@@ -252,7 +261,8 @@ class Puller:
         """A page of a stream without detail requests: its records validated, mapped and
         committed with the position after the page, a slice of `RECORDS_PER_COMMIT` at a
         time when one answer holds more (the position then stays on this answer until
-        its last slice)."""
+        its last slice).
+        """
         ids, last = page_ids(stream, records)
         work, reached_mark = _PageWork(), False  # an empty page commits its position
         for start in range(0, len(records), RECORDS_PER_COMMIT):
@@ -271,7 +281,8 @@ class Puller:
 
     def _fail(self, stream: StreamSpec, result: StreamResult, exc: Exception) -> None:
         """A failed scan: the error goes to the result and the log; the scan stays in
-        progress, resumed by the next run."""
+        progress, resumed by the next run.
+        """
         result.error = str(exc)
         log.warning("account=%s stream=%s failed: %s", self.name, stream.name, exc,
                     extra={"account": self.name, "stream": stream.name, "run_id": self.run_id})
@@ -292,7 +303,8 @@ class Puller:
         one transaction before the first detail request, and each detailed record commits
         with its fingerprint before the next. A kill at any instant then repeats at most
         the one request in flight: a resumed run neither re-reads the list page nor
-        re-fetches a detail already committed."""
+        re-fetches a detail already committed.
+        """
         ids, last = page_ids(stream, records)
         work = _PageWork()
         changed, reached = self._triage(stream, records, ids, 0, last, result, state, part,
@@ -309,7 +321,8 @@ class Puller:
     def _run_staged(self, stream: StreamSpec, state: dict[str, Any],
                     result: StreamResult) -> None:
         """Detail the staged records of a page; each commits at once (`_single`), a record
-        found gone commits its deletion before the next request."""
+        found gone commits its deletion before the next request.
+        """
         staged = list(state.get("staged") or [])
         known = self._fingerprints(stream, [str(s[0]) for s in staged])
         for position, (rid, rec, fp) in enumerate(staged):
@@ -329,7 +342,8 @@ class Puller:
     def _finished_by_interrupted_run(self, run_pk: int, kind: str) -> set[str]:
         """Streams that the killed or stopped runs of this kind just before this one
         finished: a resumed backfill or sweep goes on where they stopped instead of
-        reading those streams again."""
+        reading those streams again.
+        """
         with self.db.begin() as conn:
             earlier = conn.execute(
                 select(runs.c.started_at, runs.c.finished_at, runs.c.status).where(
@@ -353,7 +367,8 @@ class Puller:
         stop_at: Any,
     ) -> tuple[_PageWork, bool]:
         """Process records `offset`… of one answer (`last`: each id's last index in it):
-        what they will commit, and whether an incremental high-water mark was reached."""
+        what they will commit, and whether an incremental high-water mark was reached.
+        """
         work = _PageWork()
         changed, reached = self._triage(stream, records, ids, offset, last, result, state,
                                         part, stop_at, work)
@@ -369,7 +384,8 @@ class Puller:
         """Sort records `offset`… of one answer without a request: repeats (only a record's
         last entry counts), records without id, trashed and unchanged ones go to `work`;
         returns the changed ones with their fingerprints, and whether the high-water mark
-        of an incremental run was reached."""
+        of an incremental run was reached.
+        """
         known = self._fingerprints(stream, [i for i in ids if i])
         changed: list[tuple[str, Any, str]] = []
         reached = False
@@ -441,7 +457,8 @@ class Puller:
     def _commit_page(self, stream: StreamSpec, work: _PageWork, result: StreamResult,
                      state: dict[str, Any]) -> None:
         """The page's rows, fingerprints, quarantine, seen ids, deletions and the stream's
-        position after the page: one transaction (a kill re-reads the page or none of it)."""
+        position after the page: one transaction (a kill re-reads the page or none of it).
+        """
         inserted_before = result.writes.inserted
         with self.db.begin() as conn:
             self._save_state(conn, stream, state)
@@ -467,7 +484,8 @@ class Puller:
         A backfill writes faster than autovacuum refreshes the planner's statistics; with
         a table believed empty, key lookups scan every row of the account and the final
         unseen-rows query anti-joins scan_seen by nested loop (quadratic over the backfill).
-        Doubling keeps it to a handful of ANALYZEs per backfill."""
+        Doubling keeps it to a handful of ANALYZEs per backfill.
+        """
         if conn.dialect.name != "postgresql" or self._rows_written < self._analyze_at:
             return
         tables = ", ".join([fingerprints.name, scan_seen.name, *CANONICAL_TABLES])
@@ -614,7 +632,8 @@ class Puller:
     def _delete_unseen(self, conn: Connection, stream: StreamSpec, *, sweep: bool = True) -> int:
         """A complete scan's deletions: the live rows it did not see, through the guard
         against false mass deletion (held as pending when too many go at once; `sweep`:
-        this scan is a full sweep, which may confirm what an earlier one held)."""
+        this scan is a full sweep, which may confirm what an earlier one held).
+        """
         table = CANONICAL_TABLES[str(stream.entity)]
         unseen = ~exists().where(and_(
             scan_seen.c.account == self.name, scan_seen.c.stream == stream.name,
@@ -668,7 +687,8 @@ def stale_view(conn: Connection, account: str) -> bool:
     read, is not in the mirror. Until a scan of every stream runs from its start in one run,
     reconcile plans no write to an existing record from that view (an incremental pull
     re-reads a resumed stream at once; a resumed backfill or sweep leaves that to the next
-    pull)."""
+    pull).
+    """
     for (value,) in conn.execute(select(stream_state.c.state).where(
             stream_state.c.account == account)):
         value = value or {}
@@ -679,7 +699,8 @@ def stale_view(conn: Connection, account: str) -> bool:
 
 def map_record(connector: Any, stream: StreamSpec, record: Any) -> tuple[Bundle, list[Any]]:
     """Validate and map one (merged) record, with the drift notes it gave: the one path
-    shared by pulls, webhook fetches and `syncd remap`. Raises what quarantines it."""
+    shared by pulls, webhook fetches and `syncd remap`. Raises what quarantines it.
+    """
     with drift.collecting() as notes:
         model = stream.model.model_validate(record)
         bundle = stream.map(connector, model, record)
@@ -689,7 +710,8 @@ def map_record(connector: Any, stream: StreamSpec, record: Any) -> tuple[Bundle,
 
 def kept_records(stream: StreamSpec, records: Sequence[Any]) -> Sequence[Any]:
     """A page's records without those the stream declares to skip (`StreamSpec.skip`),
-    in their order; the page itself when the stream skips none."""
+    in their order; the page itself when the stream skips none.
+    """
     if stream.skip is None:
         return records
     skip = stream.skip
@@ -700,14 +722,16 @@ def page_ids(stream: StreamSpec, records: Sequence[Any]
              ) -> tuple[list[str | None], dict[str, int]]:
     """Each record's id (None: unusable) and each id's last index on the page: a log may
     name one record twice, and only its last entry counts (over `LazyRecords` this first
-    pass decodes each record and drops it)."""
+    pass decodes each record and drops it).
+    """
     ids = [_record_id(stream, rec) for rec in records]
     return ids, {rid: i for i, rid in enumerate(ids) if rid}
 
 
 def _stop_early(paginator: Paginator, state: dict[str, Any]) -> None:
     """The high-water mark was reached: no further page, and the scan is not complete
-    (no deletions are inferred from it)."""
+    (no deletions are inferred from it).
+    """
     paginator.stop()
     state["early_stop"] = True
 
@@ -715,7 +739,8 @@ def _stop_early(paginator: Paginator, state: dict[str, Any]) -> None:
 def _advance(stream: StreamSpec, paginator: Paginator, state: dict[str, Any],
              part: str) -> None:
     """The position after a page: the paginator's next page, or the next partition (a
-    `keep_cursor` stream keeps the end position of this one for its next scan)."""
+    `keep_cursor` stream keeps the end position of this one for its next scan).
+    """
     state["page"] = paginator.state if paginator.has_next else None
     if not paginator.has_next:
         state["partition"] += 1
@@ -733,7 +758,8 @@ def _record_id(stream: StreamSpec, rec: Any) -> str | None:
 def _fingerprint(stream: StreamSpec, rec: Any) -> tuple[str, Any]:
     """The record's fingerprint, and the record to go on with: with the default fingerprint
     and no detail call, an `EncodedRecord` whose raw column is written from the text the
-    fingerprint hashed (the record is encoded once, not twice)."""
+    fingerprint hashed (the record is encoded once, not twice).
+    """
     if stream.fingerprint is default_fingerprint and type(rec) is dict:
         text = canonical_json(rec)
         return hash_text(text), rec if stream.detail is not None else EncodedRecord(rec, text)
@@ -745,7 +771,8 @@ def _fingerprint(stream: StreamSpec, rec: Any) -> tuple[str, Any]:
 def _note_high_water(stream: StreamSpec, rec: Any, state: dict[str, Any], part: str,
                      stop_at: Any) -> bool:
     """Track the newest modification key seen; True once a record is not newer than the
-    mark of the previous run (lists sorted newest first can stop there)."""
+    mark of the previous run (lists sorted newest first can stop there).
+    """
     if not stream.high_water or not isinstance(rec, dict):
         return False
     try:

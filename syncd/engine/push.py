@@ -70,6 +70,7 @@ class PushResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the vendor accepted everything pushed (a refusal needs a person)."""
         return not self.refused
 
 
@@ -85,6 +86,7 @@ class Pusher:
         self.worker = worker
 
     def reconcile(self) -> list[OutboxEntry]:
+        """Plan outbox entries for the local edits made since the last run, so push sends every change."""
         with self.db.begin() as conn:
             return Reconciler(self.account, self.clock.now()).run(conn)
 
@@ -150,7 +152,8 @@ class Pusher:
         """Settle this account's in-doubt writes now, whatever their backoff or claim
         expiry says: creates whose answer was lost (retrying) and writes another process
         left `sending`. `owner`: no other live process may hold this account's claims
-        (else only expired claims are taken, as the push loop does)."""
+        (else only expired claims are taken, as the push loop does).
+        """
         result = PushResult(self.name)
         now = self.clock.time()
         sending = (outbox.c.status == "sending") & or_(
@@ -177,7 +180,8 @@ class Pusher:
         """Take the next due entry (or entry `only`, due or not: an in-doubt write).
 
         The take is a compare-and-set on the status and attempt count read, so two
-        processes (or a daemon's push and pull jobs) never both send one entry."""
+        processes (or a daemon's push and pull jobs) never both send one entry.
+        """
         for _ in range(8):
             now = self.clock.time()
             with self.db.begin() as conn:
@@ -203,7 +207,8 @@ class Pusher:
 
     def _claimable(self, now: float, only: int | None, owner: bool) -> list[Any]:
         """Which entries a claim may take: due ones, or entry `only` whatever its backoff
-        (another process's live claim only when `owner`)."""
+        (another process's live claim only when `owner`).
+        """
         if only is None:
             return [or_(outbox.c.status == "pending",
                         (outbox.c.status == "sending") & (outbox.c.claimed_until < now)),
@@ -233,7 +238,8 @@ class Pusher:
         """The entry as it must be sent now, or None when it is settled without a request:
         a full-replacement update is planned from a fresh read; an update in doubt that
         already landed (or lost to a remote edit) and a create in doubt whose record is
-        found are settled as they are."""
+        found are settled as they are.
+        """
         connector = self.account.connector
         if entry.kind == "update" and connector.refresh_before_update:
             read = None
@@ -268,7 +274,8 @@ class Pusher:
 
     def _created_before(self, entry: OutboxEntry) -> str | None:
         """The record an earlier attempt of this create made: by its marker, else the
-        first lookalike no mirror row holds."""
+        first lookalike no mirror row holds.
+        """
         connector, client = self.account.connector, self.account.client
         return connector.find_by_marker(client, entry.entity, entry.key) or \
             self._unmirrored(entry.entity, connector.find_lookalikes(
@@ -310,7 +317,8 @@ class Pusher:
         the vendor holds what was sent, "send" when it still holds the base (or it cannot
         be told), else the vendor's record goes through the pull's three-way merge and the
         entry becomes "held" (an open conflict holds the field), "superseded" (the policy
-        took the vendor's values) or is sent (the mirror still holds other values)."""
+        took the vendor's values) or is sent (the mirror still holds other values).
+        """
         sent = entry.values
         fields = [f for f in (entry.fields or sent) if f in sent]
         references = REFERENCES.get(entry.entity, {})
@@ -332,7 +340,8 @@ class Pusher:
 
     def _remote_copy(self, entry: OutboxEntry) -> tuple[Any, Any, dict[str, Any]] | None:
         """The entry's mirror row, the vendor's bundle for it and its record there (one
-        request); None when it cannot be read."""
+        request); None when it cannot be read.
+        """
         connector, entity = self.account.connector, entry.entity
         table = CANONICAL_TABLES[entity]
         with self.db.begin() as conn:
@@ -366,7 +375,8 @@ class Pusher:
     def _set_back_before_refresh(self, entry: OutboxEntry) -> tuple[str, Any]:
         """A full-replacement vendor re-reads before every Put anyway; for an in-doubt one
         that read first tells whether the vendor's user set the fields back since (see
-        `_set_back`). Returns the verdict and the bundle read, which the refresh reuses."""
+        `_set_back`). Returns the verdict and the bundle read, which the refresh reuses.
+        """
         sent = entry.values
         fields = [f for f in (entry.fields or sent) if f in sent]
         if entry.row_id is None or not fields:
@@ -389,7 +399,8 @@ class Pusher:
         values cannot tell from a write that never arrived. Sending it again would
         overwrite that edit, so each field is settled as changed on both sides, by the
         conflict policy: "held" (an open conflict), "superseded" (the vendor's values
-        kept) or "send" (the local values win)."""
+        kept) or "send" (the local values win).
+        """
         table = CANONICAL_TABLES[entity]
         writer = MirrorWriter(self.name, self.runtime.settings.sync.conflict_policy,
                               self.clock.now())
@@ -412,7 +423,8 @@ class Pusher:
 
     def _unmirrored(self, entity: Entity, candidates: list[str]) -> str | None:
         """The first candidate that no mirror row holds yet: a lookalike another row already
-        mirrors is that row's record, not the one a lost create made."""
+        mirrors is that row's record, not the one a lost create made.
+        """
         if not candidates:
             return None
         table = CANONICAL_TABLES[entity]
@@ -435,7 +447,8 @@ class Pusher:
         """Full-replacement vendors (Automa's Put): re-read the record, merge it, and plan
         the update once, from what the vendor holds now plus the local changes
         (`Reconciler.plan_replacement`). None when nothing is left to send (the entry is
-        then done)."""
+        then done).
+        """
         self._merge_fresh_read(entry, read)
         now = self.clock.now()
         with self.db.begin() as conn:
@@ -453,7 +466,8 @@ class Pusher:
 
     def _merge_fresh_read(self, entry: OutboxEntry, read: Any = None) -> None:
         """Re-read the entry's record (one request, unless `read` is that record just read)
-        and merge it into the mirror."""
+        and merge it into the mirror.
+        """
         connector, entity = self.account.connector, entry.entity
         table = CANONICAL_TABLES[entity]
         with self.db.begin() as conn:
@@ -496,7 +510,8 @@ class Pusher:
         vendor record before this write: were it to return to exactly that state later (a
         remote A -> B -> A), a pull would skip it as unchanged and mirror and vendor would
         disagree. Forgotten, the next pull reads them once more (a detail request where the
-        vendor has them, none where the list holds the record) and finds base == remote."""
+        vendor has them, none where the list holds the record) and finds base == remote.
+        """
         if entry.row_id is None:
             return []
         table = CANONICAL_TABLES[entry.entity]
@@ -513,7 +528,8 @@ class Pusher:
 
     def _settle_create(self, entry: OutboxEntry, remote_id: str) -> None:
         """The create is done: link the row to its record (the pull's marker adoption
-        settles through the same `link_created`)."""
+        settles through the same `link_created`).
+        """
         now = self.clock.now()
         with self.db.begin() as conn:
             link_created(conn, entry, remote_id, now, MirrorWriter(
@@ -555,12 +571,14 @@ class Pusher:
 
 
 def push_accounts(runtime: Runtime, names: list[str]) -> list[PushResult]:
+    """Push each named account once, as `syncd push` does."""
     return [Pusher(runtime, runtime.account(n)).run() for n in names]
 
 
 def daemon_running(db_url: str) -> bool:
     """SQLite: whether a `syncd run` holds the database's lock file (its push may be
-    sending an entry this very moment)."""
+    sending an entry this very moment).
+    """
     path = SqliteSingleton(db_url).path
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -577,7 +595,8 @@ def daemon_running(db_url: str) -> bool:
 
 def owns_account(runtime: Runtime, name: str, worker: str = WORKER_ID) -> bool:
     """Whether no other live process may hold claims of account `name`: PostgreSQL, the
-    account's lease is ours, free or expired; SQLite, no daemon holds the lock file."""
+    account's lease is ours, free or expired; SQLite, no daemon holds the lock file.
+    """
     if runtime.db.is_sqlite:
         return not daemon_running(runtime.db.url)
     with runtime.db.begin() as conn:
@@ -591,7 +610,8 @@ def resolve_before_pull(runtime: Runtime, name: str, worker: str = WORKER_ID,
                         owner: bool | None = None) -> PushResult:
     """Settle account `name`'s in-doubt writes before it is pulled (`syncd sync`,
     `backfill`, each daemon pull): a pull must never meet the record of a lost create
-    while its row still waits. `owner` None: found out (`owns_account`)."""
+    while its row still waits. `owner` None: found out (`owns_account`).
+    """
     if owner is None:
         owner = owns_account(runtime, name, worker)
     return Pusher(runtime, runtime.account(name), worker).resolve_in_doubt(owner=owner)
@@ -599,6 +619,7 @@ def resolve_before_pull(runtime: Runtime, name: str, worker: str = WORKER_ID,
 
 def touched_since(remote: dict[str, Any], base: dict[str, Any]) -> bool:
     """Whether the vendor's record carries a newer modification time than the one the
-    mirror's base was read with (False when either side has none: then values decide)."""
+    mirror's base was read with (False when either side has none: then values decide).
+    """
     incoming, known = remote.get("updated_at"), base.get("updated_at")
     return incoming is not None and bool(known) and bool(norm(incoming) > known)

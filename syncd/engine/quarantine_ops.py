@@ -39,7 +39,8 @@ def shown(conn: Connection, record_id: int, settings: Settings) -> dict[str, Any
 
     Values under secret-looking keys are replaced, then every secret of the settings (the
     account's first, all of them in case the record came from elsewhere) is masked in the
-    text: the payload is the vendor's answer, which may echo a token."""
+    text: the payload is the vendor's answer, which may echo a token.
+    """
     row = conn.execute(select(quarantine).where(quarantine.c.id == record_id)).mappings().first()
     if row is None:
         raise SettingsError("ID", f"no quarantined record with id {record_id}")
@@ -79,7 +80,8 @@ def _secrets(settings: Settings) -> list[str]:
 def hold(conn: Connection, account: str, stream: str, remote_id: str | None, raw: Any,
          error: str, now: datetime) -> None:
     """Quarantine a record (the earlier unresolved entry of the same record is closed), as
-    a pull does: the mirror row, if any, stays as it was."""
+    a pull does: the mirror row, if any, stays as it was.
+    """
     text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
     if remote_id is not None:
         conn.execute(update(quarantine).where(
@@ -93,7 +95,8 @@ def hold(conn: Connection, account: str, stream: str, remote_id: str | None, raw
 
 def named(conn: Connection, account: str, stream: str, remote_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The unresolved entries of records a run quarantined (`StreamResult.quarantined_ids`,
-    where a record without an id is "None"), newest first, to name them in a summary."""
+    where a record without an id is "None"), newest first, to name them in a summary.
+    """
     wanted = {r for r in remote_ids if r != "None"}
     anonymous = len(remote_ids) - len(wanted)
     query = select(quarantine.c.id, quarantine.c.remote_id, quarantine.c.error).where(

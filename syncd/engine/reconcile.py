@@ -76,7 +76,8 @@ class Reconciler:
     def preview(self, conn: Connection) -> list[OutboxEntry]:
         """What `run` plans, each full-replacement update planned as push would plan it
         from the mirror's current view (push re-reads the record first): for
-        `push --dry-run` and other probes that send nothing."""
+        `push --dry-run` and other probes that send nothing.
+        """
         return [self.previewed(conn, entry) for entry in self.run(conn)]
 
     # ---- which rows changed ----------------------------------------------------------------
@@ -154,7 +155,8 @@ class Reconciler:
 
     def _changes(self, conn: Connection, entity: str, row: Row, plain: Row) -> dict[str, Any]:
         """Fields whose local value differs from the base, minus those an open conflict
-        holds; a reference that moved is given as the remote id of its new target."""
+        holds; a reference that moved is given as the remote id of its new target.
+        """
         held = {f for (f,) in conn.execute(
             select(conflicts.c.field).where(conflicts.c.entity == entity,
                                             conflicts.c.row_id == row["id"],
@@ -201,7 +203,8 @@ class Reconciler:
     def _replacement(self, conn: Connection, entity: str, row: Row, plain: Row,
                      changes: dict[str, Any]) -> list[OutboxEntry]:
         """A full-replacement vendor: the content changes become one update entry that
-        push plans from a fresh read; a status change is planned now (its own request)."""
+        push plans from a fresh read; a status change is planned now (its own request).
+        """
         refusal = self.connector.write_refusal(Entity(entity), Op.UPDATE, changes)
         if refusal:
             return [self._report(entity, row, "update", "unsupported", refusal,
@@ -264,7 +267,8 @@ class Reconciler:
 
     def _parent_rewrite(self, conn: Connection, item: Row) -> list[OutboxEntry]:
         """Vendors that take line items only inside their proposal's update
-        (`Quirk.ITEMS_VIA_PARENT`): the proposal's rewrite, carrying its current items."""
+        (`Quirk.ITEMS_VIA_PARENT`): the proposal's rewrite, carrying its current items.
+        """
         parent = self._load(conn, Entity.PROPOSALS, item["proposal_id"])
         if parent is None or parent["remote_id"] is None:
             return []
@@ -287,7 +291,8 @@ class Reconciler:
         """The whole-record update `entry` stands for, planned from what the mirror holds
         now (push merges a fresh read of the record first): every writable content change
         of the row, plus its current line items when `entry` carries them. None when
-        nothing is left to send. Planning errors propagate (the caller applies them)."""
+        nothing is left to send. Planning errors propagate (the caller applies them).
+        """
         row = self._load(conn, entry.entity, entry.row_id) if entry.row_id is not None else None
         if row is None or row["remote_id"] is None:
             return None
@@ -319,7 +324,8 @@ class Reconciler:
 
     def previewed(self, conn: Connection, entry: OutboxEntry) -> OutboxEntry:
         """`entry`, with a full-replacement update planned from the mirror's view (what
-        push would send if a fresh read found the vendor unchanged)."""
+        push would send if a fresh read found the vendor unchanged).
+        """
         if not (self.connector.refresh_before_update and entry.status == "pending"
                 and entry.kind == "update" and entry.method == NO_REQUEST):
             return entry

@@ -120,7 +120,8 @@ def remap_accounts(runtime: Runtime, names: Sequence[str] | None = None, *,
 def retry_quarantined(runtime: Runtime, ids: Sequence[int] | None = None, *,
                       dry_run: bool = False) -> list[RemapResult]:
     """A remap of exactly these quarantined records (default: every unresolved one of the
-    configured accounts). An id that is not an unresolved entry is a usage error."""
+    configured accounts). An id that is not an unresolved entry is a usage error.
+    """
     wanted = sorted(set(ids or ()))
     with runtime.db.begin() as conn:
         query = select(quarantine.c.id, quarantine.c.account).where(
@@ -322,7 +323,8 @@ class _Remap:
     def _drop_pushed(self, conn: Connection, bundle: Bundle) -> int:
         """Take out of the bundle the rows whose raw is older than their base: pushed at or
         after the row's last engine write. A proposal taken out takes its line items; a
-        parent with a child taken out no longer has its complete set of children."""
+        parent with a child taken out no longer has its complete set of children.
+        """
         if not self.pushed:
             return 0
         entities = {e for e, _ in self.pushed}
@@ -363,7 +365,8 @@ class _Remap:
     # ---- quarantined records ----------------------------------------------------------------
     def _quarantined(self, conn: Connection, ids: Sequence[int] | None) -> None:
         """Retry unresolved quarantined records (all of the account, or `ids`); entries this
-        remap made itself (stored records that no longer map) are not retried again."""
+        remap made itself (stored records that no longer map) are not retried again.
+        """
         query = select(quarantine).where(quarantine.c.account == self.name,
                                          quarantine.c.resolved_at.is_(None),
                                          quarantine.c.id <= self.last_entry)

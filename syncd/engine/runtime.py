@@ -28,7 +28,8 @@ from syncd.vendors.base import Connector
 
 class DbTokenStore:
     """OAuth tokens in `oauth_tokens`: a refreshed pair is committed in one transaction
-    the moment it is received, so a crash never loses the only valid refresh token."""
+    the moment it is received, so a crash never loses the only valid refresh token.
+    """
 
     def __init__(self, db: Database, account: str, clock: Clock) -> None:
         self.db = db
@@ -36,6 +37,7 @@ class DbTokenStore:
         self.clock = clock
 
     def load(self) -> dict[str, str] | None:
+        """The account's saved tokens, so a restart does not log in again."""
         with self.db.begin() as conn:
             value = conn.execute(
                 select(oauth_tokens.c.tokens).where(oauth_tokens.c.account == self.account)
@@ -43,6 +45,7 @@ class DbTokenStore:
         return dict(value) if value else None
 
     def save(self, tokens: dict[str, str]) -> None:
+        """Save refreshed tokens in the database, where every worker finds them."""
         with self.db.begin() as conn:
             stmt = dialect_insert(conn, oauth_tokens).values(
                 account=self.account, tokens=tokens, updated_at=self.clock.now()
@@ -65,6 +68,7 @@ class AccountRuntime:
 
     @property
     def name(self) -> str:
+        """The account's name, which keys its rows, lease and logs."""
         return self.settings.name
 
 
@@ -81,6 +85,7 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def account(self, name: str) -> AccountRuntime:
+        """The account's runtime, built once and shared by the daemon's threads."""
         with self._lock:
             if name not in self._accounts:
                 self._accounts[name] = self._build(self.settings.account(name))
@@ -109,6 +114,7 @@ class Runtime:
         return AccountRuntime(settings, connector, budget, client)
 
     def close(self) -> None:
+        """Close every account's HTTP client, so a command exits with no connection open."""
         for account in self._accounts.values():
             account.client.close()
         self._accounts.clear()

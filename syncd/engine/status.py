@@ -1,5 +1,6 @@
 """Read-only views over the bookkeeping tables: `syncd status`, `syncd drift` (`syncd report`
-reads the SQL views: syncd/reporting.py)."""
+reads the SQL views: syncd/reporting.py).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from syncd.settings import Settings
 
 def account_status(conn: Connection, settings: Settings, now: float) -> list[dict[str, Any]]:
     """Per account: last pull/push, cursors, requests spent, outbox, conflicts, quarantine,
-    and `drift`: values syncd kept but could not fully interpret (the drift table's counts)."""
+    and `drift`: values syncd kept but could not fully interpret (the drift table's counts).
+    """
     out = []
     for account in settings.accounts:
         name = account.name
@@ -107,13 +109,15 @@ def account_status(conn: Connection, settings: Settings, now: float) -> list[dic
 
 def _is_status_path(path: str) -> bool:
     """A drift path where a proposal status word sits (`status`, `attributes.offer_status`,
-    `status.name`): its unmapped words are what `[accounts.status_map]` maps."""
+    `status.name`): its unmapped words are what `[accounts.status_map]` maps.
+    """
     return any("status" in part.lower() for part in path.split("."))
 
 
 def _is_type_path(path: str) -> bool:
     """A drift path of an element type inside a list (`elements[].type`): its unmapped
-    words are what `line_item_types` lists when those elements are priced lines."""
+    words are what `line_item_types` lists when those elements are priced lines.
+    """
     return "[]" in path and path.rsplit(".", 1)[-1].removesuffix("[]").lower() == "type"
 
 
@@ -128,7 +132,8 @@ def drift_report(conn: Connection, settings: Settings,
     maps it (status words: `[accounts.status_map]`; element types: `line_item_types`).
 
     The user picks the canonical status; a word the account's settings already map is
-    marked `mapped_to` (a `syncd remap` then fixes the rows and clears it)."""
+    marked `mapped_to` (a `syncd remap` then fixes the rows and clears it).
+    """
     rows = drift_rows(conn, accounts)
     configured = {a.name: a for a in settings.accounts}
     status_hints: list[dict[str, Any]] = []

@@ -63,6 +63,7 @@ class WriteStats:
     by_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, other: WriteStats) -> None:
+        """Add another stream's counts, for the run's totals."""
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
@@ -74,6 +75,7 @@ class WriteStats:
 
     @property
     def written(self) -> int:
+        """How many rows the write changed."""
         return self.inserted + self.updated + self.deleted
 
 
@@ -85,7 +87,8 @@ def storable(name: str, value: Any, sqlite_real: bool) -> Any:
     """A value as the column will hand it back, so base and mirror compare equal.
 
     NUMERIC columns keep 4 decimals; SQLite stores NUMERIC as a REAL, so there the value is
-    also passed through the float it will become (exact for amounts below ~10^11)."""
+    also passed through the float it will become (exact for amounts below ~10^11).
+    """
     if name not in DECIMAL_FIELDS or value is None or isinstance(value, bool):
         return value
     return _amount_forms(_as_decimal(value), sqlite_real)[0]
@@ -95,7 +98,8 @@ def stored_forms(name: str, value: Any, sqlite_real: bool) -> tuple[Any, Any]:
     """`storable(name, value)` and its `norm` (what base holds and the merge compares).
 
     Together because an amount's two forms come from one remembered rounding: a backfill
-    handles hundreds of thousands of amounts drawn from a few thousand distinct values."""
+    handles hundreds of thousands of amounts drawn from a few thousand distinct values.
+    """
     if value is None or (type(value) is str and name not in DECIMAL_FIELDS):
         return value, value
     if name not in DECIMAL_FIELDS or isinstance(value, bool):
@@ -135,11 +139,13 @@ def with_currency(row: dict[str, Any], currency: str) -> dict[str, Any]:
 
     Applied here, where every connector's rows enter the mirror, rather than in each
     connector: the vendors without a currency (StrawBlond, Quick Quote) are not special,
-    they just leave the field empty, and the merge then treats the value as the vendor's."""
+    they just leave the field empty, and the merge then treats the value as the vendor's.
+    """
     return row if row.get("currency") else {**row, "currency": currency}
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    """Slices of at most `size` items, to keep statements under the database's parameter limit."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -164,7 +170,8 @@ def in_list(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
 
 def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
     """INSERT … ON CONFLICT (account, remote_id) DO NOTHING; remote_id -> id of the rows
-    inserted where the database returns them in the same round trip (PostgreSQL)."""
+    inserted where the database returns them in the same round trip (PostgreSQL).
+    """
     inserted = insert_rows(conn, table, rows, ("account", "remote_id"),
                            returning=("remote_id", "id"))
     return {rid: local for rid, local in inserted or ()}
@@ -186,6 +193,7 @@ class MirrorWriter:
 
     # ---- public ---------------------------------------------------------------------------
     def apply(self, conn: Connection, bundle: Bundle, stream: str) -> WriteStats:
+        """Write one page's bundle into the mirror, parents first so children find their ids."""
         stats = WriteStats()
         ids: dict[str, dict[str, int]] = {}
         for entity in (Entity.COMPANIES, Entity.CONTACTS, Entity.PROPOSALS):
@@ -343,7 +351,8 @@ class MirrorWriter:
     ) -> str:
         """A field changed on both sides, found outside a bundle (the push's check of an
         in-doubt write): settled by the policy as a merge would; "remote", "local" or
-        "manual" (an open conflict, made or updated)."""
+        "manual" (an open conflict, made or updated).
+        """
         open_ = {(current["id"], f) for (f,) in conn.execute(select(conflicts.c.field).where(
             conflicts.c.entity == entity, conflicts.c.row_id == current["id"],
             conflicts.c.status == "open"))}
@@ -487,7 +496,8 @@ class MirrorWriter:
         `rows` carry `deletion_columns`. A row the user already deleted locally keeps its
         own `deleted_at`; only its base learns it (the vendor no longer holds it either
         way, so no DELETE is planned for it). Returns the rows of `entity` written
-        (dependants not counted)."""
+        (dependants not counted).
+        """
         if not rows:
             return 0
         table = CANONICAL_TABLES[entity]
@@ -525,7 +535,8 @@ class MirrorWriter:
 
     def delete_ids(self, conn: Connection, entity: str, ids: Sequence[int]) -> int:
         """`delete_rows` for rows of `entity` by local id (a pushed delete: the row is
-        already deleted locally, its dependants are not yet)."""
+        already deleted locally, its dependants are not yet).
+        """
         table = CANONICAL_TABLES[entity]
         total = 0
         for part in chunks(list(ids)):
@@ -536,7 +547,8 @@ class MirrorWriter:
 
     def mark_deleted(self, conn: Connection, table: Table, rows: Sequence[Any]) -> None:
         """Engine-side deletion of live rows: `deleted_at` set in the row and in its base
-        (the low-level step of `delete_rows`, which also takes the dependants)."""
+        (the low-level step of `delete_rows`, which also takes the dependants).
+        """
         if not rows:
             return
         updates = []
@@ -595,7 +607,7 @@ class MirrorWriter:
 
     @staticmethod
     def _bulk_update(conn: Connection, table: Table, updates: list[dict[str, Any]]) -> None:
-        """executemany UPDATE ... WHERE id = :_id, grouped by the set of columns changed."""
+        """One executemany UPDATE ... WHERE id = :_id, grouped by the set of columns changed."""
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for row in updates:
             groups[tuple(sorted(k for k in row if k != "_id"))].append(row)

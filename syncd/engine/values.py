@@ -57,7 +57,8 @@ def remembered_by_text(compute: Callable[..., T]) -> Callable[..., T]:
     hundreds of thousands of amounts drawn from a few thousand distinct values. Keyed by
     `str(amount)`, not the Decimal, because hashing a fresh Decimal costs about a
     microsecond (a modular power) and its text 20 ns; equal amounts spelled differently
-    ("1.5", "1.50") only take two entries."""
+    ("1.5", "1.50") only take two entries.
+    """
     cache: dict[tuple[Any, ...], T] = {}
 
     def remembered(amount: Decimal, *flags: Any) -> T:

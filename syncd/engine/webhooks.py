@@ -39,7 +39,8 @@ log = logging.getLogger("syncd.webhooks")
 
 def webhook_secret(runtime: Runtime, account_name: str) -> str:
     """The account's webhook secret: from settings, else the one the vendor issued at
-    `syncd webhooks register` (StrawBlond generates its signing secret itself)."""
+    `syncd webhooks register` (StrawBlond generates its signing secret itself).
+    """
     settings = runtime.settings.account(account_name)
     if settings.webhook_secret is not None:
         return settings.webhook_secret.get_secret_value()
@@ -138,7 +139,8 @@ def register(runtime: Runtime, account_name: str, public_url: str) -> Iterator[s
     a deactivated one is switched on again where the vendor allows it. The secret stays
     the same across runs (from the settings, else the one stored at the first run) and is
     kept in the database after each subscription made. Yields a line to print per
-    subscription (never containing the secret) as it is settled."""
+    subscription (never containing the secret) as it is settled.
+    """
     settings = runtime.settings.account(account_name)
     account = runtime.account(account_name)
     connector, client = account.connector, account.client

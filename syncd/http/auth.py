@@ -32,9 +32,13 @@ Flow = Generator[httpx.Request, httpx.Response, None]
 class TokenStore(Protocol):
     """Persisted tokens (the database), so a refreshed pair survives a restart."""
 
-    def load(self) -> dict[str, str] | None: ...
+    def load(self) -> dict[str, str] | None:
+        """The tokens saved last, or None before the first login."""
+        ...
 
-    def save(self, tokens: dict[str, str]) -> None: ...
+    def save(self, tokens: dict[str, str]) -> None:
+        """Keep a new pair where the next run and the other workers find it."""
+        ...
 
 
 class HeaderKeyAuth(httpx.Auth):
@@ -50,6 +54,7 @@ class HeaderKeyAuth(httpx.Auth):
         self._value = f"{prefix}{value}"
 
     def auth_flow(self, request: httpx.Request) -> Flow:
+        """Send the key in its header with every request."""
         request.headers[self.header] = self._value
         yield request
 
@@ -65,7 +70,8 @@ def _origin(access_token: str | None, refresh_token: str | None) -> str:
     """Which settings pair a stored pair descends from: a hash, never the tokens.
 
     The same hash as `vendors.base.default_fingerprint` of the seed string, which pairs
-    stored by earlier versions carry."""
+    stored by earlier versions carry.
+    """
     seed = json.dumps(f"{access_token}|{refresh_token}")
     return hashlib.blake2b(seed.encode(), digest_size=16).hexdigest()
 
@@ -115,6 +121,7 @@ class OAuth2RefreshAuth(httpx.Auth):
                 for key in ("access_token", "refresh_token")}
 
     def auth_flow(self, request: httpx.Request) -> Flow:
+        """Send the access token; on a 401, refresh it once and send the request again."""
         sent = self._pair()["access_token"]
         if sent:
             request.headers["Authorization"] = f"Bearer {sent}"
@@ -200,6 +207,7 @@ class LoginTokenAuth(httpx.Auth):
         self._lock = threading.Lock()
 
     def auth_flow(self, request: httpx.Request) -> Flow:
+        """Send the session token, logging in first when there is none or the vendor rejects it."""
         with self._lock:
             if not self._loaded:  # lazily: a token saved by an earlier run beats the static one
                 self.token = (self.tokens.load() or {}).get("token") or self.static_token

@@ -38,7 +38,8 @@ class Priority(IntEnum):
 
 class RequestLedger(Protocol):
     """Where an account's sent requests are recorded, injected by whoever owns persistence
-    (`syncd.db.ledger.RequestLog`), so the budget itself writes and reads no SQL."""
+    (`syncd.db.ledger.RequestLog`), so the budget itself writes and reads no SQL.
+    """
 
     def sent_since(self, account: str, since: float) -> Iterable[float]:
         """Send times of the account's requests after `since`, oldest first."""
@@ -83,6 +84,7 @@ class RateBudget:
             return max(0, self.per_minute - len(self._sent))
 
     def used_last_minute(self) -> int:
+        """Requests sent in the last minute, for the metrics and the request log."""
         with self._cond:
             self._prune(self.clock.time())
             return len(self._sent)
@@ -125,7 +127,8 @@ class RateBudget:
 
         The vendor's window starts when a request *arrives*, which is later than the grant;
         counting the slot from the answer (when the vendor has certainly counted it) means a
-        slot reused 60 s later can never reach the vendor inside the same window."""
+        slot reused 60 s later can never reach the vendor inside the same window.
+        """
         now = self.clock.time()
         with self._cond:
             for index, value in enumerate(self._sent):
@@ -144,6 +147,7 @@ class RateBudget:
             self._cond.notify_all()
 
     def seconds_until_available(self) -> float:
+        """How long until a request may be sent, for the progress line's estimate."""
         with self._cond:
             now = self.clock.time()
             self._prune(now)

@@ -60,6 +60,7 @@ class BudgetTransport(httpx.BaseTransport):
         self.counts: Counter[tuple[str, str, int]] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request within the account's budget, waiting out and logging each 429."""
         priority = getattr(_priority, "value", Priority.PULL)
         endpoint = endpoint_of(request.url.path)
         while True:
@@ -89,7 +90,8 @@ class BudgetTransport(httpx.BaseTransport):
 
         The check and the insert are one transaction, serialised per account (an advisory
         lock on PostgreSQL, the write lock on SQLite), so two processes never both take
-        the last slot."""
+        the last slot.
+        """
         if self.db is None:
             return None, 0.0
         with self.db.begin() as conn:
@@ -124,14 +126,17 @@ class BudgetTransport(httpx.BaseTransport):
             )
 
     def close(self) -> None:
+        """Close the wrapped transport: the budget holds no connection of its own."""
         self.inner.close()
 
     @property
     def requests_sent(self) -> int:
+        """Requests sent through this transport, for the run's summary."""
         return sum(self.counts.values())
 
     @property
     def too_many(self) -> int:
+        """How many answers were 429, a sign the budget is set too high."""
         return sum(n for (_, _, status), n in self.counts.items() if status == 429)
 
 
@@ -211,7 +216,8 @@ class AccountClient:
         """GET and decode JSON; transient errors are retried like any request, a malformed
         body is fetched once more (a truncated answer), then raised. With `records_path`,
         the records array of a large answer is decoded a record at a time when read
-        (`lazy_records`)."""
+        (`lazy_records`).
+        """
         for again in (True, False):
             response = self.request("GET", path, params=params)
             try:
@@ -229,7 +235,8 @@ class AccountClient:
         """GET one record, decoded (the value at `records_path` of the answer); None only
         when the vendor answers 404 or 410: the record is gone, and callers need no status
         check of their own. An answer that holds no record (an empty body, nothing at
-        `records_path`) is malformed, never "gone"."""
+        `records_path`) is malformed, never "gone".
+        """
         try:
             body = self.get_json(path, params=params, endpoint=endpoint)
         except NotFound:
@@ -250,7 +257,8 @@ class AccountClient:
         the paginator advances before the page is yielded. The caller may end the walk by
         `paginator.stop()` (or by leaving the loop); `until` set stops before the next
         request (the caller tells that from `paginator.has_next` still being True). `label`
-        names the list in errors (default: its endpoint)."""
+        names the list in errors (default: its endpoint).
+        """
         while paginator.has_next and not (until is not None and until.is_set()):
             body = self.get_json(path, params={**(params or {}), **paginator.request_params()},
                                  endpoint=endpoint, records_path=records_path)
@@ -264,6 +272,7 @@ class AccountClient:
 
     @staticmethod
     def decode(response: httpx.Response, records_path: tuple[str, ...] | None = None) -> Any:
+        """The response body as JSON, records parsed lazily when the caller names where they are."""
         if not response.content:
             return None
         try:
@@ -319,4 +328,5 @@ class AccountClient:
         log.warning("account=%s retrying after: %s", self.account, exc)
 
     def close(self) -> None:
+        """Close the pooled connections once the account's work is done."""
         self.http.close()

@@ -64,7 +64,8 @@ class LazyRecords(Sequence[Any]):
 
 def loads(data: bytes, records_path: tuple[str, ...]) -> Any:
     """`jsontext.loads(data)`, except that in a large answer the array at `records_path`
-    (object keys from the top) is a `LazyRecords`. Raises ValueError for malformed JSON."""
+    (object keys from the top) is a `LazyRecords`. Raises ValueError for malformed JSON.
+    """
     if len(data) < LAZY_FROM_BYTES or data.startswith(b"\xef\xbb\xbf"):
         return jsontext.loads(data)
     try:

@@ -37,7 +37,8 @@ def dig(body: Any, path: tuple[str, ...]) -> Any:
 @dataclass(frozen=True)
 class Page:
     """One answer of a paged list: the decoded body and the records in it (found once,
-    at the stream's `records_path`; a list, or `LazyRecords` for a large answer)."""
+    at the stream's `records_path`; a list, or `LazyRecords` for a large answer).
+    """
 
     body: Any
     records: Sequence[Any]
@@ -60,19 +61,24 @@ class Paginator:
 
     def stop(self) -> None:
         """No further page: the list ended, or the caller needs no more (a high-water
-        mark was reached); `state` stays at the page just read."""
+        mark was reached); `state` stays at the page just read.
+        """
         self._has_next = False
 
     def initial_state(self) -> dict[str, Any]:
+        """Where a stream starts when no checkpoint says otherwise."""
         return {}
 
     def request_params(self) -> dict[str, Any]:  # pragma: no cover - interface
+        """The query parameters that ask for the current page."""
         raise NotImplementedError
 
     def update(self, body: Any, records: list[Any]) -> None:  # pragma: no cover - interface
+        """Move to the next page, or stop, from the page just received."""
         raise NotImplementedError
 
     def restore(self, state: dict[str, Any]) -> None:
+        """Resume from a checkpoint, so an interrupted pull does not start over."""
         self.state = dict(state)
         self._has_next = True
 
@@ -99,15 +105,18 @@ class PageNumberPaginator(Paginator):
         super().__init__(page_size, state)
 
     def initial_state(self) -> dict[str, Any]:
+        """Start at the vendor's first page number (0 or 1)."""
         return {"page": self.first_page}
 
     def request_params(self) -> dict[str, Any]:
+        """The page number, and the page size when the vendor takes one."""
         params: dict[str, Any] = {self.page_param: self.state["page"]}
         if self.size_param:
             params[self.size_param] = self.page_size
         return params
 
     def update(self, body: Any, records: list[Any]) -> None:
+        """A short page is the last one; otherwise ask for the next number."""
         if len(records) < self.page_size:
             self.stop()
         else:
@@ -140,6 +149,7 @@ class LastPagePaginator(PageNumberPaginator):
         super().__init__(page_size, state, size_param=size_param)
 
     def update(self, body: Any, records: list[Any]) -> None:
+        """Stop at the last page the envelope names, falling back to a short page when it names none."""
         holder = body.get(self.envelope) if isinstance(body, dict) else None
         if not isinstance(holder, dict) or self.last_key not in holder:
             super().update(body, records)
@@ -186,9 +196,11 @@ class CursorPaginator(Paginator):
         super().__init__(page_size, state)
 
     def initial_state(self) -> dict[str, Any]:
+        """Start without a cursor: the first page."""
         return {"cursor": None}
 
     def request_params(self) -> dict[str, Any]:
+        """The cursor the last page handed out, and the page size when the vendor takes one."""
         params: dict[str, Any] = {}
         if self.state.get("cursor") is not None:
             params[self.cursor_param] = self.state["cursor"]
@@ -197,6 +209,7 @@ class CursorPaginator(Paginator):
         return params
 
     def update(self, body: Any, records: list[Any]) -> None:
+        """Follow the next cursor, and count the pages remaining when the vendor gives a total."""
         nxt = body.get(self.next_key) if isinstance(body, dict) else None
         total = body.get("total_records") if isinstance(body, dict) else None
         if isinstance(total, int) and self.page_size:
@@ -217,7 +230,9 @@ class SinglePage(Paginator):
         super().__init__(page_size, state)
 
     def request_params(self) -> dict[str, Any]:
+        """An endpoint that answers everything at once takes no paging parameters."""
         return {}
 
     def update(self, body: Any, records: list[Any]) -> None:
+        """The one page is the whole list."""
         self.stop()

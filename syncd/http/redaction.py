@@ -30,7 +30,8 @@ def redact_url(url: str) -> str:
 def redact_headers(headers: dict[str, str], secret: frozenset[str] = frozenset()
                    ) -> dict[str, str]:
     """The headers with secret values masked: the common ones and the lower-case `secret`
-    names the caller adds (the vendors' own, from `syncd.vendors.secret_headers()`)."""
+    names the caller adds (the vendors' own, from `syncd.vendors.secret_headers()`).
+    """
     hidden = SENSITIVE_HEADERS | secret
     return {k: MASK if k.lower() in hidden else v for k, v in headers.items()}
 
@@ -53,10 +54,12 @@ class Redactor:
         self.secrets = [s for s in (secrets or []) if s and len(s) >= 4]
 
     def add(self, secret: str | None) -> None:
+        """Remember a secret to mask, ignoring ones too short to mask without hiding ordinary text."""
         if secret and len(secret) >= 4 and secret not in self.secrets:
             self.secrets.append(secret)
 
     def __call__(self, text: str) -> str:
+        """The text with every known secret replaced by the mask."""
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         return text
@@ -71,6 +74,7 @@ def is_secret_key(name: str) -> bool:
     """Whether a settings key (an `[accounts.auth]` entry) holds a secret, whose value is then
     masked in every log line and message. Addresses and names are not secrets (`oauth_url`,
     `email`, `client_id`, `offer_template_id`): masking an OAuth host would blank every URL
-    of the vendor in the log, and hide nothing an attacker needs."""
+    of the vendor in the log, and hide nothing an attacker needs.
+    """
     lowered = name.lower()
     return not lowered.endswith("_url") and any(word in lowered for word in SECRET_KEY_WORDS)

@@ -79,6 +79,7 @@ class AutomaSandbox(Sandbox):
 
     # ---- routes ----------------------------------------------------------------------------
     def routes(self) -> None:
+        """Automa.Net's endpoints: RFQs, quotes and their send and decline, webhooks and their calls."""
         self.route("/rfqs/received", self._rfqs("rfqs_received"), ["GET"])
         self.route("/rfqs/sent", self._rfqs("rfqs_sent"), ["GET"])
         self.route("/quotes", self.create_quote, ["POST"])
@@ -91,15 +92,18 @@ class AutomaSandbox(Sandbox):
         self.route("/webhooks/calls", self.list_calls, ["GET"])
 
     def authenticate(self, request: Request) -> Response | None:
+        """Automa.Net takes the API key as a bearer token and answers 401 in its NestJS shape."""
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return JSONResponse({"message": "Unauthorized", "statusCode": 401}, status_code=401)
         return None
 
     def too_many(self, retry_after: int) -> Response:
+        """Automa.Net's 429 is NestJS's ThrottlerException, with Retry-After."""
         return JSONResponse({"statusCode": 429, "message": "ThrottlerException: Too Many Requests"},
                             status_code=429, headers={"Retry-After": str(retry_after)})
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
+        """Automa.Net's errors are NestJS's: message, status phrase and status code."""
         return JSONResponse({"message": message, "error": HTTPStatus(status).phrase,
                              "statusCode": status, **extra}, status_code=status)
 
@@ -116,7 +120,8 @@ class AutomaSandbox(Sandbox):
     def _page(self, request: Request, items: list[dict[str, Any]],
               copy_page: bool = False) -> dict[str, Any]:
         """One page of `items`; `copy_page` deep-copies only the page's items (a snapshot
-        of the stored records, taken under the lock, without copying the whole list)."""
+        of the stored records, taken under the lock, without copying the whole list).
+        """
         page = _int_param(request, "page", 1) or 1
         per_page = _int_param(request, "perPage", 20) or 20
         if per_page > MAX_PER_PAGE:
@@ -149,6 +154,7 @@ class AutomaSandbox(Sandbox):
         return run
 
     def route(self, path: str, handler: Any, methods: list[str]) -> None:
+        """Every Automa.Net handler answers a `BadRequest` as the vendor's 400."""
         super().route(path, self._guard(handler), methods)
 
     # ---- RFQs ------------------------------------------------------------------------------
@@ -164,10 +170,12 @@ class AutomaSandbox(Sandbox):
 
     # ---- quotes ----------------------------------------------------------------------------
     async def get_quote(self, request: Request) -> Response:
+        """GET /quotes/{uuid}: one quote under `data`."""
         with self.lock:
             return JSONResponse({"data": copy.deepcopy(self._quote(request.path_params["uuid"]))})
 
     async def create_quote(self, request: Request) -> Response:
+        """POST /quotes: a new draft quote, validated as Automa.Net validates it."""
         body = await self._json(request)
         if not isinstance(body, dict):
             raise BadRequest("buyer should not be empty; items must be an array")
@@ -223,6 +231,7 @@ class AutomaSandbox(Sandbox):
         return made
 
     async def put_quote(self, request: Request) -> Response:
+        """PUT /quotes/{uuid}: replace a quote's number, items, costs and terms."""
         body = await self._json(request)
         problems = data.check_put(body)
         if problems:
@@ -279,6 +288,7 @@ class AutomaSandbox(Sandbox):
         return new
 
     async def send_quote(self, request: Request) -> Response:
+        """POST /quotes/{uuid}/send: send a draft quote."""
         with self.lock:
             quote = self._quote(request.path_params["uuid"])
             if quote["status"]["name"] != "draft":
@@ -289,6 +299,7 @@ class AutomaSandbox(Sandbox):
             return JSONResponse({"data": {"uuid": quote["uuid"]}}, status_code=201)
 
     async def decline_quote(self, request: Request) -> Response:
+        """POST /quotes/{uuid}/decline: decline a quote, which is how Automa.Net removes one."""
         body = await self._json(request) or {}
         reason = body.get("reason") if isinstance(body, dict) else None
         if reason is not None and (not isinstance(reason, str) or len(reason) > 1024):
@@ -309,6 +320,7 @@ class AutomaSandbox(Sandbox):
 
     # ---- webhooks --------------------------------------------------------------------------
     async def list_webhooks(self, request: Request) -> Response:
+        """GET /webhooks: the subscriptions, filtered by event type, a page at a time."""
         kinds = request.query_params.getlist("eventTypes")
         with self.lock:
             subs = [{k: s[k] for k in ("uuid", "eventType", "isEnabled", "createdAt", "updatedAt")}
@@ -317,6 +329,7 @@ class AutomaSandbox(Sandbox):
         return JSONResponse(self._page(request, _ordered(request, subs)))
 
     async def create_webhook(self, request: Request) -> Response:
+        """POST /webhooks: a new subscription, validated as Automa.Net validates it."""
         body = await self._json(request)
         problems = data.check_webhook(body)
         if problems:
@@ -326,6 +339,7 @@ class AutomaSandbox(Sandbox):
         return JSONResponse({"data": {"uuid": sub["uuid"]}}, status_code=201)
 
     def subscribe(self, event_type: str, url: str, authorization: str) -> dict[str, Any]:
+        """Add a subscription, for the route and for tests that subscribe directly."""
         when = self.now()
         sub = {"uuid": data.new_uuid(self.rng), "eventType": event_type, "url": url,
                "authorization": authorization, "isEnabled": True, "createdAt": when,
@@ -334,6 +348,7 @@ class AutomaSandbox(Sandbox):
         return sub
 
     async def list_calls(self, request: Request) -> Response:
+        """GET /webhooks/calls: the webhook deliveries made, a page at a time."""
         with self.lock:
             calls = list(self.collection("calls").values())
             return JSONResponse(self._page(request, _ordered(request, calls), copy_page=True))
@@ -356,7 +371,8 @@ class AutomaSandbox(Sandbox):
 
     def emit_webhook(self, event_type: str, obj_id: str, url: str | None = None) -> list[int]:
         """POST the event to every subscription of `event_type` (or only to `url`), with the
-        subscription's `authorization` as the Authorization header; log each call."""
+        subscription's `authorization` as the Authorization header; log each call.
+        """
         with self.lock:
             obj = (self.collection("quotes").get(obj_id) or self.collection("rfqs_received")
                    .get(obj_id) or self.collection("rfqs_sent").get(obj_id) or {"uuid": obj_id})
@@ -382,12 +398,15 @@ class AutomaSandbox(Sandbox):
 
     # ---- vendor-side actions (what buyers and the UI do) ------------------------------------
     def accept_quote(self, uuid: str) -> None:
+        """The buyer accepts a quote, which only the buyer's side of Automa.Net can do."""
         self._buyer_action(uuid, "accepted", "QUOTE_ACCEPTED")
 
     def expire_quote(self, uuid: str) -> None:
+        """A quote expires, as one does on Automa.Net when its validity runs out."""
         self._buyer_action(uuid, "expired", "QUOTE_EXPIRED")
 
     def track_opening(self, uuid: str) -> None:
+        """The buyer opens a quote in the portal, which Automa.Net tracks and announces."""
         with self.lock:
             quote = self._quote(uuid)
             quote["tracked_openings"].append({"type": "portal", "opened_at": self.now()})
@@ -404,7 +423,8 @@ class AutomaSandbox(Sandbox):
         self, *, companies: int = 20, proposals: int = 120, max_items: int = 20, seed: int = 7
     ) -> None:
         """Buyers, quotes (one logged QUOTE_* call each), RFQs and the five QUOTE_*
-        subscriptions `syncd webhooks register` would have made."""
+        subscriptions `syncd webhooks register` would have made.
+        """
         rng = random.Random(seed)
         self.rng = random.Random(seed + 1)
         with self.lock:
@@ -430,6 +450,7 @@ class AutomaSandbox(Sandbox):
                     self.collection(name)[rfq["uuid"]] = rfq
 
     def account_entry(self, name: str) -> dict[str, Any]:
+        """Automa.Net accounts carry only the API key."""
         return {"name": name, "vendor": "automa", "base_url": self.base_url(),
                 "requests_per_minute": self.requests_per_minute,
                 "auth": {"api_key": self.api_key}}
@@ -456,7 +477,8 @@ class AutomaSandbox(Sandbox):
     def corrupt_one_record(self) -> str:
         """A quote whose `items` list is a string (its uuid stays readable): an unusable
         structure, which syncd must quarantine. An unknown currency or status word would
-        not do: syncd keeps such quotes and notes the word (see syncd/drift.py)."""
+        not do: syncd keeps such quotes and notes the word (see syncd/drift.py).
+        """
         with self.lock:
             quote = sorted(self.collection("quotes").values(), key=lambda q: q["number"])[0]
             quote["items"] = "items are temporarily unavailable"
@@ -472,6 +494,7 @@ class AutomaSandbox(Sandbox):
             self._changed("QUOTE_RECEIVED", quote)
 
     def proposal_title(self, remote_id: str) -> str | None:
+        """The quote's note, which syncd uses as its title."""
         with self.lock:
             quote = self.collection("quotes").get(remote_id)
             return None if quote is None else quote.get("note")
@@ -486,6 +509,7 @@ class AutomaSandbox(Sandbox):
             return "number", quote["number"]
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        """The quote with its note as `title` and without the modification time."""
         with self.lock:
             quote = copy.deepcopy(self._quote(remote_id))
         quote.pop("updated_at", None)
@@ -502,6 +526,7 @@ class AutomaSandbox(Sandbox):
                     "contact_id": quote["buyer"]["user"]["uuid"]}
 
     def count_proposals(self) -> int:
+        """Automa.Net cannot delete a quote, so every quote held counts."""
         with self.lock:
             return len(self.collection("quotes"))
 

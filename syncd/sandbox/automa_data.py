@@ -33,6 +33,7 @@ CENT = Decimal("0.01")
 
 
 def new_uuid(rng: random.Random) -> str:
+    """A UUID drawn from the seeded generator, so the same seed makes the same ids."""
     return str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
 
 
@@ -48,10 +49,12 @@ def end_of_day(when: datetime) -> datetime:
 
 
 def money(value: Decimal) -> str:
+    """An amount as Automa.Net writes it: text with two decimals."""
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def amounts(nett: Decimal, tax: Decimal) -> dict[str, str]:
+    """Net, gross and tax amounts as Automa.Net nests them."""
     return {"nett_amount": money(nett), "gross_amount": money(nett + tax),
             "tax_amount": money(tax)}
 
@@ -64,6 +67,7 @@ def catalog_price(mpn: str) -> Decimal:
 
 # ---- parties ---------------------------------------------------------------------------------
 def address(rng: random.Random, company_name: str, first: str, last: str) -> dict[str, Any]:
+    """A random Central European address, with the company and person it is for."""
     city, post, code, country_id = rng.choice(PLACES)
     return {
         "city": city, "country": {"id": country_id, "code": code}, "post_code": post,
@@ -96,6 +100,7 @@ def make_company(rng: random.Random, index: int) -> dict[str, Any]:
 
 
 def make_seller(rng: random.Random) -> dict[str, Any]:
+    """The sandbox account's own company and user, who sell every quote."""
     company = make_company(rng, 999)
     user = company.pop("_users")[0]
     company.pop("contractor_uuid")
@@ -112,6 +117,7 @@ def buyer_of(company: dict[str, Any], user: dict[str, Any] | None) -> dict[str, 
 
 # ---- quotes ----------------------------------------------------------------------------------
 def make_item(rng: random.Random, seller_uuid: str, currency: str) -> dict[str, Any]:
+    """A random catalogue item for a quote, sometimes discounted."""
     brand = rng.choice(BRANDS)
     mpn = f"{rng.choice('ABCDEFGHJK')}{rng.randint(100, 9999)}-{rng.randint(10, 99)}"
     price = catalog_price(mpn)
@@ -181,6 +187,7 @@ def make_quote(
     rng: random.Random, number: int, buyer: dict[str, Any], seller: dict[str, Any],
     created: datetime, status: str, max_items: int,
 ) -> dict[str, Any]:
+    """A random quote with its items, costs, totals and status history."""
     currency = rng.choice(CURRENCIES)
     items = [make_item(rng, seller["company"]["uuid"], currency)
              for _ in range(rng.randint(1, max(1, max_items)))]
@@ -272,7 +279,8 @@ def make_rfq(
 def clone(value: Any) -> Any:
     """A deep copy of JSON-shaped data (dicts, lists, immutable scalars): what
     `copy.deepcopy` gives for it, several times faster (no memo; the call log's records are
-    never changed in place, so shared sub-objects in the source would not matter)."""
+    never changed in place, so shared sub-objects in the source would not matter).
+    """
     kind = type(value)
     if kind is dict:
         return {k: v if type(v) in _SCALARS else clone(v) for k, v in value.items()}
@@ -303,6 +311,7 @@ def call_entry(
 
 # ---- request validation (NestJS class-validator wording) ---------------------------------------
 def is_decimal(value: Any) -> bool:
+    """Whether a value is decimal text, as Automa.Net wants amounts."""
     if not isinstance(value, str):
         return False
     try:
@@ -313,6 +322,7 @@ def is_decimal(value: Any) -> bool:
 
 
 def check_put(body: Any) -> list[str]:
+    """The validation messages Automa.Net gives a PUT quote body, empty when it is valid."""
     if not isinstance(body, dict):
         return ["number should not be empty", "items should not be empty"]
     problems: list[str] = []
@@ -350,6 +360,7 @@ def check_put(body: Any) -> list[str]:
 
 
 def check_items(items: list[Any]) -> list[str]:
+    """The validation messages for a quote's items."""
     problems: list[str] = []
     for n, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("offer"), dict):
@@ -371,6 +382,7 @@ def check_items(items: list[Any]) -> list[str]:
 
 
 def check_create(body: dict[str, Any]) -> list[str]:
+    """The validation messages Automa.Net gives a create quote body, empty when it is valid."""
     problems: list[str] = []
     ref = body.get("referenceNumber")
     if ref is not None and (not isinstance(ref, str) or len(ref) > 1024):
@@ -397,6 +409,7 @@ def check_create(body: dict[str, Any]) -> list[str]:
 
 
 def check_webhook(body: Any) -> list[str]:
+    """The validation messages Automa.Net gives a subscription, empty when it is valid."""
     if not isinstance(body, dict):
         return ["eventType should not be empty"]
     problems = []

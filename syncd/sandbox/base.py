@@ -47,6 +47,7 @@ class SeenRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
+        """The request's JSON body, for tests that check what syncd sent."""
         return json.loads(self.body) if self.body else None
 
 
@@ -69,6 +70,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether this fault applies to the request (`*` matches any method)."""
         return (self.method in ("*", method)) and re.search(self.path, path) is not None
 
 
@@ -101,6 +103,7 @@ class Sandbox:
         """Register the vendor's endpoints with `self.route`."""
 
     def route(self, path: str, handler: Handler, methods: list[str]) -> None:
+        """Add a route, in the order the vendor's router would try it."""
         self._routes.append(Route(path, handler, methods=methods))
 
     def _build(self) -> Any:
@@ -118,6 +121,7 @@ class Sandbox:
         return request.headers.get("authorization") or request.headers.get("x-api-key") or "-"
 
     def too_many(self, retry_after: int) -> Response:
+        """The vendor's 429, with Retry-After only where the real API sends one."""
         headers = {"Retry-After": str(retry_after)} if self.retry_after_header else {}
         return JSONResponse({"message": "Too Many Attempts."}, status_code=429, headers=headers)
 
@@ -142,24 +146,28 @@ class Sandbox:
 
     def lower_bound_requests(self) -> int:
         """Fewest requests a backfill of the current data can make (pages at the maximum
-        page size, an empty page only for exact multiples, unavoidable detail calls)."""
+        page size, an empty page only for exact multiples, unavoidable detail calls).
+        """
         raise NotImplementedError
 
     def drift_records(self, body: Any) -> list[dict[str, Any]]:
         """The records of a GET answer that a `DriftPlan` perturbs (override for odd
-        envelopes)."""
+        envelopes).
+        """
         return find_records(body)
 
     def corrupt_one_record(self) -> str:
         """Make one listed record unusable for syncd while its id stays readable (an
         unusable structure: a list that must be a list is something else) and the others
         stay valid; returns that record's remote id (it must be quarantined). Unknown words
-        and types are not enough: syncd keeps such records (see syncd/drift.py)."""
+        and types are not enough: syncd keeps such records (see syncd/drift.py).
+        """
         raise NotImplementedError
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
         """Change a proposal's title the way a user in the vendor's UI would (bumps its
-        updated/modified time and version)."""
+        updated/modified time and version).
+        """
         raise NotImplementedError
 
     def proposal_title(self, remote_id: str) -> str | None:
@@ -170,19 +178,22 @@ class Sandbox:
     def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
         """Change one proposal field other than the title, the way a user in the vendor's
         UI would (bumping its modified time, logging it where the vendor logs changes);
-        returns the canonical field name and the value a pull must then put in the mirror."""
+        returns the canonical field name and the value a pull must then put in the mirror.
+        """
         raise NotImplementedError
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
         """Everything the vendor stores about the proposal, as a plain comparable dict with
         the title under "title" and without modification times/versions: a push that
-        changed only the title leaves all other keys equal (Automa's full Put included)."""
+        changed only the title leaves all other keys equal (Automa's full Put included).
+        """
         raise NotImplementedError
 
     def new_proposal_refs(self) -> dict[str, str | None]:
         """Remote ids of an existing company and contact (`{"company_id": ..., "contact_id":
         ...}`) that a backfill mirrors and a proposal created through the API may name;
-        a test's plain-SQL INSERT uses their mirror ids."""
+        a test's plain-SQL INSERT uses their mirror ids.
+        """
         raise NotImplementedError
 
     def count_proposals(self) -> int:
@@ -191,14 +202,17 @@ class Sandbox:
 
     # ---- helpers --------------------------------------------------------------------------
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
+        """One kind of record the sandbox keeps, by id, created on first use."""
         return self.store.setdefault(name, {})
 
     def new_id(self) -> int:
+        """A fresh id, unique across the sandbox's collections as the vendors' ids are."""
         with self.lock:
             self._next_id += 1
             return self._next_id
 
     def add_fault(self, method: str, path: str, action: str, **kwargs: Any) -> Fault:
+        """Make matching requests fail, so a test can watch syncd recover."""
         fault = Fault(method=method, path=path, action=action, **kwargs)
         with self.lock:
             self.faults.append(fault)
@@ -215,13 +229,16 @@ class Sandbox:
             ]
 
     def count(self, method: str | None = None, path: str | None = None, status: int | None = None) -> int:
+        """How many requests matched, for tests that count the calls syncd made."""
         return sum(1 for r in self.seen(method, path) if status is None or r.status == status)
 
     def reset_log(self) -> None:
+        """Forget the requests seen so far, so a test counts only what follows."""
         with self.lock:
             self.requests.clear()
 
     def take_fault(self, method: str, path: str) -> Fault | None:
+        """The next fault for the request, used up by one match."""
         with self.lock:
             for fault in self.faults:
                 if fault.matches(method, path):
@@ -357,6 +374,7 @@ def _close_connection(receive: Any) -> None:
 
 
 def free_port() -> int:
+    """A port nothing listens on, for a sandbox served in a test."""
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -376,9 +394,11 @@ class ServedApp:
 
     @property
     def url(self) -> str:
+        """The served sandbox's base URL, for an account's settings."""
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServedApp:
+        """Serve the app in a thread and return once it answers."""
         self.thread.start()
         deadline = time.time() + 10
         while not self.server.started:
@@ -388,6 +408,7 @@ class ServedApp:
         return self
 
     def stop(self) -> None:
+        """Stop serving and wait for the thread."""
         self.server.should_exit = True
         self.thread.join(timeout=5)
 

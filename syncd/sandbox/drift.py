@@ -184,7 +184,8 @@ def _parse_iso(value: str) -> datetime:
 def find_records(body: Any) -> list[dict[str, Any]]:
     """The records of an answer: a bare list's objects; an object holding an id is one
     record (a detail answer); otherwise the objects of its first list of objects, or the
-    records of the object under `data` (envelopes such as `{data: {items: [...]}}`)."""
+    records of the object under `data` (envelopes such as `{data: {items: [...]}}`).
+    """
     if isinstance(body, list):
         return [item for item in body if isinstance(item, dict)]
     if not isinstance(body, dict):

@@ -57,7 +57,8 @@ def laravel_422(errors: dict[str, list[str]]) -> JSONResponse:
 
 class HappyofferSandbox(Sandbox):
     """The Happyoffer API over the in-memory store (`offers`, `external_offers`,
-    `templates`); `self.tokens` maps issued Sanctum tokens to the user's id."""
+    `templates`); `self.tokens` maps issued Sanctum tokens to the user's id.
+    """
 
     vendor = "happyoffer"
     retry_after_header = True
@@ -76,6 +77,7 @@ class HappyofferSandbox(Sandbox):
 
     # ---- routes ---------------------------------------------------------------------------
     def routes(self) -> None:
+        """Happyoffer's endpoints: login, offers, and the external offers syncd writes."""
         self.route(f"{API}/login", self.login, ["POST"])
         self.route(f"{API}/offers", self.list_offers, ["GET"])
         self.route(f"{API}/offers/{{id}}", self.get_offer, ["GET"])
@@ -85,12 +87,14 @@ class HappyofferSandbox(Sandbox):
         self.route(f"{API}/external-offers/{{id}}/send", self.send_offer, ["POST"])
 
     def base_url(self) -> str:
+        """Happyoffer's API sits under its own prefix."""
         url = super().base_url()
         return url if not url or url.endswith(API) else url + API
 
     # ---- auth, rate key, error dialect ----------------------------------------------------
     @staticmethod
     def expects_json(request: Request) -> bool:
+        """Whether the client asked for JSON: Laravel answers others as a browser."""
         return "json" in request.headers.get("accept", "")
 
     def _bearer(self, request: Request) -> str | None:
@@ -98,6 +102,7 @@ class HappyofferSandbox(Sandbox):
         return header[7:].strip() if header.lower().startswith("bearer ") else None
 
     def authenticate(self, request: Request) -> Response | None:
+        """Happyoffer takes a bearer token from login, and redirects a browser without one."""
         if request.url.path == f"{API}/login":
             return None
         if self._bearer(request) in self.tokens:
@@ -112,12 +117,14 @@ class HappyofferSandbox(Sandbox):
         return f"user:{user}" if user else f"ip:{request.client.host if request.client else '-'}"
 
     def too_many(self, retry_after: int) -> Response:
+        """Happyoffer's 429 is Laravel's, with its X-RateLimit headers."""
         now = int(self.clock.time())
         return JSONResponse({"message": "Too Many Attempts."}, status_code=429, headers={
             "Retry-After": str(retry_after), "X-RateLimit-Limit": str(self.requests_per_minute),
             "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(now + retry_after)})
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
+        """Happyoffer's errors are Laravel's: a message and any extra fields."""
         return JSONResponse({"message": message, **extra}, status_code=status)
 
     def not_found(self, model: str, key: str) -> Response:
@@ -141,6 +148,7 @@ class HappyofferSandbox(Sandbox):
     # ---- helpers --------------------------------------------------------------------------
     @staticmethod
     async def body(request: Request) -> dict[str, Any]:
+        """The JSON body as Laravel reads it: anything else is no input."""
         try:
             parsed = json.loads(await request.body() or b"{}")
         except ValueError:
@@ -149,10 +157,12 @@ class HappyofferSandbox(Sandbox):
 
     @staticmethod
     def visible_companies() -> set[str]:
+        """The user's company and its child companies, all the user may see."""
         own = data.USER["company_id"]
         return {own} | {c for c, info in data.COMPANIES.items() if info["parent_id"] == own}
 
     def now(self) -> datetime:
+        """The sandbox clock's time, for the timestamps it writes."""
         return self.clock.now()
 
     def _offer(self, offer_id: str) -> tuple[dict[str, Any] | None, Response | None]:
@@ -166,6 +176,7 @@ class HappyofferSandbox(Sandbox):
 
     # ---- handlers -------------------------------------------------------------------------
     async def login(self, request: Request) -> Response:
+        """POST /login: a token for the user's email and password, or Laravel's 422."""
         body = await self.body(request)
         errors: dict[str, list[str]] = {}
         for field in ("email", "password"):
@@ -187,6 +198,7 @@ class HappyofferSandbox(Sandbox):
         }})
 
     async def list_offers(self, request: Request) -> Response:
+        """GET /offers: the offers of the companies the user may see."""
         visible = self.visible_companies()
         with self.lock:
             rows = [self.served_offer(o) for o in self.collection("offers").values()
@@ -202,6 +214,7 @@ class HappyofferSandbox(Sandbox):
         return JSONResponse({"data": [self.served_offer(offer)]})
 
     async def list_external(self, request: Request) -> Response:
+        """GET /external-offers: the external offers of the companies the user may see."""
         visible = self.visible_companies()
         with self.lock:
             rows = [e for e in self.collection("external_offers").values()
@@ -209,6 +222,7 @@ class HappyofferSandbox(Sandbox):
         return JSONResponse({"data": rows})
 
     async def get_external(self, request: Request) -> Response:
+        """GET /external-offers/{id}: one external offer, refused outside the user's own company."""
         ext_id = request.path_params["id"]
         with self.lock:
             record = self.collection("external_offers").get(ext_id)
@@ -275,6 +289,7 @@ class HappyofferSandbox(Sandbox):
                         f"The products.articles.{i}.{key} field must be a number.")
 
     async def create_external(self, request: Request) -> Response:
+        """POST /external-offers: a new external offer and its offer, or Laravel's 422."""
         body = await self.body(request)
         errors = self.validate_create(body)
         if errors:
@@ -316,6 +331,7 @@ class HappyofferSandbox(Sandbox):
         return record
 
     async def send_offer(self, request: Request) -> Response:
+        """Send an offer (cc addresses validated as Laravel does), refused once decided or expired."""
         body = await self.body(request)
         errors: dict[str, list[str]] = {}
         cc = body.get("cc_emails")
@@ -354,6 +370,7 @@ class HappyofferSandbox(Sandbox):
     def seed_data(
         self, *, companies: int = 20, proposals: int = 120, max_items: int = 20, seed: int = 7
     ) -> None:
+        """Replace the data with generated offers and their external offers."""
         offers, externals = data.generate(
             companies=companies, proposals=proposals, max_items=max_items, seed=seed)
         with self.lock:
@@ -361,6 +378,7 @@ class HappyofferSandbox(Sandbox):
             self.store["external_offers"] = externals
 
     def account_entry(self, name: str) -> dict[str, Any]:
+        """Happyoffer accounts log in with the user's email and password and name an offer template."""
         return {
             "name": name, "vendor": self.vendor, "base_url": self.base_url(),
             "requests_per_minute": self.requests_per_minute,
@@ -375,12 +393,14 @@ class HappyofferSandbox(Sandbox):
 
     def live_offers(self) -> dict[str, dict[str, Any]]:
         """Offers a backfill mirrors as live proposals (visible, not deleted); a corrupted
-        one still counts here (the standard suite subtracts it itself)."""
+        one still counts here (the standard suite subtracts it itself).
+        """
         visible = self.visible_companies()
         return {k: o for k, o in self.collection("offers").items()
                 if o["attributes"]["company_id"] in visible and not o["attributes"]["deleted_at"]}
 
     def expected_counts(self) -> dict[str, int]:
+        """Happyoffer's companies, contacts and line items come from the live offers' external offers."""
         with self.lock:
             live = self.live_offers()
             companies: set[str] = set()
@@ -408,7 +428,8 @@ class HappyofferSandbox(Sandbox):
         served with `attributes` as the text `"[object Object]"` (a serialiser bug): its
         id stays readable, but an offer without an attributes object is an unusable
         structure that syncd must quarantine. The store keeps the offer intact (the
-        sandbox's own routes still read it); only the lists and reads serve it broken."""
+        sandbox's own routes still read it); only the lists and reads serve it broken.
+        """
         with self.lock:
             externals = self.collection("external_offers").values()
             joined = {e["attributes"]["offer_id"] for e in externals}
@@ -423,12 +444,14 @@ class HappyofferSandbox(Sandbox):
         return {**offer, "attributes": "[object Object]"}
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
+        """Happyoffer's title is the offer's name."""
         with self.lock:
             attrs = self.collection("offers")[remote_id]["attributes"]
             attrs["name"] = title
             self._touch(attrs)
 
     def proposal_title(self, remote_id: str) -> str | None:
+        """The offer's name, which syncd uses as its title."""
         with self.lock:
             offer = self.collection("offers").get(remote_id)
             return offer["attributes"]["name"] if offer else None
@@ -448,6 +471,7 @@ class HappyofferSandbox(Sandbox):
             return "number", attrs["offer_number"]
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        """The offer with its external offers, as one comparable dict."""
         with self.lock:
             offer = json.loads(json.dumps(self.collection("offers")[remote_id], default=str))
             externals = [json.loads(json.dumps(e, default=str))
@@ -459,7 +483,8 @@ class HappyofferSandbox(Sandbox):
 
     def new_proposal_refs(self) -> dict[str, str | None]:
         """The client and contact of a live external offer (Happyoffer contacts are keyed by
-        client and e-mail)."""
+        client and e-mail).
+        """
         with self.lock:
             live = self.live_offers()
             for ext in sorted(self.collection("external_offers").values(),
@@ -472,5 +497,6 @@ class HappyofferSandbox(Sandbox):
         raise LookupError("no live external offer")
 
     def count_proposals(self) -> int:
+        """The live offers, counted as a backfill mirrors them."""
         with self.lock:
             return len(self.live_offers())

@@ -53,6 +53,7 @@ def laravel_time(moment: datetime) -> str:
 
 
 def money(amount: Decimal) -> str:
+    """An amount as Happyoffer writes it: text with two decimals."""
     return f"{amount.quantize(Decimal('0.01'))}"
 
 
@@ -179,7 +180,8 @@ def generate(
     *, companies: int, proposals: int, max_items: int, seed: int
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(offers by id, external offers by uuid): `proposals` visible offers (parent + child
-    company) plus a few of an unrelated company. Offer 1 is always a live dashboard offer."""
+    company) plus a few of an unrelated company. Offer 1 is always a live dashboard offer.
+    """
     rng = random.Random(seed)
     clients = make_clients(rng, max(1, companies))
     offers: dict[str, dict[str, Any]] = {}

@@ -99,10 +99,12 @@ class OfforteSandbox(Sandbox):
         return super().base_url().split("/api/")[0]
 
     def base_url(self) -> str:
+        """Offorte's API sits under `/api/{version}/{account}`, so the account is part of the URL."""
         root = super().base_url().split("/api/")[0]
         return f"{root}/api/{self.api_version}/{self.account}" if root else ""
 
     def routes(self) -> None:
+        """Offorte's endpoints, each under the API versions that have it."""
         both, v1, v2 = ("v1", "v2"), ("v1",), ("v2",)
         self._add(both, "/hello", GET=self.hello)
         self._add(both, "/account/users", GET=self.list_users)
@@ -159,6 +161,7 @@ class OfforteSandbox(Sandbox):
         return endpoint
 
     def authenticate(self, request: Request) -> Response | None:
+        """Offorte checks the account in the path and the key (v2) or a live access token (v1)."""
         match = _API.match(request.url.path)
         if match is None:
             return None
@@ -174,6 +177,7 @@ class OfforteSandbox(Sandbox):
         return None
 
     def rate_key(self, request: Request) -> str:
+        """Offorte counts requests per account; the OAuth endpoints share one budget."""
         match = _API.match(request.url.path)
         return match.group(2) if match else "oauth"
 
@@ -182,10 +186,12 @@ class OfforteSandbox(Sandbox):
         return Response(status_code=status)
 
     def too_many(self, retry_after: int) -> Response:
+        """Offorte's 429 has no body and no Retry-After."""
         return Response(status_code=429)
 
     # ---- OAuth2 -----------------------------------------------------------------------------
     def issue_tokens(self) -> tuple[str, str]:
+        """A new access and refresh token pair, as the OAuth endpoints grant."""
         with self.lock:
             access, refresh = f"oa-{secrets.token_hex(12)}", f"or-{secrets.token_hex(12)}"
             self.access_tokens[access] = self.clock.time()
@@ -213,12 +219,14 @@ class OfforteSandbox(Sandbox):
                              "token_type": "Bearer", "expires_in": TOKEN_DAYS * 86400})
 
     async def oauth_token(self, request: Request) -> Response:
+        """The OAuth code grant: the first token pair, for an authorization code."""
         form = await self._form(request)
         ok = (form.get("grant_type") == "authorization_code" and form.get("code") == self.auth_code
               and self._client_ok(form))
         return self._grant() if ok else JSONResponse({"error": "invalid_grant"}, 400)
 
     async def oauth_refresh(self, request: Request) -> Response:
+        """The OAuth refresh grant: a new pair for a live refresh token, which is then spent."""
         form = await self._form(request)
         with self.lock:
             token = form.get("refresh_token")
@@ -236,14 +244,17 @@ class OfforteSandbox(Sandbox):
     # ---- store helpers ----------------------------------------------------------------------
     @property
     def companies(self) -> dict[str, dict[str, Any]]:
+        """The companies, by id (v2 calls them organisation contacts)."""
         return self.collection("companies")
 
     @property
     def people(self) -> dict[str, dict[str, Any]]:
+        """The people, by id, each of one company."""
         return self.collection("people")
 
     @property
     def proposals(self) -> dict[str, dict[str, Any]]:
+        """The proposals, by id, deleted ones kept with a flag as Offorte keeps them."""
         return self.collection("proposals")
 
     def _find(self, collection: dict[str, dict[str, Any]], key: Any) -> dict[str, Any]:
@@ -299,9 +310,11 @@ class OfforteSandbox(Sandbox):
 
     # ---- account, users, webhooks -------------------------------------------------------------
     def hello(self, request: Request, body: Any, v2: bool) -> Response:
+        """GET /hello: the check that the credentials work."""
         return _ok({"message": f"Hello {self.account}"})
 
     def list_users(self, request: Request, body: Any, v2: bool) -> Response:
+        """GET /account/users: the account's users, a paged list."""
         users = sorted(self.collection("users").values(), key=lambda u: u["id"])
         return self._page(request, [data.user(u, v2) for u in users])
 
@@ -313,6 +326,7 @@ class OfforteSandbox(Sandbox):
                 "events": hook["events"]}
 
     def list_webhooks(self, request: Request, body: Any, v2: bool) -> Response:
+        """GET /webhooks: the subscriptions, which syncd reads before subscribing."""
         hooks = sorted(self.collection("webhooks").values(), key=lambda h: h["id"])
         return _ok([self._webhook_body(h) for h in hooks])
 
@@ -336,6 +350,7 @@ class OfforteSandbox(Sandbox):
         hook["modified"] = self.clock.time()
 
     def create_webhook(self, request: Request, body: Any, v2: bool) -> Response:
+        """POST /webhooks: a new subscription, at most ten per account as Offorte allows."""
         hooks = self.collection("webhooks")
         if len(hooks) >= 10 or not isinstance(body, dict) or "payload_url" not in body:
             raise Refusal(400)
@@ -346,21 +361,25 @@ class OfforteSandbox(Sandbox):
         return _ok({"webhook_id": hook["id"]} if v2 else self._webhook_body(hook))
 
     def get_webhook(self, request: Request, body: Any, v2: bool) -> Response:
+        """GET /webhooks/{id}: one subscription."""
         return _ok(self._webhook_body(self._find(self.collection("webhooks"),
                                                  request.path_params["wid"])))
 
     def patch_webhook(self, request: Request, body: Any, v2: bool) -> Response:
+        """PATCH /webhooks/{id}: change a subscription's URL or events."""
         hook = self._find(self.collection("webhooks"), request.path_params["wid"])
         self._hook_fields(hook, body)
         return _ok(self._webhook_body(hook))
 
     def delete_webhook(self, request: Request, body: Any, v2: bool) -> Response:
+        """DELETE /webhooks/{id}: remove a subscription."""
         self._find(self.collection("webhooks"), request.path_params["wid"])
         del self.collection("webhooks")[request.path_params["wid"]]
         return _ok()
 
     # ---- companies / contacts ------------------------------------------------------------------
     def list_companies(self, request: Request, body: Any, v2: bool) -> Response:
+        """The companies (v1) or organisation contacts (v2) matching `query`, a page at a time."""
         query = request.query_params.get("query", "").lower()
         found = [c for c in sorted(self.companies.values(), key=lambda c: c["id"])
                  if query in c["name"].lower()]
@@ -369,6 +388,7 @@ class OfforteSandbox(Sandbox):
     list_organisations = list_companies
 
     def list_people(self, request: Request, body: Any, v2: bool) -> Response:
+        """v2's person contacts matching `query` in name or email, a page at a time."""
         query = request.query_params.get("query", "").lower()
         found = [p for p in sorted(self.people.values(), key=lambda p: p["id"])
                  if query in p["fullname"].lower() or query in p["email"].lower()]
@@ -376,6 +396,7 @@ class OfforteSandbox(Sandbox):
                                     for p in found])
 
     def get_company(self, request: Request, body: Any, v2: bool) -> Response:
+        """One company with its people; v2 answers a person's id on the same path."""
         cid = request.path_params["cid"]
         if v2 and cid in self.people:
             person = self.people[cid]
@@ -404,6 +425,7 @@ class OfforteSandbox(Sandbox):
             record["fullname"] = record["fullname"].strip()
 
     def create_company(self, request: Request, body: Any, v2: bool) -> Response:
+        """Create a company; Offorte requires only its name."""
         if not isinstance(body, dict) or not body.get("name"):
             raise Refusal(400)
         company = data.make_company(random.Random(0), self.new_id(), self.clock.time())
@@ -413,6 +435,7 @@ class OfforteSandbox(Sandbox):
         return _ok({"id": company["id"]} if v2 else {"company_id": company["id"]})
 
     def create_contact(self, request: Request, body: Any, v2: bool) -> Response:
+        """v2 creates both kinds of contact on one path, told apart by `type`."""
         kind = body.get("type") if isinstance(body, dict) else None
         if kind == "organisation":
             return self.create_company(request, body, v2)
@@ -421,6 +444,7 @@ class OfforteSandbox(Sandbox):
         return self._new_person(None, body, v2)
 
     def create_person(self, request: Request, body: Any, v2: bool) -> Response:
+        """POST /companies/{id}/people (v1) or /contacts/{id}/people (v2): a person of a company."""
         company = self._find(self.companies, request.path_params["cid"])
         return self._new_person(company, body, v2)
 
@@ -441,11 +465,13 @@ class OfforteSandbox(Sandbox):
         return _ok({"id": person["id"]} if v2 else {"people_id": person["id"]})
 
     def patch_company(self, request: Request, body: Any, v2: bool) -> Response:
+        """PATCH /companies/{id} (v1): change a company; v2 reaches it through `patch_contact`."""
         company = self._find(self.companies, request.path_params["cid"])
         self._set(company, body, _COMPANY_FIELDS)
         return _ok(self._company_body(company, v2, people=True))
 
     def patch_contact(self, request: Request, body: Any, v2: bool) -> Response:
+        """v2 patches either kind of contact on one path."""
         cid = request.path_params["cid"]
         if cid in self.people:
             self._set(self.people[cid], body, _PERSON_FIELDS)
@@ -454,6 +480,7 @@ class OfforteSandbox(Sandbox):
         return self.patch_company(request, body, v2)
 
     def delete_company(self, request: Request, body: Any, v2: bool) -> Response:
+        """Delete a company with its people, unlinking its proposals as Offorte does."""
         company = self._find(self.companies, request.path_params["cid"])
         for pid in company["people"]:
             self.people.pop(str(pid), None)
@@ -464,6 +491,7 @@ class OfforteSandbox(Sandbox):
         return _ok()
 
     def delete_contact(self, request: Request, body: Any, v2: bool) -> Response:
+        """v2 deletes either kind of contact on one path."""
         cid = request.path_params["cid"]
         if cid in self.people:
             return self._drop_person(self.people[cid])
@@ -477,18 +505,22 @@ class OfforteSandbox(Sandbox):
         return person
 
     def list_company_people(self, request: Request, body: Any, v2: bool) -> Response:
+        """v1's people of one company, a page at a time."""
         company = self._find(self.companies, request.path_params["cid"])
         return self._page(request, [data.person_v1(p) for p in self._people_of(company)])
 
     def get_person(self, request: Request, body: Any, v2: bool) -> Response:
+        """v1's person, addressed through their company."""
         return _ok(data.person_v1(self._person_in(request)))
 
     def patch_person(self, request: Request, body: Any, v2: bool) -> Response:
+        """PATCH /companies/{id}/people/{id} (v1): change a person, addressed through their company."""
         person = self._person_in(request)
         self._set(person, body, _PERSON_FIELDS)
         return _ok(data.person_v1(person))
 
     def delete_person(self, request: Request, body: Any, v2: bool) -> Response:
+        """DELETE /companies/{id}/people/{id} (v1): remove a person from their company."""
         return self._drop_person(self._person_in(request))
 
     def _drop_person(self, person: dict[str, Any]) -> Response:
@@ -508,6 +540,7 @@ class OfforteSandbox(Sandbox):
         return query.lower() in hay
 
     def list_proposals(self, request: Request, body: Any, v2: bool) -> Response:
+        """The proposals in one status, or those matching `query`, sorted as the version sorts."""
         status, query = request.path_params["key"], request.query_params.get("query")
         if status not in data.STATUSES and not query:
             raise Refusal(404)
@@ -525,6 +558,7 @@ class OfforteSandbox(Sandbox):
         return self._page(request, [self._list_body(p, v2) for p in found])
 
     def get_details(self, request: Request, body: Any, v2: bool) -> Response:
+        """One proposal in detail, with its price tables."""
         return _ok(self._detail_body(self._proposal(request.path_params["pid"]), v2))
 
     def _contacts(self, company_id: int | None, ids: Any) -> list[int]:
@@ -536,6 +570,7 @@ class OfforteSandbox(Sandbox):
         return [p["id"] for p in people]
 
     def patch_details(self, request: Request, body: Any, v2: bool) -> Response:
+        """Change a proposal's name, total, contacts and price tables, with each version's field names."""
         p = self._proposal(request.path_params["pid"])
         if not isinstance(body, dict):
             raise Refusal(400)
@@ -572,6 +607,7 @@ class OfforteSandbox(Sandbox):
         return _ok(self._detail_body(p, v2))
 
     def create_proposal(self, request: Request, body: Any, v2: bool) -> Response:
+        """Create a proposal for a company, with each version's field names."""
         if not isinstance(body, dict):
             raise Refusal(400)
         company_key, people_key = ("contact_id", "contact_people") if v2 else (
@@ -623,6 +659,7 @@ class OfforteSandbox(Sandbox):
                               "rows_include_vat": False}}]
 
     def send_proposal(self, request: Request, body: Any, v2: bool) -> Response:
+        """Send a proposal to its contacts, which needs a message and at least one receiver."""
         p = self._proposal(request.path_params["pid"])
         if not isinstance(body, dict) or not (body.get("send_message")
                                               or body.get("send_message_id")):
@@ -641,6 +678,7 @@ class OfforteSandbox(Sandbox):
              "signature_required": 0, "signature_allowed": 1} for r in receivers]})
 
     def delete_proposal(self, request: Request, body: Any, v2: bool) -> Response:
+        """Delete a proposal: Offorte only flags it."""
         p = self._proposal(request.path_params["key"])
         p["deleted"] = True
         return _ok()
@@ -692,6 +730,7 @@ class OfforteSandbox(Sandbox):
     # ---- the standard-suite contract ----------------------------------------------------------
     def seed_data(self, *, companies: int = 20, proposals: int = 120, max_items: int = 20,
                   seed: int = 7) -> None:
+        """Replace the data with a seeded set of companies, people and proposals."""
         with self.lock:
             self.store.clear()
             self._next_id = 1000
@@ -699,6 +738,7 @@ class OfforteSandbox(Sandbox):
             data.seed(self, rng, companies, proposals, max_items)
 
     def account_entry(self, name: str) -> dict[str, Any]:
+        """v2 accounts carry the API key; v1 accounts the OAuth pair, client and token URL."""
         if self.api_version == "v2":
             auth = {"api_key": self.api_key}
         else:
@@ -713,6 +753,7 @@ class OfforteSandbox(Sandbox):
         return [p for p in self.proposals.values() if not p.get("deleted")]
 
     def expected_counts(self) -> dict[str, int]:
+        """Offorte's line items are the price rows of the live proposals' tables."""
         with self.lock:
             live = self._live()
             items = sum(1 for p in live for t in p["pricetables"] for r in t["rows"]
@@ -722,7 +763,8 @@ class OfforteSandbox(Sandbox):
 
     def lower_bound_requests(self) -> int:
         """Short-page lists (one extra page only for exact multiples of 50), one details
-        call per proposal, the users list; v2 lists organisations and people apart."""
+        call per proposal, the users list; v2 lists organisations and people apart.
+        """
         with self.lock:
             def pages(n: int) -> int:
                 return n // PAGE + 1
@@ -736,7 +778,8 @@ class OfforteSandbox(Sandbox):
     def corrupt_one_record(self) -> str:
         """A proposal whose `content.pricetables` (the list its line items come from) is a
         string: an unusable structure, so syncd must quarantine it, while its id stays
-        readable. Odd words or types alone would not do: syncd keeps such records."""
+        readable. Odd words or types alone would not do: syncd keeps such records.
+        """
         with self.lock:
             key = sorted(self.proposals, key=int)[len(self.proposals) // 2]
             self.proposals[key]["overrides"] = {"content": {"pricetables": data.PRICETABLE}}
@@ -745,7 +788,8 @@ class OfforteSandbox(Sandbox):
     def override_fields(self, remote_id: str, **fields: Any) -> None:
         """Fields every rendering of one proposal (its list record and its details) sends
         instead of what the store holds: the vendor says the same things in other words
-        (or breaks them). Bumps the modification time, as an edit at Offorte would."""
+        (or breaks them). Bumps the modification time, as an edit at Offorte would.
+        """
         with self.lock:
             proposal = self.proposals[str(remote_id)]
             proposal.setdefault("overrides", {}).update(fields)
@@ -753,7 +797,8 @@ class OfforteSandbox(Sandbox):
 
     def override_row(self, remote_id: str, table: int, index: int, **fields: Any) -> None:
         """Fields one price-table row is sent with instead of the stored ones (its
-        contribution to the proposal's total stays what the store says)."""
+        contribution to the proposal's total stays what the store says).
+        """
         with self.lock:
             proposal = self.proposals[str(remote_id)]
             row = proposal["pricetables"][table]["rows"][index]
@@ -762,19 +807,22 @@ class OfforteSandbox(Sandbox):
 
     def add_row(self, remote_id: str, row: dict[str, Any], table: int = 0) -> None:
         """Append a row as given (any type, any fields) to one of the proposal's price
-        tables: a row a real account holds that the seed never makes."""
+        tables: a row a real account holds that the seed never makes.
+        """
         with self.lock:
             proposal = self.proposals[str(remote_id)]
             proposal["pricetables"][table]["rows"].append(dict(row))
             self._touch(proposal)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
+        """Offorte's title is the proposal's name."""
         with self.lock:
             proposal = self.proposals[str(remote_id)]
             proposal["name"] = title
             self._touch(proposal)
 
     def proposal_title(self, remote_id: str) -> str | None:
+        """The proposal's name, which syncd uses as its title; None once it is deleted."""
         with self.lock:
             proposal = self.proposals.get(str(remote_id))
             return None if proposal is None or proposal.get("deleted") else proposal["name"]
@@ -788,6 +836,7 @@ class OfforteSandbox(Sandbox):
             return "number", proposal["proposal_nr"]
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        """The proposal with its name as `title` and without the modification time."""
         with self.lock:
             proposal = json.loads(json.dumps(self.proposals[str(remote_id)], default=str))
         proposal.pop("modified", None)
@@ -804,5 +853,6 @@ class OfforteSandbox(Sandbox):
         raise LookupError("no company with a person who has an e-mail address")
 
     def count_proposals(self) -> int:
+        """Offorte only flags a deleted proposal, so the flagged ones do not count."""
         with self.lock:
             return len(self._live())

@@ -83,6 +83,7 @@ def row_total(row: dict[str, Any]) -> Decimal:
 
 
 def proposal_total(proposal: dict[str, Any]) -> Decimal:
+    """A proposal's total from its price rows, for the proposals that store none."""
     total = sum((row_total(r) for t in proposal["pricetables"] for r in t["rows"]), Decimal(0))
     return total.quantize(Decimal("0.01"))
 
@@ -100,6 +101,7 @@ def _row_id(rng: random.Random, next_id: Any) -> int | str | None:
 
 
 def price_row(rng: random.Random, row_id: int | str | None) -> dict[str, Any]:
+    """A random price row, sometimes discounted."""
     qty = rng.choice((1, 1, 2, 3, 5, 10))
     price = Decimal(rng.randrange(500, 250_000)) / 100
     discount = rng.random()
@@ -133,6 +135,7 @@ def layout_row(rng: random.Random, kind: str) -> dict[str, Any]:
 
 
 def make_pricetables(rng: random.Random, max_items: int, next_id: Any) -> list[dict[str, Any]]:
+    """A proposal's random price tables, the rows mostly in one table."""
     count = rng.randint(1, max(1, max_items))
     split = count if count < 3 or rng.random() < 0.8 else rng.randint(1, count - 1)
     tables = []
@@ -153,6 +156,7 @@ def make_pricetables(rng: random.Random, max_items: int, next_id: Any) -> list[d
 
 
 def make_company(rng: random.Random, cid: int, created: float) -> dict[str, Any]:
+    """A random Dutch company."""
     city, state = rng.choice(_CITIES)
     name = f"{rng.choice(_LAST)} {rng.choice(('Inc', 'BV', 'Group', 'Bouw'))} {cid}"
     return {
@@ -168,6 +172,7 @@ def make_company(rng: random.Random, cid: int, created: float) -> dict[str, Any]
 
 
 def make_person(rng: random.Random, pid: int, company_id: int, created: float) -> dict[str, Any]:
+    """A random person of a company."""
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     return {
         "id": pid, "company_id": company_id, "firstname": first, "lastname": last,
@@ -188,10 +193,12 @@ _PERSON_KEYS = ("id", "company_id", "firstname", "lastname", "fullname", "saluta
 
 
 def person_v1(person: dict[str, Any]) -> dict[str, Any]:
+    """A person as v1 shows them."""
     return {k: person[k] for k in _PERSON_KEYS}
 
 
 def person_v2(person: dict[str, Any], company: dict[str, Any] | None) -> dict[str, Any]:
+    """A person as v2 shows them: a contact of type `person`, with their organisation."""
     body = {k: person[k] for k in _PERSON_KEYS if k != "company_id"}
     body.update(contact_id=company["id"] if company else False, type="person",
                 organisation=company["name"] if company else "", account_user_id=False,
@@ -201,6 +208,7 @@ def person_v2(person: dict[str, Any], company: dict[str, Any] | None) -> dict[st
 
 
 def company_v1(company: dict[str, Any], people: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """A company as v1 shows it, with its people when the endpoint embeds them."""
     body = {k: company[k] for k in _COMPANY_KEYS}
     if people is not None:
         body["people"] = [person_v1(p) for p in people]
@@ -208,6 +216,7 @@ def company_v1(company: dict[str, Any], people: list[dict[str, Any]] | None) -> 
 
 
 def company_v2(company: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    """A company as v2 shows it: a contact of type `organisation`, with its proposal counts."""
     body = {k: company[k] for k in _COMPANY_KEYS}
     body.update(type="organisation", instagram="", account_user_id=company["account_user_id"]
                 or False, account_user_name="", date_created=iso(company["created"]),
@@ -242,6 +251,7 @@ def _rows(proposal: dict[str, Any], v2: bool) -> list[dict[str, Any]]:
 
 
 def proposal_list(p: dict[str, Any], company: dict[str, Any] | None, v2: bool) -> dict[str, Any]:
+    """A proposal as the lists show it, with each version's field names and formats."""
     total = proposal_total(p) if p.get("total") is None else Decimal(p["total"])
     shown = display_money(total, p["currency"], p["language"])
     nr = int(p["proposal_nr"]) if v2 and p["proposal_nr"].isdigit() else p["proposal_nr"]
@@ -270,6 +280,7 @@ def proposal_list(p: dict[str, Any], company: dict[str, Any] | None, v2: bool) -
 
 def proposal_detail(p: dict[str, Any], company: dict[str, Any] | None,
                     people: list[dict[str, Any]], v2: bool) -> dict[str, Any]:
+    """A proposal in detail, with its receivers and price tables, in each version's formats."""
     total = proposal_total(p) if p.get("total") is None else Decimal(p["total"])
     when = iso if v2 else v1_date
     receivers = [{"id": r["id"], "fullname": r["fullname"], "email": r["email"],
@@ -316,6 +327,7 @@ def proposal_detail(p: dict[str, Any], company: dict[str, Any] | None,
 
 
 def user(u: dict[str, Any], v2: bool) -> dict[str, Any]:
+    """An account user, with the last login in each version's format."""
     body = {k: u[k] for k in ("id", "email", "firstname", "lastname", "phone", "jobtitle")}
     body["date_lastlogin"] = iso(u["last_login"]) if v2 else v1_stamp(u["last_login"])
     return body

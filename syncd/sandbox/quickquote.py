@@ -69,10 +69,12 @@ class QuickQuoteSandbox(Sandbox):
 
     # ---- plumbing ---------------------------------------------------------------------------
     def base_url(self) -> str:
+        """Quick Quote's API sits under its own prefix."""
         url = super().base_url()
         return url if not url or url.endswith(API) else url + API
 
     def routes(self) -> None:
+        """Quick Quote's endpoints: quotes, their line items, and email."""
         self.route(API + "/quotes", self._wrap(self.list_quotes), ["GET"])
         self.route(API + "/quotes", self._wrap(self.create_quote), ["POST"])
         self.route(API + "/quotes/email", self._wrap(self.email_quote), ["POST"])
@@ -109,16 +111,19 @@ class QuickQuoteSandbox(Sandbox):
         return endpoint
 
     def authenticate(self, request: Request) -> Response | None:
+        """Quick Quote takes the key in `x-api-key`."""
         if request.headers.get("x-api-key") != self.api_key:
             return self.error(401, "Missing or invalid API key", error="unauthorized")
         return None
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
+        """Quick Quote's errors carry a code word and a message."""
         code = extra.pop("error", None) or {400: "bad_request", 404: "not_found"}.get(
             status, "error")
         return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
     def too_many(self, retry_after: int) -> Response:
+        """Quick Quote's 429 names the limit in its message; Retry-After only if configured."""
         headers = {"Retry-After": str(retry_after)} if self.retry_after_header else {}
         return JSONResponse(
             {"error": "too_many_requests",
@@ -128,6 +133,7 @@ class QuickQuoteSandbox(Sandbox):
     # ---- helpers ------------------------------------------------------------------------
     @property
     def quotes(self) -> dict[str, dict[str, Any]]:
+        """The quotes, by id, each holding its line items."""
         return self.collection("quotes")
 
     def _quote(self, qid: str) -> dict[str, Any]:
@@ -170,18 +176,22 @@ class QuickQuoteSandbox(Sandbox):
                              "data": [data.render_quote(q) for q in page]})
 
     def list_quotes(self, request: Request, body: Any) -> Response:
+        """GET /quotes: every quote, a page at a time."""
         return self._page(request, list(self.quotes.values()))
 
     def customer_quotes(self, request: Request, body: Any) -> Response:
+        """GET /customers/{id}/quotes: one customer's quotes, which syncd scans for a marker."""
         cid = request.path_params["cid"]
         mine = [q for q in self.quotes.values() if str(q.get("customer_id")) == cid]
         return self._page(request, mine)
 
     # ---- quotes -----------------------------------------------------------------------------
     def get_quote(self, request: Request, body: Any) -> Response:
+        """GET /quotes/{id}: one quote with its line items."""
         return JSONResponse(data.render_quote(self._quote(request.path_params["qid"])))
 
     def create_quote(self, request: Request, body: Any) -> Response:
+        """POST /quotes: a new quote, which needs the customer's email and name."""
         if not isinstance(body, dict):
             raise Refusal(400, "bad_request", "A quote object is required")
         missing = [k for k in ("email", "first_name", "last_name") if not body.get(k)]
@@ -201,6 +211,7 @@ class QuickQuoteSandbox(Sandbox):
         return JSONResponse(data.render_quote(quote))
 
     def update_quote(self, request: Request, body: Any) -> Response:
+        """PUT /quotes/{id}: change an editable quote, its status only to the words a user may set."""
         quote = self._quote(request.path_params["qid"])
         self._editable(quote)
         if not isinstance(body, dict):
@@ -259,12 +270,14 @@ class QuickQuoteSandbox(Sandbox):
         return {"discount_type": kind, "discount_amount": amount, "discount_reason": reason}
 
     def delete_quote(self, request: Request, body: Any) -> Response:
+        """DELETE /quotes/{id}: remove a quote."""
         qid = request.path_params["qid"]
         self._quote(qid)
         del self.quotes[qid]
         return Response(status_code=200)
 
     def email_quote(self, request: Request, body: Any) -> Response:
+        """POST /quotes/email: send a quote, which marks a new one Sent."""
         if not isinstance(body, dict) or body.get("quote_id") in (None, ""):
             raise Refusal(400, "validation_error", "quote_id is required")
         quote = self._quote(str(body["quote_id"]))
@@ -321,10 +334,12 @@ class QuickQuoteSandbox(Sandbox):
         raise Refusal(404, "not_found", f"Line item {lid} not found")
 
     def list_items(self, request: Request, body: Any) -> Response:
+        """GET a quote's line items."""
         quote = self._quote(request.path_params["qid"])
         return JSONResponse([data.render_item(i) for i in quote["line_items"]])
 
     def add_items(self, request: Request, body: Any) -> Response:
+        """POST line items to an editable quote; the answer lists the new ones."""
         quote = self._quote(request.path_params["qid"])
         self._editable(quote)
         items = [self._new_item(i) for i in self._item_list(body)]
@@ -333,6 +348,7 @@ class QuickQuoteSandbox(Sandbox):
         return JSONResponse([data.render_item(i) for i in items])
 
     def update_item(self, request: Request, body: Any) -> Response:
+        """PUT one line item of an editable quote."""
         quote = self._quote(request.path_params["qid"])
         self._editable(quote)
         item = self._item(quote, request.path_params["lid"])
@@ -361,6 +377,7 @@ class QuickQuoteSandbox(Sandbox):
         return JSONResponse(data.render_item(item))
 
     def delete_item(self, request: Request, body: Any) -> Response:
+        """DELETE one line item of an editable quote."""
         quote = self._quote(request.path_params["qid"])
         self._editable(quote)
         item = self._item(quote, request.path_params["lid"])
@@ -372,6 +389,7 @@ class QuickQuoteSandbox(Sandbox):
     def seed_data(
         self, *, companies: int = 20, proposals: int = 120, max_items: int = 20, seed: int = 7
     ) -> None:
+        """Replace the data with seeded quotes, in the variants the sandbox was built with."""
         rng = random.Random(seed)
         with self.lock:
             quote_ids = [self.new_id() for _ in range(proposals)]
@@ -385,6 +403,7 @@ class QuickQuoteSandbox(Sandbox):
             self._next_number = max(self._next_number, 1001 + proposals)
 
     def account_entry(self, name: str) -> dict[str, Any]:
+        """Quick Quote accounts carry only the API key."""
         return {"name": name, "vendor": self.vendor, "base_url": self.base_url(),
                 "requests_per_minute": self.requests_per_minute,
                 "auth": {"api_key": self.api_key}}
@@ -392,7 +411,8 @@ class QuickQuoteSandbox(Sandbox):
     def expected_counts(self) -> dict[str, int]:
         """Rows a backfill of the listed quotes yields (a corrupted one still counts: the
         suite subtracts it): contacts/companies are distinct keys over the quotes
-        (customer_id else lowercased email; casefolded, single-spaced company name)."""
+        (customer_id else lowercased email; casefolded, single-spaced company name).
+        """
         with self.lock:
             live = list(self.quotes.values())
             contacts = {str(q["customer_id"]) if q.get("customer_id") is not None
@@ -413,7 +433,8 @@ class QuickQuoteSandbox(Sandbox):
     def corrupt_one_record(self) -> str:
         """The quote's `line_items` as text instead of a list (its id stays readable): an
         unusable structure, so syncd must quarantine the quote. An unknown status word or
-        a number as a string is not enough: syncd keeps such quotes (syncd/drift.py)."""
+        a number as a string is not enough: syncd keeps such quotes (syncd/drift.py).
+        """
         with self.lock:
             qid = sorted(self.quotes, key=int)[len(self.quotes) // 2]
             self.quotes[qid]["_override"] = {"line_items": f"see /quotes/{qid}/line_items"}
@@ -421,7 +442,8 @@ class QuickQuoteSandbox(Sandbox):
 
     def override(self, remote_id: str, item: int | None = None, **fields: Any) -> None:
         """Make the quote (or its `item`-th line item, from 0) answer `fields` instead of
-        what the sandbox computes: what another build of the vendor says (drift tests)."""
+        what the sandbox computes: what another build of the vendor says (drift tests).
+        """
         with self.lock:
             quote = self.quotes[remote_id]
             target = quote if item is None else quote["line_items"][item]
@@ -429,20 +451,22 @@ class QuickQuoteSandbox(Sandbox):
             self._touch(quote)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
-        """syncd's title is the quote's internal notes (the merchant edits them in the app)."""
+        """The title syncd sees is the quote's internal notes (the merchant edits them in the app)."""
         with self.lock:
             quote = self.quotes[remote_id]
             quote["internal_notes"] = title
             self._touch(quote)
 
     def proposal_title(self, remote_id: str) -> str | None:
+        """The quote's internal notes, which syncd uses as its title."""
         with self.lock:
             quote = self.quotes.get(remote_id)
             return None if quote is None else quote.get("internal_notes")
 
     def remote_edit_other(self, remote_id: str) -> tuple[str, Any]:
         """The merchant moves the quote on (Created -> Sent -> Viewed -> Sent): still
-        editable, but a different status."""
+        editable, but a different status.
+        """
         with self.lock:
             quote = self.quotes[remote_id]
             quote["status"] = {"Created": "Sent", "Sent": "Viewed"}.get(quote["status"], "Sent")
@@ -450,6 +474,7 @@ class QuickQuoteSandbox(Sandbox):
             return "status", quote["status"].lower()
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        """The quote with its internal notes as `title`."""
         with self.lock:
             quote = json.loads(json.dumps(self.quotes[remote_id], default=str))
         quote.pop("_updated", None)
@@ -468,5 +493,6 @@ class QuickQuoteSandbox(Sandbox):
         raise LookupError("no quote with a customer and a company name")
 
     def count_proposals(self) -> int:
+        """Quick Quote deletes quotes outright, so every quote held is live."""
         with self.lock:
             return len(self.quotes)

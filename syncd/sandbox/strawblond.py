@@ -75,7 +75,7 @@ PER_PAGE = "per page field"
 
 
 def _prefixes(includes: tuple[str, ...]) -> frozenset[str]:
-    """spatie allows every prefix of an allowed nested include (`a.b.c` allows `a`, `a.b`)."""
+    """Spatie's query builder allows every prefix of an allowed nested include (`a.b.c` allows `a`, `a.b`)."""
     out: set[str] = set()
     for include in includes:
         parts = include.split(".")
@@ -117,10 +117,12 @@ class StrawBlondSandbox(Sandbox):
 
     # ---- plumbing ---------------------------------------------------------------------------
     def base_url(self) -> str:
+        """StrawBlond's API sits under `/api`."""
         url = super().base_url()
         return url if not url or url.endswith("/api") else url + "/api"
 
     def routes(self) -> None:
+        """StrawBlond's endpoints: offers, their elements, companies, contacts and webhooks."""
         r = self.route
         r("/login", self._login, ["GET"])
         r("/api/offer", self._list_offers, ["GET"])
@@ -142,6 +144,7 @@ class StrawBlondSandbox(Sandbox):
         r("/api/webhook/{id}", self._delete_webhook, ["DELETE"])
 
     def authenticate(self, request: Request) -> Response | None:
+        """StrawBlond takes a bearer key, and redirects a request not asking for JSON to the login page."""
         if not request.url.path.startswith("/api"):
             return None
         accept = request.headers.get("accept", "")
@@ -156,6 +159,7 @@ class StrawBlondSandbox(Sandbox):
         return None
 
     def too_many(self, retry_after: int) -> Response:
+        """StrawBlond's 429 is Laravel's, with its X-RateLimit headers."""
         return JSONResponse(
             {"message": "Too Many Attempts."}, status_code=429,
             headers={"Retry-After": str(retry_after),
@@ -165,6 +169,7 @@ class StrawBlondSandbox(Sandbox):
         )
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
+        """StrawBlond's errors are Laravel's: a message and any extra fields."""
         return JSONResponse({"message": message, **extra}, status_code=status)
 
     def _json(self, request: Request, body: Any, status: int = 200) -> Response:
@@ -603,7 +608,8 @@ class StrawBlondSandbox(Sandbox):
     def emit_webhook(self, event: str, obj_id: str, url: str | None = None) -> list[dict[str, Any]]:
         """POST `{id, event, created, test: false, data: offer}` to every subscription for
         `event` (or `*`), signed with hex HMAC-SHA256 of the raw body and the subscription's
-        secret in `X-StrawBlond-Webhook-Signature`. Returns (and records) the deliveries."""
+        secret in `X-StrawBlond-Webhook-Signature`. Returns (and records) the deliveries.
+        """
         with self.lock:
             offer = self.collection("offers")[obj_id]
             root = self.base_url() or "http://127.0.0.1/api"
@@ -651,7 +657,8 @@ class StrawBlondSandbox(Sandbox):
     def seed_data(self, *, companies: int = 20, proposals: int = 120, max_items: int = 20,
                   seed: int = 7) -> None:
         """`proposals` live offers plus one soft-deleted offer per 20 (whose contacts also
-        have live offers, so deletions never hide a contact or company)."""
+        have live offers, so deletions never hide a contact or company).
+        """
         gen = Generator(seed)
         with self.lock:
             for name in ("companies", "contacts", "offers", "elements"):
@@ -674,6 +681,7 @@ class StrawBlondSandbox(Sandbox):
             self._taken = set(gen.taken)
 
     def account_entry(self, name: str) -> dict[str, Any]:
+        """StrawBlond accounts carry the API key, and the webhook secret when there is one."""
         entry: dict[str, Any] = {
             "name": name, "vendor": self.vendor, "base_url": self.base_url(),
             "requests_per_minute": self.requests_per_minute, "auth": {"api_key": self.api_key},
@@ -686,6 +694,7 @@ class StrawBlondSandbox(Sandbox):
         return [o for o in self.collection("offers").values() if o["deleted_at"] is None]
 
     def expected_counts(self) -> dict[str, int]:
+        """StrawBlond's companies and contacts are those the live offers name."""
         with self.lock:
             live = self._live_offers()
             ids = {o["id"] for o in live}
@@ -700,7 +709,8 @@ class StrawBlondSandbox(Sandbox):
     def lower_bound_requests(self) -> int:
         """A backfill runs every stream, the sweep-only trashed list included: pages of 50
         over the live offers, then over the trashed ones (one page even when empty).
-        Laravel's `meta.last_page` makes an empty trailing page unnecessary."""
+        Laravel's `meta.last_page` makes an empty trailing page unnecessary.
+        """
         with self.lock:
             live = len(self._live_offers())
             every = len(self.collection("offers"))
@@ -711,7 +721,8 @@ class StrawBlondSandbox(Sandbox):
         """A live offer in mid-list answers its `elements` as a string instead of a list: a
         structure syncd cannot use (quarantined), while its id stays readable. Unknown
         words or a Swiss-formatted total are no longer enough: syncd keeps such offers.
-        Its contact and company stay referenced by other offers."""
+        Its contact and company stay referenced by other offers.
+        """
         with self.lock:
             live = self._live_offers()
             counts: dict[str, int] = {}
@@ -725,7 +736,8 @@ class StrawBlondSandbox(Sandbox):
     def override(self, remote_id: str, element: int | None = None, **fields: Any) -> None:
         """Render these keys of an offer (or of its `element`-th element, by order) as
         given, the way another build of the API might say them (quirk tests): totals are
-        still computed from the stored values, as the vendor's would be."""
+        still computed from the stored values, as the vendor's would be.
+        """
         with self.lock:
             target = self.collection("offers")[remote_id]
             if element is not None:
@@ -734,12 +746,14 @@ class StrawBlondSandbox(Sandbox):
             target.setdefault("_overrides", {}).update(fields)
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:
+        """StrawBlond's title is the offer's name."""
         with self.lock:
             offer = self.collection("offers")[remote_id]
             offer["name"] = title
             offer["updated_at"] = self._now()
 
     def proposal_title(self, remote_id: str) -> str | None:
+        """The offer's name, which syncd uses as its title."""
         with self.lock:
             offer = self.collection("offers").get(remote_id)
             return None if offer is None else offer["name"]
@@ -753,6 +767,7 @@ class StrawBlondSandbox(Sandbox):
             return "number", offer["number"]
 
     def proposal_fields(self, remote_id: str) -> dict[str, Any]:
+        """The offer with its elements, as one comparable dict."""
         with self.lock:
             offer = json.loads(json.dumps(self.collection("offers")[remote_id], default=str))
             elements = sorted(
@@ -771,5 +786,6 @@ class StrawBlondSandbox(Sandbox):
             return {"company_id": offer["company_id"], "contact_id": offer["contact_id"]}
 
     def count_proposals(self) -> int:
+        """The live offers, counted as a backfill mirrors them."""
         with self.lock:
             return len(self._live_offers())

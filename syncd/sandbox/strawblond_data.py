@@ -86,6 +86,7 @@ def hashid(rng: random.Random, taken: set[str]) -> str:
 
 
 def money(value: Decimal) -> float:
+    """An amount as StrawBlond writes it: a number with two decimals."""
     return float(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
@@ -146,7 +147,8 @@ class ElementStore(dict[str, dict[str, Any]]):
     (not every element of every offer). Within a document, elements keep the collection's
     own order (insertion order), so `of()` answers exactly what filtering the whole
     collection by `document_id` would. An element's `document_id` never changes in place
-    (the API cannot move an element); every other change goes through the dict methods."""
+    (the API cannot move an element); every other change goes through the dict methods.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -154,6 +156,7 @@ class ElementStore(dict[str, dict[str, Any]]):
         self.update(*args, **kwargs)
 
     def of(self, document_id: str) -> list[dict[str, Any]]:
+        """One document's elements, in the collection's order, without a scan of every element."""
         return list(self._by_doc.get(document_id, {}).values())
 
     def _unindex(self, key: str) -> None:
@@ -188,11 +191,13 @@ class ElementStore(dict[str, dict[str, Any]]):
         dict.__delitem__(self, key)
 
     def pop(self, key: str, *default: Any) -> Any:
+        """Remove an element from the index too."""
         if key in self:
             self._unindex(key)
         return dict.pop(self, key, *default)
 
     def popitem(self) -> tuple[str, dict[str, Any]]:
+        """Remove the last element from the index too."""
         key, value = dict.popitem(self)
         dict.__setitem__(self, key, value)
         self._unindex(key)
@@ -200,14 +205,17 @@ class ElementStore(dict[str, dict[str, Any]]):
         return key, value
 
     def clear(self) -> None:
+        """Empty the index too."""
         dict.clear(self)
         self._by_doc.clear()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        """Add through `__setitem__`, so the index sees every element."""
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
     def setdefault(self, key: str, default: Any = None) -> Any:
+        """Add through `__setitem__`, so the index sees the element."""
         if key not in self:
             self[key] = default
         return dict.__getitem__(self, key)
@@ -236,6 +244,7 @@ def _signed(root: str, path: str, now: float, expires_in: int | None, extra: str
 
 
 def render_company(company: dict[str, Any]) -> dict[str, Any]:
+    """A company as StrawBlond's API shows it."""
     return {
         "id": company["id"], "name": company["name"], "email": company["email"],
         "phone": company["phone"], "website": company["website"],
@@ -248,6 +257,7 @@ def render_company(company: dict[str, Any]) -> dict[str, Any]:
 
 def render_contact(contact: dict[str, Any], company: dict[str, Any] | None = None,
                    with_company: bool = False) -> dict[str, Any]:
+    """A contact as StrawBlond's API shows it, with their company when included."""
     body = {
         "id": contact["id"], "company_id": contact["company_id"],
         "salutation": contact["salutation"], "firstname": contact["firstname"],
@@ -263,6 +273,7 @@ def render_contact(contact: dict[str, Any], company: dict[str, Any] | None = Non
 
 def render_element(el: dict[str, Any], total: Decimal | None,
                    includes: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An element as StrawBlond's API shows it, with its total and the included relations."""
     body = {
         "id": el["id"], "document_type": el["document_type"], "document_id": el["document_id"],
         "order": el["order"], "type": el["type"], "name": el["name"],
@@ -377,6 +388,7 @@ def new_element(eid: str, offer_id: str, order: int, kind: str, when: datetime,
 
 def new_offer(oid: str, seq: int, contact: dict[str, Any], when: datetime,
               **attrs: Any) -> dict[str, Any]:
+    """A new offer with StrawBlond's default texts for a contact."""
     offer = {
         "id": oid, "seq": seq, "number": f"A-{1000 + seq:05d}", "name": None,
         "description": None,
@@ -402,11 +414,13 @@ class Generator:
         self.clock = datetime(2023, 1, 2, 8, 0, tzinfo=UTC)
 
     def tick(self, max_hours: int = 30) -> datetime:
+        """Move the generator's clock on by a random while, so records have distinct times."""
         self.clock += timedelta(hours=self.rng.randint(1, max_hours),
                                 seconds=self.rng.randint(0, 3599))
         return self.clock
 
     def companies(self, count: int) -> list[dict[str, Any]]:
+        """Random Swiss companies."""
         rows = []
         for i in range(count):
             zip_code, city = self.rng.choice(_CITIES)
@@ -426,6 +440,7 @@ class Generator:
         return rows
 
     def contacts(self, companies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Random contacts: one to three per company, and some private persons."""
         owners: list[dict[str, Any] | None] = []
         for company in companies:
             owners.extend([company] * self.rng.randint(1, 3))
@@ -447,6 +462,7 @@ class Generator:
 
     def offer(self, seq: int, contact: dict[str, Any], max_items: int
               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A random offer for a contact, with its elements."""
         when = self.tick()
         oid = hashid(self.rng, self.taken)
         title = f"{self.rng.choice(_WORDS)} {self.rng.choice(_WORDS)}"
@@ -566,6 +582,7 @@ def validate_offer(body: dict[str, Any], creating: bool, contacts: Container[str
 def validate_element(
     body: dict[str, Any], creating: bool, document_exists: Callable[[str], bool]
 ) -> dict[str, Any]:
+    """The element fields of a valid body; `Invalid`, with each field's errors, otherwise."""
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
 
@@ -612,6 +629,7 @@ def validate_element(
 
 
 def validate_webhook(body: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """The webhook fields of a valid body; `Invalid`, with each field's errors, otherwise."""
     errors: dict[str, list[str]] = {}
     if creating or "event" in body:
         if not body.get("event"):

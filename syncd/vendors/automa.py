@@ -135,7 +135,8 @@ _KEY: TypeAdapter[str] = TypeAdapter(Key)
 def _status_object(value: Any) -> Any:
     """A bare status word ("sent", or a code) means the same as `{"name": "sent"}`. The
     word is made text here (a new object has no JSON path for a coercion note); a code
-    no table lists is noted as an unmapped word by the mapping."""
+    no table lists is noted as an unmapped word by the mapping.
+    """
     if isinstance(value, str):
         return {"name": value}
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -144,16 +145,19 @@ def _status_object(value: Any) -> Any:
 
 
 class Country(Record):
+    """A country as Automa.Net nests it in an address: its code is what syncd keeps."""
     drift_known = frozenset({"id"})
     code: Text = None
 
 
 class Phone(Record):
+    """A phone number as Automa.Net splits it: dialling code and number."""
     code: Text = None
     number: Text = None
 
 
 class Address(Record):
+    """A postal address of an Automa.Net company (the person's name on it is not syncd's)."""
     drift_known = frozenset({"first_name", "last_name"})
     city: Text = None
     country: Country | None = None
@@ -167,6 +171,7 @@ class Address(Record):
 
 
 class EuVat(Record):
+    """An EU VAT number as Automa.Net splits it: country code and number."""
     code: Text = None
     number: Text = None
 
@@ -183,6 +188,7 @@ class QuoteCompany(Record):
 
 
 class QuoteUser(Record):
+    """The person a quote is addressed to, as the quote embeds them."""
     uuid: RefId = None
     first_name: Text = None
     last_name: Text = None
@@ -192,46 +198,54 @@ class QuoteUser(Record):
 
 
 class Party(Record):
+    """Who a quote is for: the company and the person."""
     drift_known = frozenset({"type"})  # "portal": sent back as it came (Put Quote)
     company: QuoteCompany | None = None
     user: QuoteUser | None = None
 
 
 class QuoteStatus(Record):
+    """A quote's status word and when it was set."""
     drift_known = frozenset({"set_by", "reason"})
     name: Word = None
     set_at: Date = None
 
 
 class NetAmount(Record):
+    """A net amount, the only one of an item price's amounts that syncd keeps."""
     drift_known = frozenset({"gross_amount", "tax_amount"})
     nett_amount: MoneyText = None
 
 
 class ItemPrice(Record):
+    """An item's price before and after its discount."""
     regular: NetAmount | None = None
     final: NetAmount | None = None
 
 
 class Amounts(Record):
+    """A total's net, gross and tax amounts."""
     nett_amount: MoneyText = None
     gross_amount: MoneyText = None
     tax_amount: MoneyText = None
 
 
 class GrandPrice(Record):
+    """The quote's grand total after discounts."""
     drift_known = frozenset({"regular"})
     final: Amounts | None = None
 
 
 class Totals(Record):
+    """A quote's totals, of which syncd keeps the grand total."""
     drift_known = frozenset({"additional_costs_price", "items_price"})
     grand_price: GrandPrice | None = None
 
 
 class Offer(Record):
     """An item's offer. `brand` (`{id, uuid, name, original_name}`) is read from raw by
-    the mapping: one model less per line item, and its other keys are data nobody uses."""
+    the mapping: one model less per line item, and its other keys are data nobody uses.
+    """
 
     drift_known = frozenset({"uuid", "condition", "lead_time", "warranty", "price", "weight",
                              "quantity", "custom1", "custom2", "sku", "company_uuid", "brand"})
@@ -253,6 +267,7 @@ class QuoteItem(Record):
 
 
 class AdditionalCost(Record):
+    """A quote's additional cost (shipping, for instance), kept as a line item."""
     drift_known = frozenset({"price"})
     name: Text = None
     nett_price: MoneyText = None
@@ -280,7 +295,8 @@ class Quote(Record):
 
 class CallLogEntry(Record):
     """A call-log entry: the stream reads its object and event from raw (`id_of`,
-    `fingerprint`, `skip`), so the model only declares what Automa documents."""
+    `fingerprint`, `skip`), so the model only declares what Automa documents.
+    """
 
     drift_known = frozenset({"webhookUuid", "status", "eventObjectUuid", "eventObject",
                              "result", "createdAt", "updatedAt", "eventType", "objectUuid"})
@@ -304,7 +320,8 @@ class CallRecord(Record):
 
 class Rfq(Record):
     """A received or sent request for quotation (camelCase, unlike quotes): kept as an
-    extra, so only its identity and dates are read."""
+    extra, so only its identity and dates are read.
+    """
 
     drift_known = frozenset({"group", "note", "seller", "source", "items", "buyer"})
     uuid: Key
@@ -362,7 +379,8 @@ def _merge_call(entry: dict[str, Any], quote: Any) -> dict[str, Any]:
 
 def _stored_quote(stored: Any) -> dict[str, Any]:
     """`syncd remap`: a proposal row stores the fetched quote, not the call-log entry
-    merged with it; the quote alone maps the same rows (and notes the same paths)."""
+    merged with it; the quote alone maps the same rows (and notes the same paths).
+    """
     return {"call": None, "quote": stored}
 
 
@@ -378,7 +396,8 @@ def not_a_quote_entry(entry: Any) -> bool:
     quote on a page only the newest counts (the engine's rule for a log naming a record
     twice): one fetch of the current quote answers them all, and a quote logged twice on
     the re-read last page is not fetched again on every run. The position (page numbers)
-    does not change."""
+    does not change.
+    """
     if not isinstance(entry, dict) or not is_quote_entry(entry):
         return True
     try:
@@ -477,7 +496,8 @@ def _cost_row(quote_uuid: str, number: int, position: int, cost: AdditionalCost,
 
 def _currency(word: str | None, path: str) -> str | None:
     """Put Quote's currencies in any case; another three-letter code is kept (upper-cased)
-    and noted, anything else is NULL and noted."""
+    and noted, anything else is NULL and noted.
+    """
     if word is None or word == "":
         return None
     found = _CURRENCY_WORDS.get(drift.normalize_word(word))
@@ -491,7 +511,8 @@ def _currency(word: str | None, path: str) -> str | None:
 def map_quote(connector: Connector, quote: Quote, raw: dict[str, Any],
               prefix: str = "") -> Bundle:
     """One quote -> its proposal, buyer company, buyer user and complete line items.
-    `prefix` is the quote's path in the validated record (drift notes name full paths)."""
+    `prefix` is the quote's path in the validated record (drift notes name full paths).
+    """
     bundle = Bundle()
     word = quote.status.name if quote.status else None
     status = connector.map_status(word, f"{prefix}status.name")
@@ -548,7 +569,8 @@ def map_quote(connector: Connector, quote: Quote, raw: dict[str, Any],
 
 def map_call(connector: Connector, record: CallRecord, raw: dict[str, Any]) -> Bundle:
     """A quote entry maps its freshly fetched quote; any other entry is kept as an extra
-    (the stream fetches quotes for QUOTE_* entries only)."""
+    (the stream fetches quotes for QUOTE_* entries only).
+    """
     if record.quote is not None:
         return map_quote(connector, record.quote, raw["quote"], "quote.")
     entry = raw.get("call", raw)
@@ -557,6 +579,7 @@ def map_call(connector: Connector, record: CallRecord, raw: dict[str, Any]) -> B
 
 
 def map_rfq(connector: Connector, rfq: Rfq, raw: dict[str, Any]) -> Bundle:
+    """An RFQ kept as it came: syncd has no canonical entity for requests for quotes."""
     return Bundle(extras=[("rfqs", rfq.uuid, raw)])
 
 
@@ -709,6 +732,7 @@ class AutomaConnector(Connector):
 
     # ---- transport -------------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """Automa.Net takes the API key as a bearer token."""
         return BearerAuth(self.account.secret("api_key") or "")  # syncd's choice for Automa
 
     def refusal_message(self, response: httpx.Response) -> str:
@@ -733,7 +757,8 @@ class AutomaConnector(Connector):
 
         The create body has no prices, number, currency or expiry: the vendor fills them
         and syncd's next push Puts whatever the local row holds beyond what it carried.
-        Only quotes get here: the matrix and `Quirk.ITEMS_VIA_PARENT` refuse the rest."""
+        Only quotes get here: the matrix and `Quirk.ITEMS_VIA_PARENT` refuse the rest.
+        """
         company = row.get("company") or {}
         contact = row.get("contact") or {}
         company_raw = company.get("raw") or {}
@@ -759,6 +784,7 @@ class AutomaConnector(Connector):
                              Entity.PROPOSALS, json=body, fields=fields)]
 
     def created_id(self, entity: Entity, body: Any) -> str:
+        """The new quote's uuid, which Automa.Net returns under `data`."""
         data = body.get("data") if isinstance(body, dict) else None
         uuid = data.get("uuid") if isinstance(data, dict) else None
         if not uuid:
@@ -772,7 +798,8 @@ class AutomaConnector(Connector):
     ) -> list[WriteRequest]:
         """A full Put (never partial) when anything but the status changed, or when asked
         for none (the engine's rewrite for changed items), then send/decline. Only quotes
-        and their writable fields get here (the declarations refuse the rest)."""
+        and their writable fields get here (the declarations refuse the rest).
+        """
         word = _status_name(raw) or row.get("vendor_status")
         requests: list[WriteRequest] = []
         content = {k: v for k, v in changes.items() if k != "status"}
@@ -815,7 +842,8 @@ class AutomaConnector(Connector):
         """The complete Put Quote body: the last fetched quote + changes + current items.
 
         Line items that are the quote's additional costs (accounts listing them in
-        `line_item_types`) travel as `additional_costs`, every other one as an item."""
+        `line_item_types`) travel as `additional_costs`, every other one as an item.
+        """
         buyer = _object(raw.get("buyer"))
         company = _object(buyer.get("company"))
         seller = _object(raw.get("seller"))
@@ -901,7 +929,8 @@ class AutomaConnector(Connector):
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """Scan the newest call-log entries (≤ 2 requests) for a quote whose deal reference
         is the marker. Automa.Net has no quote list or search, so this only finds quotes
-        whose creation was logged (a QUOTE_* subscription exists)."""
+        whose creation was logged (a QUOTE_* subscription exists).
+        """
         if entity != Entity.PROPOSALS:
             return None
         path = self.account.path("webhook_calls", "/webhooks/calls")
@@ -922,7 +951,8 @@ class AutomaConnector(Connector):
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
         """`GET /quotes/{uuid}`; None when Automa answers 404/410. Validated and mapped as
         the pull does (the quote of a call-log record), so its drift notes name the same
-        paths; only an unidentifiable or structurally unusable quote is a BadRecord."""
+        paths; only an unidentifiable or structurally unusable quote is a BadRecord.
+        """
         if entity != Entity.PROPOSALS:
             raise VendorUnsupported(f"Automa.Net cannot fetch one {entity}")
         body = client.get_one(self._path("quote", "/quotes/{id}", id=remote_id),
@@ -983,7 +1013,8 @@ class AutomaConnector(Connector):
     def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
         """`GET /webhooks`: pages of `{uuid, eventType, isEnabled, createdAt, updatedAt}` —
         no URL and no secret, so syncd recognises its own subscriptions by the uuid it
-        remembered when it made them (`key` is None)."""
+        remembered when it made them (`key` is None).
+        """
         path = self.account.path("webhooks", "/webhooks")
         return [Subscription(str(i["uuid"]), None, bool(i.get("isEnabled", True)))
                 for page in client.paginate(path, LastPagePaginator(PAGE_SIZE),
@@ -991,6 +1022,7 @@ class AutomaConnector(Connector):
                 for i in page.records if isinstance(i, dict) and i.get("uuid")]
 
     def webhook_key(self, request: WriteRequest) -> str:
+        """A subscription is its event type and URL."""
         return f"{request.json['eventType']} {request.json['url']}"
 
     def webhook_created_id(self, body: Any) -> str | None:

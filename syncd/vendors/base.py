@@ -46,14 +46,16 @@ class Op(StrEnum):
 class VendorOptions(BaseModel):
     """The settings keys only one vendor reads (none here): a connector that has some
     declares a subclass as its `options_model`. They are written flat in the account's
-    `[[accounts]]` table and validated when settings load; an unknown key is an error."""
+    `[[accounts]]` table and validated when settings load; an unknown key is an error.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class AccountConfig(Protocol):
     """What a connector reads of its account (`syncd.settings.AccountSettings` is one):
-    never the whole settings, so vendors depend on nothing of the settings module."""
+    never the whole settings, so vendors depend on nothing of the settings module.
+    """
 
     @property
     def name(self) -> str:
@@ -101,7 +103,8 @@ class AccountConfig(Protocol):
 
 class Quirk(StrEnum):
     """Ways a vendor's write API departs from "one request per changed field" that the
-    engine must plan around (declared in `Connector.quirks`)."""
+    engine must plan around (declared in `Connector.quirks`).
+    """
 
     # an update replaces the whole record (Automa's Put): push re-reads it and plans the
     # update once, from that fresh read, so a remote edit made since the last pull survives
@@ -127,23 +130,31 @@ class VendorClient(Protocol):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         endpoint: str | None = None,
-    ) -> httpx.Response: ...
+    ) -> httpx.Response:
+        """Any request, for the writes and lookups a connector makes itself."""
+        ...
 
     def get_json(
         self, path: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
         records_path: tuple[str, ...] | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        """A GET's JSON body, its records parsed lazily when `records_path` names where they are."""
+        ...
 
     def get_one(
         self, path: str, *, params: Mapping[str, Any] | None = None,
         endpoint: str | None = None, records_path: tuple[str, ...] = (),
-    ) -> Any | None: ...
+    ) -> Any | None:
+        """One record, or None when the vendor says it is gone."""
+        ...
 
     def paginate(
         self, path: str, paginator: Paginator, *, records_path: tuple[str, ...] = (),
         params: Mapping[str, Any] | None = None, endpoint: str | None = None,
         until: threading.Event | None = None, label: str | None = None,
-    ) -> Iterator[Page]: ...
+    ) -> Iterator[Page]:
+        """The pages of a list, walked by the given paginator."""
+        ...
 
 
 def canonical_json(raw: Any) -> str:
@@ -152,6 +163,7 @@ def canonical_json(raw: Any) -> str:
 
 
 def hash_text(text: str) -> str:
+    """A short stable hash of a text, for fingerprints that must match across releases."""
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -372,7 +384,8 @@ class Connector:
         """Canonical status for a vendor word, matched case-, space-, hyphen- and
         underscore-insensitively; the account's `status_map` beats the built-in table.
         A word still unknown gives None and is noted as unmapped (the row keeps the word
-        in `vendor_status`), never a quarantined record."""
+        in `vendor_status`), never a quarantined record.
+        """
         return drift.lookup(self._status_words(), vendor_word, path)
 
     def _status_words(self) -> dict[str, ProposalStatus]:
@@ -388,7 +401,8 @@ class Connector:
         """Whether an element of type `word` is a line item: a listed priced type (or one
         of the account's `line_item_types`) is; a listed unpriced one (heading, text,
         subtotal) is not; a type never seen is noted and counts as a line item when it
-        carries a quantity, a price or an amount (else it stays in raw only)."""
+        carries a quantity, a price or an amount (else it stays in raw only).
+        """
         key = drift.normalize_word(str(word)) if word not in (None, "") else ""
         priced_words, unpriced_words = self._line_words(priced, unpriced)
         if key in priced_words:
@@ -401,7 +415,8 @@ class Connector:
     def _line_words(self, priced: frozenset[str], unpriced: frozenset[str]
                     ) -> tuple[frozenset[str], frozenset[str]]:
         """The normalised type vocabularies (with the account's `line_item_types`), built
-        once per pair of tables: the check runs for every element of every proposal."""
+        once per pair of tables: the check runs for every element of every proposal.
+        """
         cache = self.__dict__.setdefault("_line_tables", {})
         found = cache.get((priced, unpriced))
         if found is None:
@@ -431,7 +446,8 @@ class Connector:
         Read from the capability matrix (an update's `status` is the `STATUS` operation,
         its other fields `UPDATE`), the writable fields and the quirks, so no connector
         restates them; `plan_create`/`plan_update`/`plan_delete` raise it as
-        `VendorUnsupported` before a planning hook runs."""
+        `VendorUnsupported` before a planning hook runs.
+        """
         if entity == Entity.LINE_ITEMS and Quirk.ITEMS_VIA_PARENT in self.quirks:
             return f"{self.vendor} writes line items only inside their proposal's update"
         names = set(fields)
@@ -466,7 +482,8 @@ class Connector:
         """Requests that create `row` at the vendor, tagged with `marker` so a lost
         response can be found again by `find_by_marker` instead of creating twice.
         `row` has references as remote ids (`company_remote_id`, `contact_remote_id`,
-        `proposal_remote_id`). Checks the declarations, then asks `create_requests`."""
+        `proposal_remote_id`). Checks the declarations, then asks `create_requests`.
+        """
         self._check(entity, Op.CREATE)
         return self.create_requests(entity, row, children, marker)
 
@@ -481,13 +498,15 @@ class Connector:
     ) -> list[WriteRequest]:
         """Requests that send exactly `changes` (canonical field -> new value); with
         `Quirk.FULL_REPLACEMENT`, empty `changes` rewrite the record as the mirror holds it
-        (its line items changed). Checks the declarations, then asks `update_requests`."""
+        (its line items changed). Checks the declarations, then asks `update_requests`.
+        """
         self._check(entity, Op.UPDATE, changes)
         return self.update_requests(entity, remote_id, changes, row, raw, children)
 
     def plan_delete(self, entity: Entity, remote_id: str, row: dict[str, Any]) -> list[WriteRequest]:
         """Requests that delete the record at the vendor. Checks the declarations, then
-        asks `delete_requests`."""
+        asks `delete_requests`.
+        """
         self._check(entity, Op.DELETE)
         return self.delete_requests(entity, remote_id, row)
 
@@ -523,14 +542,16 @@ class Connector:
         Declared per vendor from where its `plan_create` writes the marker, so a pull that
         meets a record whose create answer was lost links it to the waiting local row
         (syncd/engine/adopt.py) at no request cost instead of mirroring it twice. Default:
-        the vendor stores no marker for `entity` (None)."""
+        the vendor stores no marker for `entity` (None).
+        """
         return None
 
     def find_lookalikes(self, client: VendorClient, entity: Entity, path: str,
                         body: Any) -> list[str]:
         """Records holding every value a create sent (`path`, `body`), for entities with no
         field to carry a marker: the engine adopts the first one no mirror row holds, when
-        an earlier attempt's answer was lost. Default: none (the create is sent again)."""
+        an earlier attempt's answer was lost. Default: none (the create is sent again).
+        """
         return []
 
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
@@ -539,7 +560,8 @@ class Connector:
         Default: the `one` request of the stream of `entity` that declares one, validated
         and mapped as the pull does (its drift notes go to the caller's collector); what
         a pull would quarantine is a BadRecord here. A vendor whose record needs more
-        (two requests, a wrapper) overrides this."""
+        (two requests, a wrapper) overrides this.
+        """
         stream = next((s for s in self.streams if s.entity == entity and s.one), None)
         if stream is None or stream.one is None:
             raise VendorUnsupported(f"{self.vendor} cannot fetch one {entity}")
@@ -576,12 +598,14 @@ class Connector:
 
     def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
         """The subscriptions the vendor already has, so `syncd webhooks register` creates
-        none twice (Offorte allows at most 10). Default: the vendor cannot list them."""
+        none twice (Offorte allows at most 10). Default: the vendor cannot list them.
+        """
         return []
 
     def webhook_key(self, request: WriteRequest) -> str:
         """What a subscription request delivers where (compared with `Subscription.key`);
-        default: the target URL of its body. May contain the secret: never print it."""
+        default: the target URL of its body. May contain the secret: never print it.
+        """
         body = request.json if isinstance(request.json, Mapping) else {}
         return str(body.get("url") or body.get("payload_url") or request.path)
 
@@ -594,5 +618,6 @@ class Connector:
 
     def webhook_reactivate(self, subscription: Subscription) -> list[WriteRequest]:
         """Requests that switch a deactivated subscription on again; [] when the vendor
-        offers no way (the user then re-enables it in the vendor's UI)."""
+        offers no way (the user then re-enables it in the vendor's UI).
+        """
         return []

@@ -86,7 +86,8 @@ def _list_or_empty(value: Any) -> Any:
 def _products_list(value: Any) -> Any:
     """`products` as stored: an object, an array of one object (the documented shape) or
     that as JSON text. Only the first object is read; text that is not JSON, or a value
-    that is no object at all, is an unusable structure (ValueError -> quarantine)."""
+    that is no object at all, is an unusable structure (ValueError -> quarantine).
+    """
     if isinstance(value, str):
         value = json.loads(value) if value.strip() else None  # bad JSON -> ValueError
     if value is None:
@@ -101,7 +102,8 @@ def _products_list(value: Any) -> Any:
 class OfferAttributes(Record):
     """`GET /offers` attributes (docs.my-online-offer.com/offers); the app reads the
     totals as `total_offer_price_*`, the docs as `total_price_*`: both are accepted.
-    Totals are decimal strings ("100.00"); a number is coerced and noted."""
+    Totals are decimal strings ("100.00"); a number is coerced and noted.
+    """
 
     drift_known = frozenset({
         "user_id", "company_id", "is_visible", "offer_type", "language", "offer_date",
@@ -121,7 +123,8 @@ class OfferAttributes(Record):
 
 class OfferRecord(Record):
     """One `/offers` entry: the offer id is its identity; `relationships.client` is
-    Happyoffer's own client id, which the external list does not carry (raw only)."""
+    Happyoffer's own client id, which the external list does not carry (raw only).
+    """
 
     drift_known = frozenset({"relationships"})
     id: Key
@@ -130,7 +133,8 @@ class OfferRecord(Record):
 
 class Article(Record):
     """One `products[0].articles[]` entry; `parent_article_number` makes it an alternative.
-    Prices and amounts are JSON numbers (seed 003); a decimal string is coerced and noted."""
+    Prices and amounts are JSON numbers (seed 003); a decimal string is coerced and noted.
+    """
 
     drift_known = frozenset({
         "category_id", "extra_content", "3d_render", "images", "documents", "order_column",
@@ -156,7 +160,8 @@ class Client(Record):
 class Products(Record):
     """`products[0]`. Its lists are the element types of an offer: `articles` are the
     line items; the documented others (PRICED_GROUPS / UNPRICED_GROUPS) and any list of
-    objects nobody documented are read from `model_extra` by the mapping."""
+    objects nobody documented are read from `model_extra` by the mapping.
+    """
 
     model_config = ConfigDict(extra="allow")
     drift_known = frozenset({"general", "categories", "article_others", "revisions",
@@ -167,7 +172,8 @@ class Products(Record):
 
 class ExternalOfferAttributes(Record):
     """`GET /external-offers` attributes (seed 003). `offer_id` is the join key (the
-    proposal's remote id): an external offer without one cannot be identified."""
+    proposal's remote id): an external offer without one cannot be identified.
+    """
 
     drift_known = frozenset({
         "external_id", "company_id", "offer_template_id", "offer_pdf_url",
@@ -209,7 +215,8 @@ def products_of(value: Any) -> dict[str, Any] | None:
 
 def map_offer(conn: HappyofferConnector, rec: OfferRecord, raw: dict[str, Any]) -> Bundle:
     """The offer's own fields; a manual rejection wins over the status word. An unknown
-    status word keeps the row with status NULL and the word in `vendor_status`."""
+    status word keeps the row with status NULL and the word in `vendor_status`.
+    """
     a = rec.attributes
     status = conn.map_status(a.offer_status, "attributes.offer_status")
     if a.is_manually_rejected:
@@ -231,7 +238,8 @@ def map_offer(conn: HappyofferConnector, rec: OfferRecord, raw: dict[str, Any]) 
 def _line_item(proposal_id: str, remote_id: str, position: int, art: Article,
                article: dict[str, Any]) -> dict[str, Any]:
     """One line item from a validated article and the article as sent (its `raw`); the
-    total only when price and amount were both readable (never a guessed 0)."""
+    total only when price and amount were both readable (never a guessed 0).
+    """
     price = art.price
     quantity = parse_decimal(art.amount)
     item: dict[str, Any] = {
@@ -247,7 +255,8 @@ def _line_item(proposal_id: str, remote_id: str, position: int, art: Article,
 
 def _validated(model: type[Article], raw: dict[str, Any], prefix: str) -> Article:
     """Validate an element the record model does not declare (another list of products),
-    its drift notes under their full path (`attributes.products[].<list>[].price`)."""
+    its drift notes under their full path (`attributes.products[].<list>[].price`).
+    """
     with drift.collecting() as notes:
         found = model.model_validate(raw)
     for item in notes:
@@ -260,7 +269,8 @@ def _other_line_items(
 ) -> list[dict[str, Any]]:
     """Line items of the lists besides `articles`: those an account lists in
     `line_item_types`, and undocumented lists whose elements carry an amount. Keyed
-    `{offer_id}:{list}:{n}` (their own numbering, so `articles` keep theirs)."""
+    `{offer_id}:{list}:{n}` (their own numbering, so `articles` keep theirs).
+    """
     items: list[dict[str, Any]] = []
     for group, elements in (products.model_extra or {}).items():
         if not isinstance(elements, list):
@@ -292,7 +302,8 @@ def map_external_offer(
     unique), so a line item is keyed by its place: `{offer_id}:{n}`, as before. Every
     article can be keyed that way, so no odd value in an article takes its offer down;
     only an unusable structure does (`articles` no list, an article no object: nothing
-    could be said about which items exist)."""
+    could be said about which items exist).
+    """
     a = rec.attributes
     proposal_id = a.offer_id
     safe_raw = redact(raw)
@@ -361,7 +372,8 @@ def redact(raw: dict[str, Any]) -> dict[str, Any]:
 def _sanctum_token(body: Any) -> Any:
     """The token of a login answer (Happyoffer app, authentication.service.ts):
     `{"data": {"attributes": {...}, "token": {"token": "12|abc..."},
-    "relationships": {"company": {"id": "20", "name": "..."}}}}`."""
+    "relationships": {"company": {"id": "20", "name": "..."}}}}`.
+    """
     return body["data"]["token"]["token"]
 
 
@@ -371,13 +383,15 @@ _KEY = TypeAdapter(Key)
 
 def _offer_key(rec: dict[str, Any]) -> str:
     """An offer's id by the record model's own rule (`drift.Key`): text or an integer;
-    anything else raises, and the engine quarantines the record as unidentifiable."""
+    anything else raises, and the engine quarantines the record as unidentifiable.
+    """
     return _KEY.validate_python(rec["id"])
 
 
 def _offer_id_of(rec: dict[str, Any]) -> str:
     """An external offer's join key (`attributes.offer_id`, the offer id it made), by the
-    same rule: an external offer without one cannot be identified (quarantine)."""
+    same rule: an external offer without one cannot be identified (quarantine).
+    """
     return _KEY.validate_python(rec["attributes"]["offer_id"])
 
 
@@ -385,13 +399,15 @@ def _external_fingerprint(rec: dict[str, Any]) -> str:
     """An external offer's fingerprint over what the mirror stores of it (the create
     tokens redacted): a record is unchanged exactly when its stored raw is, so `syncd
     remap` can re-read the stored raw as the record last read (and a token rotated in
-    the dashboard writes nothing)."""
+    the dashboard writes nothing).
+    """
     return default_fingerprint(redact(rec) if isinstance(rec, dict) else rec)
 
 
 def _is_trashed(rec: dict[str, Any]) -> bool:
     """An offer the list shows soft-deleted (`deleted_at` set); a record whose attributes
-    are no object is not trashed but broken (validation quarantines it)."""
+    are no object is not trashed but broken (validation quarantines it).
+    """
     attrs = rec.get("attributes") if isinstance(rec, dict) else None
     return isinstance(attrs, dict) and bool(attrs.get("deleted_at"))
 
@@ -458,7 +474,8 @@ class HappyofferConnector(Connector):
     # ---- transport ---------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
         """A static Sanctum `token`, and/or `email`+`password` exchanged at `POST /login`
-        (lazily, and once more after a 401)."""
+        (lazily, and once more after a 401).
+        """
         login = self.account.base_url + self.account.path("login", "/login")
         email, password = self.account.secret("email"), self.account.secret("password")
         return LoginTokenAuth(
@@ -477,7 +494,8 @@ class HappyofferConnector(Connector):
     ) -> list[WriteRequest]:
         """`POST /external-offers`; company and contact come from `row["company"]` /
         `row["contact"]` (the referenced rows the engine joins in), the rest from settings.
-        Only offers get here (the matrix refuses the rest)."""
+        Only offers get here (the matrix refuses the rest).
+        """
         company = row.get("company") or {}
         contact = row.get("contact") or {}
         # a company only in the mirror goes by syncd's own id (it is *our* client id)
@@ -531,7 +549,8 @@ class HappyofferConnector(Connector):
         raw: dict[str, Any], children: list[dict[str, Any]],
     ) -> list[WriteRequest]:
         """Only `status -> sent` can be planned (the send endpoint); the matrix lets only an
-        offer's status change through (`UPDATE` says NO_CHANGE, `STATUS` is supported)."""
+        offer's status change through (`UPDATE` says NO_CHANGE, `STATUS` is supported).
+        """
         if changes["status"] != ProposalStatus.SENT:
             raise VendorUnsupported(
                 f"Happyoffer cannot set status {changes['status']!r}; it can only send an offer")
@@ -542,7 +561,8 @@ class HappyofferConnector(Connector):
     def _check_sendable(self, row: dict[str, Any], raw: dict[str, Any]) -> None:
         """The vendor's send rules: never after acceptance/rejection or past expiry. The
         stored offer is read with the tolerant record model (a flag as "1", any date
-        spelling) and its word with the account's status table, as a pull reads them."""
+        spelling) and its word with the account's status table, as a pull reads them.
+        """
         attrs = OfferAttributes.model_validate(_offer_attributes(raw))
         word = row.get("vendor_status") or attrs.offer_status
         decided = self.map_status(word) in (ProposalStatus.ACCEPTED, ProposalStatus.REJECTED)
@@ -557,7 +577,8 @@ class HappyofferConnector(Connector):
 
     def created_id(self, entity: Entity, body: Any) -> str:
         """The proposal's remote id is the integer offer id, not the external offer's UUID
-        (as text or a number: the pull's own rule, so the row joins what the pull reads)."""
+        (as text or a number: the pull's own rule, so the row joins what the pull reads).
+        """
         try:
             return _offer_id_of(body["data"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -591,7 +612,8 @@ class HappyofferConnector(Connector):
     def fetch_one(self, client: VendorClient, entity: Entity, remote_id: str) -> Bundle | None:
         """`GET /offers/{id}` (its `data` is a one-element array), then the external list
         (no lookup by offer id exists): two requests; None when the offer is gone (404, 410
-        or `deleted_at` set)."""
+        or `deleted_at` set).
+        """
         if entity != Entity.PROPOSALS:
             raise VendorUnsupported(f"Happyoffer cannot fetch one {entity}")
         body = client.get_one(self.account.path("offer", "/offers/{id}").format(id=remote_id))
@@ -620,7 +642,8 @@ class HappyofferConnector(Connector):
                 record: dict[str, Any], remote_id: str) -> Bundle:
         """Validate and map one fetched record like a pull does (its drift notes go to
         the caller's collector, unknown fields included); what a pull would quarantine
-        is a BadRecord here (the caller logs it and goes on)."""
+        is a BadRecord here (the caller logs it and goes on).
+        """
         try:
             bundle = mapper(self, model.model_validate(record), record)
             drift.unknown_fields(model, record)
@@ -631,7 +654,8 @@ class HappyofferConnector(Connector):
 
 def _offer_attributes(raw: dict[str, Any]) -> dict[str, Any]:
     """The `/offers` attributes from a proposal's raw (keyed by stream name, or bare);
-    an external offer's attributes (they hold `offer_id`) are not the offer's."""
+    an external offer's attributes (they hold `offer_id`) are not the offer's.
+    """
     raw = raw if isinstance(raw, dict) else {}
     for candidate in (raw.get("offers"), raw):
         attrs = candidate.get("attributes") if isinstance(candidate, dict) else None

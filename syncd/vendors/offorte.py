@@ -161,14 +161,16 @@ class _PersonFields(Record):
 
 class PersonModel(_PersonFields):
     """A person record of its own (v2 people list, a fetched contact): its id is its
-    identity."""
+    identity.
+    """
 
     id: Key
 
 
 class PersonEntry(_PersonFields):
     """A person inside a company's `people[]`: one without a usable id is left out of
-    the mirror (noted) instead of taking its company down."""
+    the mirror (noted) instead of taking its company down.
+    """
 
     id: RefId = None
 
@@ -212,7 +214,8 @@ class ContactModel(Record):
 
 class RowModel(Record):
     """One `content.pricetables[].rows[]` row; `type` decides whether it is a line item.
-    `discount_type` and `selectable` are words or booleans (Any: read by the mapping)."""
+    `discount_type` and `selectable` are words or booleans (Any: read by the mapping).
+    """
 
     drift_known = frozenset({
         "product_id", "user_selected", "user_quantity", "recurring_type",
@@ -232,37 +235,44 @@ class RowModel(Record):
 
 
 class TableSettings(Record):
+    """A price table's settings, read for the default VAT rate of its rows."""
     drift_known = frozenset({"vat_hidden", "rows_include_vat"})
     vat_default_percentage: Number = None
 
 
 class PricetableModel(Record):
+    """One price table of a proposal: its rows are the line items."""
     drift_known = frozenset({"id", "subtotal", "total", "vat"})
     rows: list[RowModel] | None = []  # null: a table without rows
     settings: TableSettings | None = None
 
 
 class ContentModel(Record):
+    """A proposal's content, which holds its price tables."""
     pricetables: list[PricetableModel] | None = []  # null: line items not known
 
 
 class ReceiverModel(Record):
+    """A person a proposal is sent to."""
     drift_known = frozenset({"fullname", "email", "pass", "signature_required",
                              "signature_allowed"})
     id: RefId = None
 
 
 class SummaryModel(Record):
+    """How often a proposal was viewed."""
     drift_known = frozenset({"pdf", "recent_view", "last_modified_date", "last_modified_user"})
     views: Integer = None
 
 
 class LogsModel(Record):
+    """A proposal's activity log, read for its summary."""
     drift_known = frozenset({"history"})
     summary: SummaryModel | None = None
 
 
 class EmailModel(Record):
+    """A sent email of a proposal, read for when it was sent."""
     drift_known = frozenset({"id", "proposal_version_nr", "message", "sended_by", "receivers"})
     date_sended: Date = None
 
@@ -307,7 +317,8 @@ class UserModel(Record):
 
 def record_id(rec: Any) -> str:
     """A record's id by the record models' own rule (`drift.Key`): text, or an integer
-    (an integral float is the same number); anything else raises -> quarantine."""
+    (an integral float is the same number); anything else raises -> quarantine.
+    """
     value = rec["id"]
     if type(value) is str and value.strip():
         return value
@@ -349,7 +360,8 @@ _DIGIT = re.compile(r"\d")
 
 def _fields(model: Record, keys: Mapping[str, str]) -> dict[str, Any]:
     """Canonical fields for the vendor keys the record actually has (absent = unknown);
-    Offorte sends "" for an empty field, the mirror says NULL."""
+    Offorte sends "" for an empty field, the mirror says NULL.
+    """
     given = model.model_fields_set
     row = {canon: getattr(model, vendor) or None for canon, vendor in keys.items()
            if vendor in given}
@@ -373,7 +385,8 @@ def _person_row(model: _PersonFields, remote_id: str, raw: Mapping[str, Any],
 def map_company(conn: Any, model: CompanyModel, raw: dict[str, Any]) -> Bundle:
     """v1 company (people inline: the complete set) or v2 organisation (people listed apart).
     A person without a usable id is left out (noted), and the set is then not complete, so
-    no mirrored person is deleted because of it."""
+    no mirrored person is deleted because of it.
+    """
     bundle = Bundle(companies=[_company_row(model, raw)])
     if model.people is not None and isinstance(raw.get("people"), list):
         complete = True
@@ -406,7 +419,8 @@ def _given(value: Any) -> bool:
 def _currency(shown: Any) -> str | None:
     """The ISO code a display total implies: a known symbol, or three capital letters
     (kept as written). Another symbol is noted as unmapped and gives NULL, not a guess.
-    A text holding no amount at all ("TBD") implies no currency."""
+    A text holding no amount at all ("TBD") implies no currency.
+    """
     if not isinstance(shown, str) or not _DIGIT.search(shown):
         return None
     code = currency_of(shown)
@@ -448,7 +462,8 @@ def _line_items(conn: Connector, pid: str, content: ContentModel,
 
 def _is_line(conn: Connector, row: RowModel) -> bool:
     """Whether a row is a line item (see PRICED_ROWS). A row without any type is one when
-    it carries an amount; that is no word to note."""
+    it carries an amount; that is no word to note.
+    """
     if row.type == "price":  # the common case, answered first
         return True
     amount = drift.carries_amount(row.quantity, row.price, row.subtotal)
@@ -460,7 +475,8 @@ def _is_line(conn: Connector, row: RowModel) -> bool:
 def _discount(row: RowModel, row_raw: Mapping[str, Any],
               gross: Decimal | None) -> tuple[Decimal | None, bool]:
     """The row's discount as an amount, and whether it is known (else `total_net` is NULL:
-    money is never guessed). Percentages are converted; `true` means an amount."""
+    money is never guessed). Percentages are converted; `true` means an amount.
+    """
     kind: str | None
     flag = row.discount_type
     if flag is None or flag is False or flag == "":
@@ -484,7 +500,8 @@ def _discount(row: RowModel, row_raw: Mapping[str, Any],
 
 def _optional(flag: Any) -> bool | None:
     """`selectable`: "check"/"radio" or true make the row optional; an unknown word is
-    NULL (noted)."""
+    NULL (noted).
+    """
     if flag is None or flag is False or flag == "":
         return False
     if flag is True:
@@ -498,7 +515,8 @@ def _optional(flag: Any) -> bool | None:
 def _refs(model: ProposalModel) -> dict[str, str | None]:
     """Remote company and contact of a proposal, from whichever shape this record has.
     A contact type nobody listed says nothing about the company (left unknown, not
-    guessed); the contact then comes from the receivers, as for an organisation."""
+    guessed); the contact then comes from the receivers, as for an organisation.
+    """
     refs: dict[str, str | None] = {}
     given = model.model_fields_set
     company = model.company if isinstance(model.company, ProposalCompany) else None
@@ -529,7 +547,8 @@ def _refs(model: ProposalModel) -> dict[str, str | None]:
 
 def map_proposal(conn: Connector, model: ProposalModel, raw: dict[str, Any]) -> Bundle:
     """One proposal (list + details merged) with its price rows as line items. Fields the
-    record does not carry are left out of the row (unknown, not NULL)."""
+    record does not carry are left out of the row (unknown, not NULL).
+    """
     pid = model.id
     given = model.model_fields_set
     row: dict[str, Any] = {"remote_id": pid, **_refs(model), "raw": raw}
@@ -702,6 +721,7 @@ class OfforteConnector(Connector):
 
     # ---- transport ---------------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth:
+        """v2 takes the raw API key; v1 an OAuth pair, refreshed when Offorte rejects it."""
         if self.v2:
             key = self.account.secret("api_key")
             if not key:
@@ -741,6 +761,7 @@ class OfforteConnector(Connector):
 
     def create_requests(self, entity: Entity, row: dict[str, Any],
                         children: list[dict[str, Any]], marker: str) -> list[WriteRequest]:
+        """Offorte creates companies, people and proposals, each at the path of the account's API version."""
         if entity == Entity.COMPANIES:
             fields = tuple(k for k in COMPANY_KEYS if row.get(k) is not None)
             body = self._company_body({k: row[k] for k in fields})
@@ -809,6 +830,7 @@ class OfforteConnector(Connector):
     def update_requests(self, entity: Entity, remote_id: str, changes: dict[str, Any],
                         row: dict[str, Any], raw: dict[str, Any],
                         children: list[dict[str, Any]]) -> list[WriteRequest]:
+        """Offorte patches companies and people; a proposal's status and content are separate PATCHes."""
         if entity == Entity.COMPANIES:
             path = self._p("company_update", "/companies/{id}/", "/contacts/{id}")
             return [WriteRequest("PATCH", path.format(id=remote_id), "update", entity,
@@ -870,6 +892,7 @@ class OfforteConnector(Connector):
 
     def delete_requests(self, entity: Entity, remote_id: str,
                         row: dict[str, Any]) -> list[WriteRequest]:
+        """Offorte deletes companies, people and proposals at the path of the account's API version."""
         if entity == Entity.COMPANIES:
             path = self._p("company_delete", "/companies/{id}/", "/contacts/{id}")
         elif entity == Entity.CONTACTS:
@@ -879,6 +902,7 @@ class OfforteConnector(Connector):
         return [WriteRequest("DELETE", path.format(id=remote_id), "delete", entity)]
 
     def created_id(self, entity: Entity, body: Any) -> str:
+        """Offorte names the new id after the entity (`proposal_id`, `company_id`, `people_id`)."""
         keys = {Entity.PROPOSALS: ("proposal_id", "id"), Entity.COMPANIES: ("company_id", "id"),
                 Entity.CONTACTS: ("people_id", "person_id", "id")}.get(entity, ("id",))
         for key in keys:
@@ -891,7 +915,8 @@ class OfforteConnector(Connector):
     def marker_of(self, entity: Entity, raw: Any) -> str | None:
         """`syncd:<marker>` in a proposal's internal remarks (when the record carries them:
         details do). Companies and people have no field for it: the push's lookalike
-        search covers them."""
+        search covers them.
+        """
         if entity != Entity.PROPOSALS or not isinstance(raw, dict):
             return None
         found = MARKER_IN_REMARKS.search(str(raw.get("remarks") or ""))
@@ -913,7 +938,8 @@ class OfforteConnector(Connector):
                         body: Any) -> list[str]:
         """Companies and people have no field for a marker: a lost create is recognised by
         a record holding every value sent, found by the name search (companies), among the
-        company's people (v1) or by the e-mail search (v2 people)."""
+        company's people (v1) or by the e-mail search (v2 people).
+        """
         if not isinstance(body, dict):
             return []
         if entity == Entity.COMPANIES and body.get("name"):
@@ -953,7 +979,8 @@ class OfforteConnector(Connector):
         """One record by id, validated and mapped like a pull does; what a pull would
         quarantine is a BadRecord here (the webhook loop logs it and goes on). v2's
         `/contacts/{id}` answers a person or an organisation: its `type` says which, and
-        when it says nothing syncd knows, the entity asked for decides."""
+        when it says nothing syncd knows, the entity asked for decides.
+        """
         raw = self._get(client, entity, remote_id)
         if raw is None:
             return None
@@ -976,6 +1003,7 @@ class OfforteConnector(Connector):
         return hmac.compare_digest(path_secret.encode(), secret.encode())
 
     def webhook_hints(self, body: Any) -> list[WebhookHint]:
+        """Offorte's events name the proposal, company or person changed under `data`."""
         if isinstance(body, bytes | str):
             body = json.loads(body)
         event = str(body.get("type") or "") if isinstance(body, dict) else ""
@@ -1010,6 +1038,7 @@ class OfforteConnector(Connector):
                 for h in hooks or [] if isinstance(h, dict) and h.get("id") is not None]
 
     def webhook_key(self, request: WriteRequest) -> str:
+        """A subscription is its payload URL."""
         return str(request.json["payload_url"])
 
     def webhook_created_id(self, body: Any) -> str | None:
@@ -1027,7 +1056,8 @@ class OfforteConnector(Connector):
 
 def _event_target(event: str, data: Mapping[str, Any]) -> tuple[Entity, str, bool] | None:
     """(entity, remote id, deleted) an event points at; people point at their company,
-    whose fetch lists every person, so a deleted person is noticed too."""
+    whose fetch lists every person, so a deleted person is noticed too.
+    """
     deleted = event.endswith("_deleted")
     own = parse_id(data.get("id"))
     if event.startswith("proposal_") and own:

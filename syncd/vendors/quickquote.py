@@ -95,7 +95,8 @@ UNPRICED_TYPES = frozenset({"note", "text", "heading", "comment", "subtotal"})
 # None and is noted; a line item without a usable id stays in the quote's raw only.
 def _line_id(value: Any) -> str | None:
     """A line item's Shopify id as text; None (the mapping notes it) when unusable. A
-    float is exact only below 2^53 (beyond it, it is a neighbour's id): refused then."""
+    float is exact only below 2^53 (beyond it, it is a neighbour's id): refused then.
+    """
     kind = type(value)
     if kind is int:
         return str(value)
@@ -112,7 +113,8 @@ LineId = Annotated[str | None, BeforeValidator(_line_id)]
 def _objects_or_none(path: str) -> Any:
     """An element that is not an object cannot be read: it becomes None (noted), so the
     quote and its other elements survive; a non-list is left to fail validation (a quote
-    whose line items are not a list has an unusable structure: quarantined)."""
+    whose line items are not a list has an unusable structure: quarantined).
+    """
 
     def check(value: Any) -> Any:
         if value is None:
@@ -129,7 +131,8 @@ def _objects_or_none(path: str) -> Any:
 
 class QQLineItem(Record):
     """An embedded line item; a Shopify product (`custom_product` false) or a custom one.
-    Money is JSON numbers (a decimal string is coerced and noted); ids are Shopify's."""
+    Money is JSON numbers (a decimal string is coerced and noted); ids are Shopify's.
+    """
 
     drift_known: ClassVar[frozenset[str]] = frozenset({
         "product_id", "variant_id", "barcode", "custom_image_path", "custom_product",
@@ -149,7 +152,8 @@ class QQLineItem(Record):
 
 class QQCustomField(Record):
     """A shop-defined custom form field and its value on this quote (only the one named
-    "Company Name" is mapped; its id is what a create sends the company name under)."""
+    "Company Name" is mapped; its id is what a create sends the company name under).
+    """
 
     id: RefId = None
     name: Text = None
@@ -164,7 +168,8 @@ CustomFields = Annotated[list[QQCustomField | None] | None,
 
 class QQQuote(Record):
     """One quote as `GET /quotes` and `GET /quotes/{id}` return it (seed 002). Documented
-    keys syncd does not map are in `drift_known` (raw keeps them)."""
+    keys syncd does not map are in `drift_known` (raw keeps them).
+    """
 
     drift_known: ClassVar[frozenset[str]] = frozenset({
         "assignee", "discount_amount", "discount_reason", "discount_total", "discount_type",
@@ -204,7 +209,8 @@ def contact_key(customer_id: Any, email: str | None) -> str | None:
 
 def _company_field(quote: QQQuote, raw: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(company name, the custom field as sent) of the "Company Name" field, matched
-    case-, space-, hyphen- and underscore-insensitively; None when empty or absent."""
+    case-, space-, hyphen- and underscore-insensitively; None when empty or absent.
+    """
     if not quote.custom_fields:
         return None
     for cf, cf_raw in zip(quote.custom_fields, raw["custom_fields"], strict=True):
@@ -227,7 +233,8 @@ def _unit_price(item: QQLineItem, raw: Mapping[str, Any], quantity: Decimal | No
                 ) -> Decimal | None:
     """`original_line_price / quantity` (the list has no unit price). When the original
     price was not sent, the line price stands in only for an undiscounted line; an
-    unreadable amount is never replaced by a guess."""
+    unreadable amount is never replaced by a guess.
+    """
     line = item.original_line_price
     if line is None and raw.get("original_line_price") is None and _undiscounted(item, raw):
         line = item.line_price
@@ -280,7 +287,8 @@ def _line_items(connector: Connector, quote: QQQuote, raw: dict[str, Any],
     """The quote's line items; the set is complete (items missing from it are deleted)
     only when every element could be read and identified. An element that is not an
     object, or a line without a usable id, stays in the quote's raw only (noted) and the
-    mirror's items of that quote are left as they are."""
+    mirror's items of that quote are left as they are.
+    """
     if quote.line_items is None:  # absent or null: the answer says nothing about items
         return
     complete = True
@@ -303,7 +311,8 @@ def _line_items(connector: Connector, quote: QQQuote, raw: dict[str, Any],
 
 def map_quote(connector: Connector, quote: QQQuote, raw: dict[str, Any]) -> Bundle:
     """A quote → its proposal, line items (complete set), contact and company. An unknown
-    status word keeps the proposal with status NULL and the word in `vendor_status`."""
+    status word keeps the proposal with status NULL and the word in `vendor_status`.
+    """
     bundle = Bundle()
     quote_id = quote.id
     company_id: str | None = None
@@ -362,7 +371,8 @@ def _quantity(value: Any) -> int:
 
 def _shopify_product(raw: Mapping[str, Any]) -> bool:
     """Whether a line item (as the vendor sent it) is a real Shopify product: only its
-    quantity can change. `custom_product` false, also as the text other builds send."""
+    quantity can change. `custom_product` false, also as the text other builds send.
+    """
     flag = raw.get("custom_product")
     if isinstance(flag, str):
         return flag.strip().casefold() in _FALSE_WORDS
@@ -371,7 +381,8 @@ def _shopify_product(raw: Mapping[str, Any]) -> bool:
 
 def _json_id(value: Any) -> Any:
     """A Shopify id (variant, custom field) as the vendor takes it: a JSON integer, also
-    when an answer gave it as text."""
+    when an answer gave it as text.
+    """
     return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
@@ -447,6 +458,7 @@ class QuickQuoteConnector(Connector):
 
     # ---- transport -----------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """Quick Quote takes the API key in `x-api-key`."""
         key = self.account.secret("api_key")
         if not key:
             raise SettingsError(f"accounts[{self.account.name}].auth.api_key", "is required")
@@ -455,6 +467,7 @@ class QuickQuoteConnector(Connector):
     def headers(self) -> dict[str, str]:
         # Without this Content-Type every POST/PUT is answered 415 (httpx adds it for json=,
         # but a body-less POST would not carry it).
+        """Quick Quote answers 415 to a write without a JSON Content-Type."""
         return {"Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
 
     def _path(self, op: str, default: str, **ids: str) -> str:
@@ -529,6 +542,7 @@ class QuickQuoteConnector(Connector):
         return item
 
     def created_id(self, entity: Entity, body: Any) -> str:
+        """Quick Quote answers a line-item create with the quote's items: the new one is last."""
         if entity == Entity.LINE_ITEMS:
             items = body.get("line_items") if isinstance(body, dict) else body
             if isinstance(items, list) and items and isinstance(items[-1], dict):
@@ -571,7 +585,8 @@ class QuickQuoteConnector(Connector):
     def _editable(self, word: Any) -> bool:
         """Whether a quote in status `word` takes edits: Created/Sent/Viewed in any casing
         (or what the account's `status_map` makes draft/sent/viewed). A word that maps to
-        nothing is left to the vendor, whose 400 is then reported as its refusal."""
+        nothing is left to the vendor, whose 400 is then reported as its refusal.
+        """
         if word in EDITABLE:
             return True
         status = self.map_status(word)
@@ -637,6 +652,7 @@ class QuickQuoteConnector(Connector):
         return None
 
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
+        """Quick Quote has no marker search: scan the quotes (the hint narrows which) for the tag."""
         hint = self._marker_hints.get(marker)
         if entity == Entity.LINE_ITEMS and hint and hint[0] == "quote":
             quote = self._get_quote(client, hint[1])

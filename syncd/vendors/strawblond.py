@@ -118,7 +118,8 @@ _READ_ONLY = "syncd mirrors StrawBlond contacts and companies read-only (they co
 # fails validation (and is quarantined). Every other odd value degrades and is noted.
 class StrawBlondCompany(Record):
     """A company as `include=company` embeds it. Its id is a reference here: a company
-    syncd cannot identify is left out of the bundle (noted), never the offer."""
+    syncd cannot identify is left out of the bundle (noted), never the offer.
+    """
 
     drift_known: ClassVar[frozenset[str]] = frozenset({"deleted_at", "media"})
     id: RefId = None
@@ -137,7 +138,8 @@ class StrawBlondCompany(Record):
 
 class StrawBlondContact(Record):
     """A contact as `include=contact` embeds it (SDK: firstname/lastname/email); like the
-    company, one syncd cannot identify is left out (noted), never the offer."""
+    company, one syncd cannot identify is left out (noted), never the offer.
+    """
 
     drift_known: ClassVar[frozenset[str]] = frozenset(
         {"salutation", "deleted_at", "company", "media"})
@@ -157,7 +159,8 @@ class StrawBlondElement(Record):
     """A document element (line item or layout row) as `include=elements` embeds it.
 
     `type` is a word (`line_item_kind` interprets it), `amount` is the unit price of a
-    priced row and the percent of a `percentage` row; `total` is computed by the vendor."""
+    priced row and the percent of a `percentage` row; `total` is computed by the vendor.
+    """
 
     drift_known: ClassVar[frozenset[str]] = frozenset({
         "document_type", "document_id", "remark", "unit", "vat_rate_id", "tag_id", "tag",
@@ -179,7 +182,8 @@ class StrawBlondElement(Record):
 
 def _objects_or_none(value: Any) -> Any:
     """An element that is not an object cannot be identified: it becomes None (noted), so
-    the offer and its other elements survive; a non-list is left to fail validation."""
+    the offer and its other elements survive; a non-list is left to fail validation.
+    """
     if type(value) is not list:
         return value
     for item in value:
@@ -202,7 +206,8 @@ class StrawBlondOffer(Record):
     The documented object has no status field: the word is derived from the flags (or,
     when a flag is missing, from its timestamp). An answer that does carry a `status` word
     is taken at its word (mapped tolerantly). Documented keys syncd does not map are in
-    `drift_known` (raw keeps them), so only keys nobody documented count as unknown."""
+    `drift_known` (raw keeps them), so only keys nobody documented count as unknown.
+    """
 
     drift_known: ClassVar[frozenset[str]] = frozenset({
         "description", "address", "header", "footer", "has_page_break_after_header",
@@ -255,7 +260,8 @@ def _set(flag: bool | None, when: datetime | None) -> bool:
 
 def flags_word(offer: StrawBlondOffer | _OfferFlags) -> str:
     """The `filter[status]` word an offer's flags amount to; `approved_and_rejected` for
-    the contradiction no offer should show (it maps to no status)."""
+    the contradiction no offer should show (it maps to no status).
+    """
     approved = _set(offer.is_approved, offer.approved_at)
     rejected = _set(offer.is_rejected, offer.rejected_at)
     if approved and rejected:
@@ -269,7 +275,8 @@ def flags_word(offer: StrawBlondOffer | _OfferFlags) -> str:
 
 def offer_vendor_status(offer: StrawBlondOffer) -> tuple[str | None, str]:
     """(vendor word, field path it came from): an explicit `status` word if the answer has
-    one, else the word of the flags. Contradictory flags give no word (noted)."""
+    one, else the word of the flags. Contradictory flags give no word (noted).
+    """
     if offer.status is not None and offer.status.strip():
         return offer.status, "status"
     word = flags_word(offer)
@@ -318,7 +325,8 @@ def _contact_row(contact: StrawBlondContact, raw: dict[str, Any]) -> dict[str, A
 
 def _discount(element: StrawBlondElement) -> Decimal | None:
     """The element's discount as money (percent discounts are converted); None when the
-    discount type is a word nobody listed (noted) or a needed number is missing."""
+    discount type is a word nobody listed (noted) or a needed number is missing.
+    """
     value = parse_decimal(element.discount_value)
     if element.discount_type is None or value is None:
         return None
@@ -358,7 +366,8 @@ def _line_item_row(
 def is_line_item(connector: Connector, element: StrawBlondElement) -> bool:
     """Priced types (and the account's `line_item_types`) are line items, layout types are
     not; a type nobody listed (noted) is one when it carries a quantity or a unit price.
-    `total` does not count: the vendor computes it for subtotal rows too."""
+    `total` does not count: the vendor computes it for subtotal rows too.
+    """
     kind = element.type
     if kind in LINE_ITEM_TYPES:  # the common case, without normalising
         return True
@@ -429,7 +438,8 @@ _Related = TypeVar("_Related", StrawBlondContact, StrawBlondCompany)
 
 def _identified(model: _Related | None, raw: Any, path: str) -> _Related | Literal[False] | None:
     """The embedded contact/company; False when it is there but has no usable id (noted):
-    the proposal's link is then left as the mirror has it."""
+    the proposal's link is then left as the mirror has it.
+    """
     if model is None or model.id is not None:
         return model
     drift.note(drift.DriftKind.UNPARSEABLE_VALUE, path, raw.get("id"))
@@ -438,7 +448,8 @@ def _identified(model: _Related | None, raw: Any, path: str) -> _Related | Liter
 
 def offer_fingerprint(raw: dict[str, Any]) -> str:
     """Hash without the signed `*_url` fields: their `expires`/`signature` change on every
-    request, and would otherwise make every offer look changed on every pull."""
+    request, and would otherwise make every offer look changed on every pull.
+    """
     return default_fingerprint({k: v for k, v in raw.items() if not k.endswith("_url")})
 
 
@@ -532,6 +543,7 @@ class StrawBlondConnector(Connector):
 
     # ---- transport -----------------------------------------------------------------------
     def auth(self, tokens: TokenStore) -> httpx.Auth | None:
+        """StrawBlond takes a personal API key as a bearer token."""
         key = self.account.secret("api_key")
         if not key:
             raise SettingsError(f"accounts[{self.account.name}].auth.api_key", "is required")
@@ -555,7 +567,8 @@ class StrawBlondConnector(Connector):
         self, entity: Entity, row: dict[str, Any], children: list[dict[str, Any]], marker: str
     ) -> list[WriteRequest]:
         """Offers: `POST /offer` tagged with `custom_fields.syncd_ref`; line items (created
-        once the offer has its remote id): `POST /document_element` tagged in `remark`."""
+        once the offer has its remote id): `POST /document_element` tagged in `remark`.
+        """
         if entity == Entity.PROPOSALS:
             return [self._create_offer(row, marker)]
         return [self._create_element(row, marker)]  # the matrix allows no other entity
@@ -618,7 +631,8 @@ class StrawBlondConnector(Connector):
     ) -> list[WriteRequest]:
         """Exactly `changes`, in StrawBlond's words; locked offers are refused up front.
         Only offers and elements, with their writable fields, get here (the declarations
-        refuse the rest)."""
+        refuse the rest).
+        """
         if entity == Entity.PROPOSALS:
             return self._update_offer(remote_id, changes, row, raw)
         carried = [(f, key, convert) for f, key, convert in _ELEMENT_FIELDS if f in changes]
@@ -679,7 +693,8 @@ class StrawBlondConnector(Connector):
         self, entity: Entity, remote_id: str, row: dict[str, Any]
     ) -> list[WriteRequest]:
         """Offers are soft-deleted (they then show in `filter[trashed]`); elements are gone
-        (the matrix allows no other entity)."""
+        (the matrix allows no other entity).
+        """
         if entity == Entity.PROPOSALS:
             return [WriteRequest("DELETE", self._offer_path(remote_id), "delete", entity)]
         return [WriteRequest("DELETE", self._element_path(remote_id), "delete", entity)]
@@ -708,7 +723,8 @@ class StrawBlondConnector(Connector):
 
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """Offers by `filter[custom_field]=syncd_ref,<marker>`; elements by a search for the
-        marker, confirmed against their `remark`."""
+        marker, confirmed against their `remark`.
+        """
         if entity == Entity.PROPOSALS:
             params = {"filter[custom_field]": f"{MARKER_FIELD},{marker}", "per_page": 50}
             body = client.get_json(self.account.path("offers", "/offer"), params=params)
@@ -742,7 +758,8 @@ class StrawBlondConnector(Connector):
 
     def webhook_hints(self, body: Any) -> list[WebhookHint]:
         """`offer.*` events name the offer; `document_element.*` events on an offer name
-        its parent. Test events (`test: true`) carry sample data and are ignored."""
+        its parent. Test events (`test: true`) carry sample data and are ignored.
+        """
         if not isinstance(body, dict) or body.get("test") is True:
             return []
         event = str(body.get("event") or "")
@@ -764,7 +781,8 @@ class StrawBlondConnector(Connector):
 
     def webhook_subscriptions(self, url: str, secret: str) -> list[WriteRequest]:
         """One `*` subscription. StrawBlond generates the signing secret itself and returns
-        it in the response (`webhook_secret_from`); `secret` cannot be sent."""
+        it in the response (`webhook_secret_from`); `secret` cannot be sent.
+        """
         path = self.account.path("webhooks", "/webhook")
         return [WriteRequest("POST", path, "webhook", Entity.PROPOSALS,
                              json={"event": "*", "url": url},
@@ -772,13 +790,15 @@ class StrawBlondConnector(Connector):
 
     def existing_webhooks(self, client: VendorClient) -> list[Subscription]:
         """`GET /webhook`, Laravel pages of `{id, event, url, failed_count, ...}` (the
-        signing secret is shown only once, in the create response)."""
+        signing secret is shown only once, in the create response).
+        """
         path = self.account.path("webhooks", "/webhook")
         return [Subscription(str(h["id"]), f"{h.get('event')} {h.get('url')}")
                 for page in client.paginate(path, laravel_paginator(50), records_path=("data",))
                 for h in page.records if isinstance(h, dict) and h.get("id") is not None]
 
     def webhook_key(self, request: WriteRequest) -> str:
+        """A subscription is its event and URL."""
         return f"{request.json['event']} {request.json['url']}"
 
     @staticmethod
@@ -803,7 +823,8 @@ _ELEMENT_FIELDS: tuple[tuple[str, str, Any], ...] = (
 def _offer_state(row: dict[str, Any], raw: dict[str, Any]) -> str:
     """The offer's vendor word, from its raw flags when present (they are the vendor's
     own; raw may be keyed by source when several wrote the row: the newest wins), else
-    from the mirror's `vendor_status`."""
+    from the mirror's `vendor_status`.
+    """
     if isinstance(raw, dict) and "is_locked" not in raw:
         found = [v for v in raw.values() if isinstance(v, dict) and "is_locked" in v]
         raw = max(found, key=lambda v: str(v.get("updated_at") or "")) if found else raw
