@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 
 class ProposalStatus(StrEnum):
@@ -103,7 +103,7 @@ class Bundle:
     extras: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
-        return getattr(self, str(entity))
+        return cast("list[dict[str, Any]]", getattr(self, str(entity)))
 
     def extend(self, other: Bundle) -> None:
         for entity in Entity:

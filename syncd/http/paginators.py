@@ -69,7 +69,7 @@ class Paginator:
     def request_params(self) -> dict[str, Any]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def update(self, body: Any, records: list[Any]) -> None:  # pragma: no cover - interface
+    def update(self, body: Any, records: Sequence[Any]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -107,7 +107,7 @@ class PageNumberPaginator(Paginator):
             params[self.size_param] = self.page_size
         return params
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         if len(records) < self.page_size:
             self.stop()
         else:
@@ -139,7 +139,7 @@ class LastPagePaginator(PageNumberPaginator):
         self.last_key = last_key
         super().__init__(page_size, state, size_param=size_param)
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         holder = body.get(self.envelope) if isinstance(body, dict) else None
         if not isinstance(holder, dict) or self.last_key not in holder:
             super().update(body, records)
@@ -196,7 +196,7 @@ class CursorPaginator(Paginator):
             params[self.size_param] = self.page_size
         return params
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         nxt = body.get(self.next_key) if isinstance(body, dict) else None
         total = body.get("total_records") if isinstance(body, dict) else None
         if isinstance(total, int) and self.page_size:
@@ -219,5 +219,5 @@ class SinglePage(Paginator):
     def request_params(self) -> dict[str, Any]:
         return {}
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         self.stop()
