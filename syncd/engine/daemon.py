@@ -102,7 +102,7 @@ class Daemon:
                                     log_level="warning", access_log=False, lifespan="off")
             self.server = uvicorn.Server(config)
             # uvicorn < 0.29 installed signal handlers from this thread; since 0.29 Server
-            # has no such attribute (it skips them off the main thread), so its stubs refuse it
+            # has no such attribute (it skips them off the main thread), which mypy reports
             self.server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
             threading.Thread(target=self.server.run, daemon=True).start()
 
