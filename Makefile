@@ -24,10 +24,12 @@ demo: $(STAMP)
 
 test: $(STAMP) .chromium
 	$(BIN)/ruff check syncd tests migrations bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check syncd tests migrations bench
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --output BENCHMARKS.md

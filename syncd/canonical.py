@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 
 class ProposalStatus(StrEnum):
@@ -104,7 +104,7 @@ class Bundle:
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
         """The list of one entity's rows, for code that walks every entity the same way."""
-        return getattr(self, str(entity))
+        return cast("list[dict[str, Any]]", getattr(self, str(entity)))
 
     def extend(self, other: Bundle) -> None:
         """Fold another page's bundle into this one, so a stream writes once per batch."""

@@ -309,7 +309,7 @@ def push(
     rt = runtime(loaded)
     names = _names(loaded, account)
     if dry_run:
-        plans = []
+        plans: list[dict[str, Any]] = []
         for name in names:
             for p in Pusher(rt, rt.account(name)).plan_only():
                 plans.append({"account": name, "entity": p.entity, "row_id": p.row_id,
@@ -317,10 +317,10 @@ def push(
                               "body": p.body, "fields": p.fields, "status": p.status,
                               "reason": p.reason})
         table = Table("account", "entity", "row", "request", "fields", "status")
-        for p in plans:
-            table.add_row(p["account"], p["entity"], str(p["row_id"]),
-                          f"{p['method']} {p['path']}", ",".join(p["fields"]),
-                          p["status"] + (f" ({p['reason']})" if p["reason"] else ""))
+        for plan in plans:
+            table.add_row(plan["account"], plan["entity"], str(plan["row_id"]),
+                          f"{plan['method']} {plan['path']}", ",".join(plan["fields"]),
+                          plan["status"] + (f" ({plan['reason']})" if plan["reason"] else ""))
         _emit(plans, fmt, table)
         return
     results = [Pusher(rt, rt.account(n)).run() for n in names]

@@ -282,7 +282,7 @@ def _number(value: Any, info: ValidationInfo) -> int | float | Decimal | None:
 def _integer(value: Any, info: ValidationInfo) -> int | None:
     number = _number(value, info)
     if number is None or type(number) is int:
-        return number  # type: ignore[return-value]
+        return number
     if Decimal(str(number)) == Decimal(str(number)).to_integral_value():
         if type(number) is not Decimal:  # a string was noted by _number already
             _coerced(info, value)

@@ -48,15 +48,15 @@ def check_url(url: str) -> str:
 class DatabaseSettings(BaseModel):
     """Where the mirror lives."""
     model_config = ConfigDict(extra="forbid")
-    url: str = Field("sqlite:///syncd.db", repr=False)  # may hold a password
+    url: str = Field(default="sqlite:///syncd.db", repr=False)  # may hold a password
 
 
 class SyncSettings(BaseModel):
     """How often syncd pulls and pushes, and who wins a conflict."""
     model_config = ConfigDict(extra="forbid")
-    pull_interval_seconds: int = Field(300, ge=1)
-    push_interval_seconds: int = Field(10, ge=1)
-    full_sweep_hours: float = Field(24, gt=0)
+    pull_interval_seconds: int = Field(default=300, ge=1)
+    push_interval_seconds: int = Field(default=10, ge=1)
+    full_sweep_hours: float = Field(default=24, gt=0)
     conflict_policy: Literal["manual", "remote_wins", "local_wins", "newest_wins"] = "manual"
 
 
@@ -82,10 +82,10 @@ class AccountSettings(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     vendor: str
     base_url: str
-    requests_per_minute: int = Field(30, ge=1)
+    requests_per_minute: int = Field(default=30, ge=1)
     allow_delete: bool = False
-    page_size: int | None = Field(None, ge=1)
-    timeout_seconds: float = Field(30.0, gt=0)
+    page_size: int | None = Field(default=None, ge=1)
+    timeout_seconds: float = Field(default=30.0, gt=0)
     webhook_secret: SecretStr | None = None
     paths: dict[str, str] = Field(default_factory=dict)
     auth: dict[str, SecretStr] = Field(default_factory=dict)
@@ -95,12 +95,12 @@ class AccountSettings(BaseModel):
     line_item_types: list[str] = Field(default_factory=list)
     # the guard against false mass deletion: a complete scan that would mark more than this
     # fraction of an entity's live rows deleted marks none and holds them as pending
-    max_delete_fraction: float = Field(0.1, ge=0, le=1)
+    max_delete_fraction: float = Field(default=0.1, ge=0, le=1)
     # who applies held deletions: `syncd deletes confirm` only, or also the next complete
     # scan that finds the same records missing again
     confirm_deletes: Literal["manual", "second_sweep"] = "manual"
     currency: str | None = Field(
-        None, pattern=r"^[A-Z]{3}$",
+        default=None, pattern=r"^[A-Z]{3}$",
         description="ISO 4217 code given to this account's proposals whose vendor record "
                     "carries no currency (some vendors' APIs send none), so the "
                     "reporting views can group their totals by currency; a currency the "

@@ -16,6 +16,8 @@ leases, webhook de-duplication and targeted-fetch queue.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -49,11 +51,11 @@ Quantity = Numeric(18, 4)
 Rate = Numeric(9, 4)
 
 
-def _ts(name: str, **kw: object) -> Column:
+def _ts(name: str, **kw: object) -> Column[Any]:
     return Column(name, DateTime(timezone=True), **kw)  # type: ignore[arg-type]
 
 
-def _bookkeeping() -> list[Column]:
+def _bookkeeping() -> list[Column[Any]]:
     return [
         Column("raw", JSON),
         Column("base", JSON),

@@ -69,12 +69,12 @@ def _take_duplicate(conn: Connection, entity: str, account: str, remote_id: str,
     remote values can be merged into the kept row.
     """
     table = CANONICAL_TABLES[entity]
-    dup = conn.execute(select(table).where(
+    found = conn.execute(select(table).where(
         table.c.account == account, table.c.remote_id == remote_id,
         table.c.id != keep)).mappings().first()
-    if dup is None:
+    if found is None:
         return None
-    dup = dict(dup)
+    dup = dict(found)
     log.warning("account=%s %s %s was mirrored before its create marker was seen: row %s "
                 "kept, row %s merged into it", account, entity, remote_id, keep, dup["id"])
     for child, column in _referrers(entity):
@@ -163,7 +163,7 @@ def adopt_marked(conn: Connection, account: str, connector: Connector, bundle: B
             outbox.c.account == account, outbox.c.entity == str(entity),
             outbox.c.kind == "create", outbox.c.idempotency_key.in_(list(marked)),
             outbox.c.status != "done")).mappings().all()
-        for entry in map(OutboxEntry.from_row, entries):
+        for entry in (OutboxEntry.from_row(dict(row)) for row in entries):
             if link_created(conn, entry, marked[entry.key], now, writer):
                 linked += 1
                 log.info("account=%s %s row %s linked to %s by its create marker",

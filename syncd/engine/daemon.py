@@ -102,7 +102,9 @@ class Daemon:
             config = uvicorn.Config(app, host=host or "127.0.0.1", port=int(port),
                                     log_level="warning", access_log=False, lifespan="off")
             self.server = uvicorn.Server(config)
-            self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            # uvicorn < 0.29 installed signal handlers from this thread; since 0.29 Server
+            # has no such attribute (it skips them off the main thread), which mypy reports
+            self.server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
             threading.Thread(target=self.server.run, daemon=True).start()
 
     def stop(self) -> None:
@@ -147,7 +149,7 @@ class Daemon:
     # ---- jobs -----------------------------------------------------------------------------
     def _first_sweep(self, name: str) -> datetime:
         with self.runtime.db.begin() as conn:
-            last = conn.execute(select(func.max(stream_state.c.last_sweep_at)).where(
+            last: datetime | None = conn.execute(select(func.max(stream_state.c.last_sweep_at)).where(
                 stream_state.c.account == name)).scalar()
         if last is None:  # the first pull of a never-swept account is the sweep
             return datetime.now(UTC) + timedelta(hours=self.settings.sync.full_sweep_hours)
@@ -227,7 +229,7 @@ class Daemon:
 
     def _pulled_recently(self, name: str) -> bool:
         with self.runtime.db.begin() as conn:
-            last = conn.execute(select(func.max(runs.c.finished_at)).where(
+            last: datetime | None = conn.execute(select(func.max(runs.c.finished_at)).where(
                 runs.c.account == name, runs.c.status == "ok")).scalar()
         if last is None:
             return False

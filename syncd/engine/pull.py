@@ -132,10 +132,13 @@ class Puller:
         result = PullResult(self.name)
         run_id = self.run_id = uuid.uuid4().hex[:12]
         with self.db.begin() as conn:
-            run_pk = conn.execute(
+            key = conn.execute(
                 insert(runs).values(run_id=run_id, account=self.name, kind=kind,
                                     started_at=self.clock.now(), status="running")
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            if key is None:  # pragma: no cover - an INSERT into `runs` always has its id
+                raise RuntimeError("the runs insert returned no primary key")
+            run_pk = key[0]
         sent_before = self.account.client.transport.requests_sent
         rank = Priority.SWEEP if sweep and kind == "sweep" else Priority.PULL
         finished = self._finished_by_interrupted_run(run_pk, kind) if sweep else set()

@@ -100,7 +100,7 @@ class Pusher:
             rows = conn.execute(select(outbox).where(
                 outbox.c.account == self.name, outbox.c.status == "pending",
                 outbox.c.idempotency_key.not_in([p.key for p in new] or ["-"]))).mappings().all()
-            pending = [reconciler.previewed(conn, replace(OutboxEntry.from_row(r), reason=None))
+            pending = [reconciler.previewed(conn, replace(OutboxEntry.from_row(dict(r)), reason=None))
                        for r in rows]
         finally:
             trans.rollback()
@@ -193,7 +193,7 @@ class Pusher:
                 row = conn.execute(stmt).mappings().first()
                 if row is None:
                     return None
-                entry = OutboxEntry.from_row(row)  # `uncertain`: a crash mid-send
+                entry = OutboxEntry.from_row(dict(row))  # `uncertain`: a crash mid-send
                 taken = conn.execute(update(outbox).where(
                     outbox.c.id == entry.id, outbox.c.status == entry.status,
                     outbox.c.attempts == entry.attempts).values(

@@ -5,7 +5,7 @@ reads the SQL views: syncd/reporting.py).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, case, func, select
 
@@ -42,7 +42,7 @@ def account_status(conn: Connection, settings: Settings, now: float) -> list[dic
                 select(func.max(runs.c.finished_at)).where(
                     runs.c.account == name, runs.c.kind.in_(kind), runs.c.status == "ok")
             ).scalar()
-            return norm(value)
+            return cast("str | None", norm(value))
 
         spent = conn.execute(
             select(
@@ -59,7 +59,7 @@ def account_status(conn: Connection, settings: Settings, now: float) -> list[dic
                 select(stream_state.c.stream, stream_state.c.state).where(
                     stream_state.c.account == name))
         }
-        depth = dict(conn.execute(
+        depth: dict[str, int] = dict(conn.execute(
             select(outbox.c.status, func.count()).where(outbox.c.account == name)
             .group_by(outbox.c.status)).all())
         refused = [

@@ -259,7 +259,7 @@ class MirrorWriter:
                                  stream, open_conflicts, stats)
             if change is None:
                 stats.unchanged += 1
-            elif change == "stale":
+            elif isinstance(change, str):  # "stale"
                 stats.stale += 1
             else:
                 updates.append(change)

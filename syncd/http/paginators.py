@@ -73,7 +73,7 @@ class Paginator:
         """The query parameters that ask for the current page."""
         raise NotImplementedError
 
-    def update(self, body: Any, records: list[Any]) -> None:  # pragma: no cover - interface
+    def update(self, body: Any, records: Sequence[Any]) -> None:  # pragma: no cover - interface
         """Move to the next page, or stop, from the page just received."""
         raise NotImplementedError
 
@@ -115,7 +115,7 @@ class PageNumberPaginator(Paginator):
             params[self.size_param] = self.page_size
         return params
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         """A short page is the last one; otherwise ask for the next number."""
         if len(records) < self.page_size:
             self.stop()
@@ -148,7 +148,7 @@ class LastPagePaginator(PageNumberPaginator):
         self.last_key = last_key
         super().__init__(page_size, state, size_param=size_param)
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         """Stop at the last page the envelope names, falling back to a short page when it names none."""
         holder = body.get(self.envelope) if isinstance(body, dict) else None
         if not isinstance(holder, dict) or self.last_key not in holder:
@@ -208,7 +208,7 @@ class CursorPaginator(Paginator):
             params[self.size_param] = self.page_size
         return params
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         """Follow the next cursor, and count the pages remaining when the vendor gives a total."""
         nxt = body.get(self.next_key) if isinstance(body, dict) else None
         total = body.get("total_records") if isinstance(body, dict) else None
@@ -233,6 +233,6 @@ class SinglePage(Paginator):
         """An endpoint that answers everything at once takes no paging parameters."""
         return {}
 
-    def update(self, body: Any, records: list[Any]) -> None:
+    def update(self, body: Any, records: Sequence[Any]) -> None:
         """The one page is the whole list."""
         self.stop()

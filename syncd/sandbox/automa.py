@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 
 from syncd.clock import SYSTEM_CLOCK, Clock
 from syncd.sandbox import automa_data as data
-from syncd.sandbox.base import Sandbox
+from syncd.sandbox.base import Handler, Sandbox
 
 MAX_PER_PAGE = 100
 QUOTE_EVENTS = tuple(e for e in data.EVENT_TYPES if e.startswith("QUOTE_"))
@@ -145,7 +145,7 @@ class AutomaSandbox(Sandbox):
             raise BadRequest("Quote not found", 404)
         return quote
 
-    def _guard(self, handler: Any) -> Any:
+    def _guard(self, handler: Handler) -> Handler:
         async def run(request: Request) -> Response:
             try:
                 return await handler(request)
@@ -153,7 +153,7 @@ class AutomaSandbox(Sandbox):
                 return self.error(exc.status, str(exc))
         return run
 
-    def route(self, path: str, handler: Any, methods: list[str]) -> None:
+    def route(self, path: str, handler: Handler, methods: list[str]) -> None:
         """Every Automa.Net handler answers a `BadRequest` as the vendor's 400."""
         super().route(path, self._guard(handler), methods)
 
@@ -341,7 +341,7 @@ class AutomaSandbox(Sandbox):
     def subscribe(self, event_type: str, url: str, authorization: str) -> dict[str, Any]:
         """Add a subscription, for the route and for tests that subscribe directly."""
         when = self.now()
-        sub = {"uuid": data.new_uuid(self.rng), "eventType": event_type, "url": url,
+        sub: dict[str, Any] = {"uuid": data.new_uuid(self.rng), "eventType": event_type, "url": url,
                "authorization": authorization, "isEnabled": True, "createdAt": when,
                "updatedAt": when}
         self.collection("webhooks")[sub["uuid"]] = sub

@@ -23,13 +23,13 @@ from typing import Any
 PARENT_COMPANY = "20"
 CHILD_COMPANY = "21"
 OTHER_COMPANY = "30"
-COMPANIES = {
+COMPANIES: dict[str, dict[str, Any]] = {
     PARENT_COMPANY: {"id": PARENT_COMPANY, "name": "Zon & Laad B.V.", "parent_id": None},
     CHILD_COMPANY: {"id": CHILD_COMPANY, "name": "Zon & Laad Noord B.V.",
                     "parent_id": PARENT_COMPANY},
     OTHER_COMPANY: {"id": OTHER_COMPANY, "name": "Andere Offertes B.V.", "parent_id": None},
 }
-USER = {"id": "10", "name": "Sync Bot", "email": "sync@zonenlaad.test",
+USER: dict[str, Any] = {"id": "10", "name": "Sync Bot", "email": "sync@zonenlaad.test",
         "password": "happy-sandbox-pw", "company_id": PARENT_COMPANY}
 TEMPLATE_ID = "5001"
 EXTERNAL_USER_TOKEN = "ext-user-5c1d9a"

@@ -316,7 +316,8 @@ def proposal_detail(p: dict[str, Any], company: dict[str, Any] | None,
                     date_viewed=iso(p["viewed_at"]), date_won=iso(p["won_at"]),
                     directory_id=None, tags=[], custom_fields=[], agree={"formfields": []})
     else:
-        shown = company_v1(company, None) if company else {k: "" for k in _COMPANY_KEYS}
+        shown: dict[str, Any] = (company_v1(company, None) if company
+                                 else {k: "" for k in _COMPANY_KEYS})
         if company is None:
             shown["id"] = False
         body.update(company=shown, price_total_original=number(total),
@@ -361,18 +362,18 @@ def seed(sandbox: Any, rng: random.Random, companies: int, proposals: int,
     for n in range(proposals):
         pid = sandbox.new_id()
         status = "edit" if n < 3 else rng.choices(STATUSES, weights=(3, 3, 2, 1, 1))[0]
-        company = None if (not pool or rng.random() < 0.05) else rng.choice(pool)
-        contacts = company["people"][: rng.choice((0, 1, 1, 2))] if company else []
+        owner = None if (not pool or rng.random() < 0.05) else rng.choice(pool)
+        contacts = owner["people"][: rng.choice((0, 1, 1, 2))] if owner else []
         created = SEED_START + rng.randrange(0, 300 * 24 * 60) * minute
         modified = created + rng.randrange(0, 30 * 24 * 60) * minute
         viewed = status != "edit" and rng.random() < 0.6
         currency = rng.choice(("USD", "USD", "EUR"))
         store[str(pid)] = {
-            "id": pid, "name": f"Proposal {n + 1} for {company['name'] if company else 'walk-in'}",
+            "id": pid, "name": f"Proposal {n + 1} for {owner['name'] if owner else 'walk-in'}",
             "status": status, "remarks": rng.choice(("", "Make some modifications as requested")),
             "currency": currency,
             "language": rng.choice(("en", "nl")) if currency == "EUR" else "en",
-            "company_id": company["id"] if company else None, "contacts": list(contacts),
+            "company_id": owner["id"] if owner else None, "contacts": list(contacts),
             "account_user_id": rng.choice([None, *(int(u) for u in users)]),
             "proposal_nr": str(2000 + n) if rng.random() < 0.8 else f"nr {n:06d}",
             "version_id": sandbox.new_id(), "created": created, "modified": modified,

@@ -256,7 +256,7 @@ class QuickQuoteSandbox(Sandbox):
     def _discount(value: Any, *, creating: bool) -> dict[str, Any] | None:
         if not value:
             return None
-        kinds = {"fixed_amount": "fixed_amount", "percentage": "percentage"}
+        kinds: dict[Any, str] = {"fixed_amount": "fixed_amount", "percentage": "percentage"}
         if creating:
             kinds["fixed"] = "fixed_amount"  # the create example's spelling
         kind = kinds.get(value.get("discount_type")) if isinstance(value, dict) else None
@@ -328,7 +328,8 @@ class QuickQuoteSandbox(Sandbox):
                                            "sku", "grams", "taxable", "image")}}
 
     def _item(self, quote: dict[str, Any], lid: str) -> dict[str, Any]:
-        for item in quote["line_items"]:
+        items: list[dict[str, Any]] = quote["line_items"]
+        for item in items:
             if str(item["id"]) == lid:
                 return item
         raise Refusal(404, "not_found", f"Line item {lid} not found")

@@ -321,8 +321,9 @@ class StrawBlondSandbox(Sandbox):
             rows = [o for o in self.collection("offers").values() if self._matches(o, flt)]
             for sort in reversed(sorts):  # stable multi-key sort, NULLs first like MySQL
                 key = sort.lstrip("-")
-                rows.sort(key=lambda o, k=key: (o[k] is not None, o[k] or 0, o["seq"]),
-                          reverse=sort.startswith("-"))
+                def nulls_first(o: dict[str, Any], k: str = key) -> tuple[bool, Any, Any]:
+                    return (o[k] is not None, o[k] or 0, o["seq"])
+                rows.sort(key=nulls_first, reverse=sort.startswith("-"))
             root, now = self._root(request), self.clock.time()
             return self._page(request, rows,
                               lambda o: render_offer(o, self.store, includes, root, now),

@@ -220,7 +220,9 @@ class ElementStore(dict[str, dict[str, Any]]):
             self[key] = default
         return dict.__getitem__(self, key)
 
-    def __ior__(self, other: Any) -> ElementStore:  # type: ignore[override]
+    # typeshed checks an in-place `|=` against dict.__or__'s generic overloads, which a
+    # merge into this store (it stays an ElementStore) cannot match
+    def __ior__(self, other: Any) -> ElementStore:  # type: ignore[override, misc]
         self.update(other)
         return self
 
@@ -445,7 +447,7 @@ class Generator:
         for company in companies:
             owners.extend([company] * self.rng.randint(1, 3))
         owners.extend([None] * max(1, len(companies) // 4))  # private persons
-        rows = []
+        rows: list[dict[str, Any]] = []
         for owner in owners:
             first, last = self.rng.choice(_FIRST), self.rng.choice(_LAST)
             when = self.tick(4)

@@ -94,7 +94,7 @@ from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.drift import Date, Key, MoneyText, Number, Record, RefId, Text, Word
 from syncd.errors import BadRecord, VendorRefused, VendorUnsupported
-from syncd.http.auth import BearerAuth
+from syncd.http.auth import BearerAuth, TokenStore
 from syncd.http.paginators import LastPagePaginator
 from syncd.parsing import parse_datetime, parse_decimal
 from syncd.vendors.base import (
@@ -104,7 +104,6 @@ from syncd.vendors.base import (
     Quirk,
     StreamSpec,
     Subscription,
-    TokenStore,
     VendorClient,
     WebhookHint,
     WriteRequest,

@@ -417,6 +417,7 @@ class Connector:
         """The normalised type vocabularies (with the account's `line_item_types`), built
         once per pair of tables: the check runs for every element of every proposal.
         """
+        cache: dict[tuple[frozenset[str], frozenset[str]], tuple[frozenset[str], frozenset[str]]]
         cache = self.__dict__.setdefault("_line_tables", {})
         found = cache.get((priced, unpriced))
         if found is None:

@@ -50,14 +50,13 @@ from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.drift import Date, Flag, Key, Money, MoneyText, Number, Record, RefId, Text, Word
 from syncd.errors import BadRecord, TransientVendorError, VendorRefused, VendorUnsupported
-from syncd.http.auth import LoginTokenAuth
+from syncd.http.auth import LoginTokenAuth, TokenStore
 from syncd.http.paginators import SinglePage
 from syncd.parsing import parse_datetime, parse_decimal
 from syncd.vendors.base import (
     Connector,
     Op,
     StreamSpec,
-    TokenStore,
     VendorClient,
     WriteRequest,
     default_fingerprint,
@@ -317,7 +316,7 @@ def map_external_offer(
     company_id = a.external_client_id
     if company_id is not None:
         proposal["company_id"] = company_id
-        company = {
+        company: dict[str, Any] = {
             "remote_id": company_id, "name": a.client_name or client.client_name,
             "street": client.client_address, "postal_code": client.client_zip,
             "city": client.client_city,
@@ -332,7 +331,7 @@ def map_external_offer(
         contact_id = contact_remote_id(company_id, a.contact_email)
         proposal["contact_id"] = contact_id
         names = [n for n in (a.contact_firstname, a.contact_lastname) if n]
-        contact = {
+        contact: dict[str, Any] = {
             "remote_id": contact_id, "company_id": company_id,
             "first_name": a.contact_firstname, "last_name": a.contact_lastname,
             "full_name": " ".join(names) or None, "email": a.contact_email,
@@ -527,7 +526,7 @@ class HappyofferConnector(Connector):
         # what the new offer holds as sent; a local status `sent` is left out on purpose, so
         # the next push plans it as the send request. "line_items" retires the local items
         # (the vendor's come back with the next pull).
-        fields = ("number", "title", "company_id", "contact_id", "line_items")
+        fields: tuple[str, ...] = ("number", "title", "company_id", "contact_id", "line_items")
         if row.get("status") in (None, ProposalStatus.DRAFT):
             fields += ("status",)
         if row.get("currency") in (None, "EUR"):

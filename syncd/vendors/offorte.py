@@ -92,7 +92,7 @@ from syncd.errors import (
     VendorRefused,
     VendorUnsupported,
 )
-from syncd.http.auth import HeaderKeyAuth, OAuth2RefreshAuth
+from syncd.http.auth import HeaderKeyAuth, OAuth2RefreshAuth, TokenStore
 from syncd.http.paginators import PageNumberPaginator
 from syncd.parsing import currency_of, parse_datetime, parse_decimal, parse_id, strip_html
 from syncd.vendors.base import (
@@ -102,7 +102,6 @@ from syncd.vendors.base import (
     Op,
     StreamSpec,
     Subscription,
-    TokenStore,
     VendorClient,
     VendorOptions,
     WebhookHint,
@@ -493,9 +492,11 @@ def _discount(row: RowModel, row_raw: Mapping[str, Any],
         return None, not _given(row_raw.get("discount_value")) or kind == "none"
     if kind == "none":
         return None, True
-    if kind is None or (kind == "percentage" and gross is None):
+    if kind is None:
         return None, False
-    return (gross * value / 100, True) if kind == "percentage" else (value, True)
+    if kind == "percentage":
+        return (None, False) if gross is None else (gross * value / 100, True)
+    return value, True
 
 
 def _optional(flag: Any) -> bool | None:

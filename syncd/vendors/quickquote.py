@@ -38,7 +38,7 @@ Facts this module relies on (shared/vendors.md section 3 and its "Project decisi
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
@@ -53,7 +53,7 @@ from syncd.errors import (
     VendorRefused,
     VendorUnsupported,
 )
-from syncd.http.auth import HeaderKeyAuth
+from syncd.http.auth import HeaderKeyAuth, TokenStore
 from syncd.http.paginators import CursorPaginator
 from syncd.parsing import parse_decimal, parse_id
 from syncd.vendors.base import (
@@ -61,7 +61,6 @@ from syncd.vendors.base import (
     OneRecord,
     Op,
     StreamSpec,
-    TokenStore,
     VendorClient,
     WriteRequest,
 )
@@ -654,6 +653,7 @@ class QuickQuoteConnector(Connector):
     def find_by_marker(self, client: VendorClient, entity: Entity, marker: str) -> str | None:
         """Quick Quote has no marker search: scan the quotes (the hint narrows which) for the tag."""
         hint = self._marker_hints.get(marker)
+        quotes: Iterable[dict[str, Any]]
         if entity == Entity.LINE_ITEMS and hint and hint[0] == "quote":
             quote = self._get_quote(client, hint[1])
             quotes = [quote] if quote else []

@@ -84,7 +84,7 @@ from syncd.errors import (
     VendorRefused,
     VendorUnsupported,
 )
-from syncd.http.auth import BearerAuth
+from syncd.http.auth import BearerAuth, TokenStore
 from syncd.http.paginators import laravel_paginator
 from syncd.parsing import parse_decimal, strip_html
 from syncd.vendors.base import (
@@ -93,7 +93,6 @@ from syncd.vendors.base import (
     Op,
     StreamSpec,
     Subscription,
-    TokenStore,
     VendorClient,
     WebhookHint,
     WriteRequest,
@@ -763,7 +762,8 @@ class StrawBlondConnector(Connector):
         if not isinstance(body, dict) or body.get("test") is True:
             return []
         event = str(body.get("event") or "")
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        given = body.get("data")
+        data: dict[str, Any] = given if isinstance(given, dict) else {}
         created = body.get("created")
         when = float(created) if isinstance(created, int | float) else None
         if event.startswith("offer.") and data.get("id"):
@@ -838,9 +838,10 @@ def _offer_state(row: dict[str, Any], raw: dict[str, Any]) -> str:
     word = drift.normalize_word(str(row.get("vendor_status") or "draft"))
     if word in ("draft", "pending", "approved", "rejected"):
         return word
-    by_status = {ProposalStatus.ACCEPTED: "approved", ProposalStatus.REJECTED: "rejected",
-                 ProposalStatus.SENT: "pending"}
-    return by_status.get(row.get("status"), "draft")  # type: ignore[call-overload]
+    by_status: dict[str | None, str] = {
+        ProposalStatus.ACCEPTED: "approved", ProposalStatus.REJECTED: "rejected",
+        ProposalStatus.SENT: "pending"}
+    return by_status.get(row.get("status"), "draft")
 
 
 def _records(body: Any) -> list[dict[str, Any]]:

@@ -20,11 +20,11 @@ from pydantic import ValidationError
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.drift import Date, Key, Money, Number, Record, RefId, Text, Word
 from syncd.errors import BadRecord, VendorUnsupported
-from syncd.http.auth import HeaderKeyAuth
+from syncd.http.auth import HeaderKeyAuth, TokenStore
 from syncd.http.client import NotFound
 from syncd.http.paginators import PageNumberPaginator
 from syncd.parsing import parse_decimal
-from syncd.vendors.base import Connector, Op, StreamSpec, TokenStore, VendorClient, WriteRequest
+from syncd.vendors.base import Connector, Op, StreamSpec, VendorClient, WriteRequest
 
 PAGE_SIZE = 25
 NO_ITEM_API = "Toy writes line items only inside a new proposal"
