@@ -121,6 +121,7 @@ class SoakContext:
     episode: int = 0
     batch_examples: int = 0
     episode_steps: int = 60
+    without: frozenset[str] = frozenset()  # actions this run never draws
 
 
 @dataclass
@@ -227,8 +228,9 @@ class SoakMachine(RuleBasedStateMachine):
         # hypothesis likes to repeat a drawn value: mixing in the step keeps actions apart
         rng = random.Random(draw * 1_000_003 + len(self.log))
         before = self.steps
+        drawn = [a for a in ACTIONS if a[0] not in self.ctx.without]
         for _attempt in range(5):  # an action with nothing to act on draws another one
-            name = rng.choices([a[0] for a in ACTIONS], weights=[a[1] for a in ACTIONS])[0]
+            name = rng.choices([a[0] for a in drawn], weights=[a[1] for a in drawn])[0]
             getattr(self, name)(**ACTION_ARGS[name](rng))
             if self.steps > before:
                 return
@@ -635,11 +637,12 @@ def lost_answers(machine: SoakMachine) -> int:
 
 def run_soak(tmp: Path, db_url: str, *, steps: int, seed: int = 14, min_kills: int = 0,
              steps_per_episode: int = 100, command: str = "",
-             progress: Any = None, deadline: float | None = None) -> SoakContext:
+             progress: Any = None, deadline: float | None = None,
+             without: frozenset[str] = frozenset()) -> SoakContext:
     """Run episodes (hypothesis examples) until `steps` steps and `min_kills` kill points
     are reached; each batch of examples is seeded from `seed` (batch i uses seed + i)."""
     ctx = SoakContext(tmp=tmp, db_url=db_url, seed=seed, target_steps=steps, command=command,
-                      episode_steps=steps_per_episode)
+                      episode_steps=steps_per_episode, without=without)
     batch = 0
     while ctx.stats.steps < steps or ctx.stats.kill_points < min_kills:
         if ctx.stats.steps >= steps:  # only kill points are missing: one more episode
