@@ -211,6 +211,11 @@ class Reconciler:
                                  sorted(changes), changes)]
         content = {f: v for f, v in changes.items() if f != "status"}
         entries = [self._unplanned(entity, row, content)] if content else []
+        if entries:
+            try:  # what the mirror's view already refuses costs no request at push
+                self.plan_replacement(conn, entries[0])
+            except PLANNING_ERRORS as exc:
+                entries = [self._refusal(entity, row, "update", exc, sorted(content), content)]
         if "status" in changes:
             entries += self._planned_update(conn, entity, row, plain,
                                             {"status": changes["status"]})
