@@ -6,7 +6,11 @@ or a pull leaves work, or a local edit is made: PostgreSQL NOTIFYs, SQLite is ch
 twice a second), pending webhook fetches as they arrive, incremental pull every
 `pull_interval_seconds` (backed off while webhooks keep an account fresh), and a full sweep
 every `full_sweep_hours`. The account's budget orders what they send: push, webhook fetch,
-pull, sweep. Each job runs only while this worker holds the account's lease.
+pull, sweep. Each job runs only while this worker holds the account's lease, and an
+account's pushes start only after this worker's first pull of it (at start-up or when it
+takes the account over): a local edit made while no daemon ran is planned against a view
+that has seen the vendor's edits made meanwhile, so the same field changed on both sides
+is a conflict, not an overwrite.
 
 SIGTERM/SIGINT: stop taking work, let the request in flight finish (or abandon it after a
 grace period — every write is committed per page or per entry, so nothing is lost), exit 0.
@@ -67,6 +71,11 @@ class Daemon:
         self.last_webhook: dict[str, float] = {}
         self.failing_since: dict[str, float] = {}
         self._held: set[str] = set()
+        # accounts this worker has pulled since it took them up: a push waits for that
+        # pull, because the view the mirror holds is of unknown age when a process starts
+        # or takes an account over (a local edit made while no daemon ran would otherwise
+        # be sent over a remote edit made meanwhile, with no conflict)
+        self._viewed: set[str] = set()
         # pulls and sweeps of one account never overlap (they share stream checkpoints)
         self._pull_locks = {name: threading.Lock() for name in self.accounts}
         self._active = 0
@@ -162,9 +171,11 @@ class Daemon:
             return
         before = set(self._held)
         self._held = self.leases.balance(self.accounts)
+        self._viewed &= self._held
         for name in self._held - before:
             self.runtime.account(name).budget.load()  # spend seen by others
             log.info("worker %s now serves account=%s", self.worker, name)
+            self._run_now(f"pull:{name}")  # its pushes wait for this worker's first pull
 
     def holds(self, name: str) -> bool:
         """Whether this worker may sync the account now: not stopping and still holding its lease."""
@@ -199,6 +210,8 @@ class Daemon:
         return None
 
     def _push(self, name: str) -> None:
+        if name not in self._viewed:
+            return  # the first pull since this worker took the account up comes first
         self._guard(name, "push", lambda: Pusher(self.runtime, self.runtime.account(name),
                                                  self.worker).run())
 
@@ -209,8 +222,8 @@ class Daemon:
 
     def _pull(self, name: str) -> None:
         recent = time.time() - self.last_webhook.get(name, 0)
-        if (recent < self.settings.sync.pull_interval_seconds and self._pulled_recently(name)
-                and not self._stale(name)):
+        if (name in self._viewed and recent < self.settings.sync.pull_interval_seconds
+                and self._pulled_recently(name) and not self._stale(name)):
             return  # webhooks keep this account fresh; the sweep still catches misses
         lock = self._pull_locks[name]
         if not lock.acquire(blocking=False):
@@ -225,6 +238,8 @@ class Daemon:
             lock.release()
         if result is not None and not result.ok:
             self.failing_since.setdefault(name, time.time())
+        if result is not None and self.holds(name):
+            self._viewed.add(name)
         self.nudge_push(name)
 
     def _pulled_recently(self, name: str) -> bool:
@@ -252,8 +267,11 @@ class Daemon:
     def _sweep(self, name: str) -> None:
         with self._pull_locks[name]:
             self._resolve(name)
-            self._guard(name, "sweep", lambda: Puller(
+            result = self._guard(name, "sweep", lambda: Puller(
                 self.runtime, self.runtime.account(name)).run(sweep=True, kind="sweep"))
+        if result is not None and self.holds(name):
+            self._viewed.add(name)
+            self.nudge_push(name)
 
     def _resolve(self, name: str) -> None:
         """Before a pull: settle the account's in-doubt writes (lost create answers, entries

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, text
 
 from syncd.clock import SYSTEM_CLOCK
-from syncd.db.tables import pending_fetches, proposals
+from syncd.db.tables import conflicts, pending_fetches, proposals
 from syncd.demo import write_settings
 from syncd.engine.daemon import Daemon
 from syncd.engine.pull import Puller
@@ -188,7 +188,10 @@ def _three_workers(url: str, make_runtime, served) -> None:
 
     Database(url).upgrade()
     box = sandbox_class("quickquote")(requests_per_minute=1_000_000)
-    box.seed_data(companies=3, proposals=15, max_items=2, seed=9)
+    # the twenty accounts read one shop: each edits a record of its own below, or a pull
+    # (each worker pulls an account before its first push) sees another account's edit of
+    # the same record as a remote edit, a conflict
+    box.seed_data(companies=3, proposals=60, max_items=2, seed=9)
     served(box)
     accounts = []
     for i in range(20):
@@ -223,9 +226,10 @@ def _share_and_take_over(daemons: list[Daemon], box: Any) -> None:
     with rt0.db.begin() as conn:
         for i in range(20):
             conn.execute(text(
-                "UPDATE proposals SET title = :t WHERE id = (SELECT min(id) FROM proposals "
-                "WHERE account = :a AND vendor_status IN ('Created','Sent','Viewed'))"),
-                {"t": f"edit-qq{i:02d}", "a": f"qq{i:02d}"})
+                "UPDATE proposals SET title = :t WHERE id = (SELECT id FROM proposals "
+                "WHERE account = :a AND vendor_status IN ('Created','Sent','Viewed') "
+                "ORDER BY remote_id LIMIT 1 OFFSET :i)"),
+                {"t": f"edit-qq{i:02d}", "a": f"qq{i:02d}", "i": i})
     wait_for(lambda: len(box.seen("PUT")) >= 20, timeout=60)
     # kill worker 0 without releasing its leases: the others take over after expiry
     dead = daemons[0]
@@ -302,3 +306,49 @@ def test_local_edit_is_pushed_at_once_not_at_the_next_push_interval(db_url, make
         assert time.time() - started < 5
     finally:
         daemon.stop()
+
+
+def test_a_daemon_pulls_before_its_first_push_so_an_edit_made_meanwhile_is_a_conflict(
+        db_url, make_runtime, served):
+    """Issue 14 (soak seed 1014): a local edit made while no daemon ran, and a remote edit
+    of the same field made meanwhile. The mirror's view is older than both; a daemon that
+    pushed at start-up would send the local value over the remote one with no conflict.
+    Its first push waits for its first pull, which sees both edits: a conflict, and the
+    vendor keeps the customer's value."""
+    box = sandbox_class("strawblond")(requests_per_minute=10_000)
+    box.seed_data(companies=3, proposals=8, max_items=2, seed=4)
+    served(box)
+    entry = box.account_entry("sb")
+    entry["requests_per_minute"] = 10_000
+    rt = make_runtime(db_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
+                      push_interval_seconds=1)
+    rt.settings.webhooks.listen = f"127.0.0.1:{free_port()}"
+    assert Puller(rt, rt.account("sb")).run(sweep=True).ok
+    with rt.db.begin() as conn:
+        row = conn.execute(select(proposals.c.id, proposals.c.remote_id).where(
+            proposals.c.account == "sb", proposals.c.status == "draft",
+            proposals.c.deleted_at.is_(None)).order_by(proposals.c.id)).first()
+        assert row is not None
+        conn.execute(text("UPDATE proposals SET title = 'Edited in the mirror' WHERE id = :id"),
+                     {"id": row.id})
+    box.remote_edit_title(row.remote_id, "Edited by the customer")
+    box.reset_log()
+    daemon = Daemon(rt, lease_ttl=5)
+    daemon.start()
+    try:
+        def opened() -> Any:
+            with rt.db.begin() as conn:
+                return conn.execute(select(conflicts.c.local_value, conflicts.c.remote_value)
+                                    .where(conflicts.c.row_id == row.id,
+                                           conflicts.c.field == "title",
+                                           conflicts.c.status == "open")).first()
+
+        conflict = wait_for(opened)
+        assert tuple(conflict) == ("Edited in the mirror", "Edited by the customer")
+        wait_for(lambda: [j[1] for j in daemon.job_log].count("push") >= 1)
+    finally:
+        daemon.stop()
+    assert box.proposal_title(row.remote_id) == "Edited by the customer"
+    writes = [r for r in box.requests if r.method in ("PUT", "PATCH", "POST")
+              and row.remote_id in r.path]
+    assert writes == [], "the local value was not sent over the remote edit"
