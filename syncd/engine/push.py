@@ -52,7 +52,13 @@ from syncd.http.client import priority
 log = logging.getLogger("syncd.push")
 MAX_ATTEMPTS = 8
 CLAIM_SECONDS = 300.0
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+def worker_id() -> str:
+    """This process's name on the claims it takes, read when asked: a process forked from
+    one that imported syncd (a fork server, a pre-forking supervisor) has a pid of its own,
+    and a name fixed at import would let it take a dead sibling's claim for its own live one
+    (found by the convergence soak: the in-doubt write of a killed sync was never resolved).
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
 # what sending one entry may raise: the error class says what becomes of the entry
 SENDING_ERRORS = (VendorError, BadRecord)
 
@@ -77,13 +83,13 @@ class PushResult:
 class Pusher:
     """Reconciles and pushes one account."""
 
-    def __init__(self, runtime: Runtime, account: AccountRuntime, worker: str = WORKER_ID):
+    def __init__(self, runtime: Runtime, account: AccountRuntime, worker: str | None = None):
         self.runtime = runtime
         self.account = account
         self.db = runtime.db
         self.clock = runtime.clock
         self.name = account.name
-        self.worker = worker
+        self.worker = worker or worker_id()
 
     def reconcile(self) -> list[OutboxEntry]:
         """Plan outbox entries for the local edits made since the last run, so push sends every change."""
@@ -241,6 +247,16 @@ class Pusher:
         found are settled as they are.
         """
         connector = self.account.connector
+        if entry.kind in ("update", "status") and not connector.refresh_before_update:
+            verdict = self._mirror_verdict(entry)
+            if verdict == "landed":
+                self._settle(entry)
+                result.done += 1
+                return None
+            if verdict == "superseded":
+                self._fail(entry, verdict, "the mirror no longer holds these values (a later "
+                                           "edit or a merge of the vendor's replaced them)")
+                return None
         if entry.kind == "update" and connector.refresh_before_update:
             read = None
             if entry.attempts > 0 or entry.uncertain:
@@ -309,6 +325,32 @@ class Pusher:
         else:
             self._fail(entry, outcome, str(error))
             result.refused.append(str(error))
+
+    def _mirror_verdict(self, entry: OutboxEntry) -> str | None:
+        """What the mirror already says of an update, without a request: "landed" when its
+        base holds every value sent (a pull saw the vendor hold them: the write, or one
+        in doubt, arrived), "superseded" when no field's local value is the one this entry
+        would send any more (a later local edit has its own entry; a merge kept the vendor's
+        value), else None. An entry in doubt from a killed run is otherwise sent again over
+        a remote edit the mirror has merged since (found by the convergence soak).
+        """
+        sent = entry.values
+        fields = [f for f in (entry.fields or sent) if f in sent]
+        table = CANONICAL_TABLES[entry.entity]
+        references = REFERENCES.get(entry.entity, {})
+        if entry.row_id is None or not fields or any(
+                f in references or f not in table.c for f in fields):
+            return None
+        with self.db.begin() as conn:
+            row = conn.execute(select(table).where(table.c.id == entry.row_id)).mappings().first()
+        if row is None:
+            return None
+        base = row["base"] or {}
+        if all(f in base and norm(base[f]) == norm(sent[f]) for f in fields):
+            return "landed"
+        if all(norm(row[f]) != norm(sent[f]) for f in fields):
+            return "superseded"
+        return None
 
     def _verify_in_doubt(self, entry: OutboxEntry) -> str:
         """An update whose earlier attempt may have reached the vendor (answer lost, or a
@@ -593,7 +635,7 @@ def daemon_running(db_url: str) -> bool:
     return False
 
 
-def owns_account(runtime: Runtime, name: str, worker: str = WORKER_ID) -> bool:
+def owns_account(runtime: Runtime, name: str, worker: str | None = None) -> bool:
     """Whether no other live process may hold claims of account `name`: PostgreSQL, the
     account's lease is ours, free or expired; SQLite, no daemon holds the lock file.
     """
@@ -602,11 +644,11 @@ def owns_account(runtime: Runtime, name: str, worker: str = WORKER_ID) -> bool:
     with runtime.db.begin() as conn:
         lease = conn.execute(select(leases.c.owner, leases.c.expires_at).where(
             leases.c.account == name)).first()
-    return (lease is None or not lease.owner or lease.owner == worker
+    return (lease is None or not lease.owner or lease.owner == (worker or worker_id())
             or lease.expires_at < runtime.clock.time())
 
 
-def resolve_before_pull(runtime: Runtime, name: str, worker: str = WORKER_ID,
+def resolve_before_pull(runtime: Runtime, name: str, worker: str | None = None,
                         owner: bool | None = None) -> PushResult:
     """Settle account `name`'s in-doubt writes before it is pulled (`syncd sync`,
     `backfill`, each daemon pull): a pull must never meet the record of a lost create

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from syncd.canonical import Entity
 from syncd.db.tables import conflicts, outbox
 from syncd.engine.lease import SqliteSingleton
+from syncd.engine.pull import Puller
 from syncd.engine.push import Pusher, owns_account, resolve_before_pull
 from syncd.engine.reconcile import Reconciler
 from syncd.errors import BadRecord
@@ -243,6 +244,41 @@ def test_update_in_doubt_that_reached_the_vendor_is_settled_without_sending_it_a
     assert result.ok and result.done == 1, result.refused
     assert writes(case) == [], "a write the vendor already holds is not sent again"
     assert [e["status"] for e in entries(case, "update")] == ["done"]
+
+
+def test_update_in_doubt_is_not_resent_after_the_mirror_merged_a_remote_edit_since(
+    vendor, db_url, make_runtime, served
+):
+    """Found by the convergence soak (seed 1014, StrawBlond): a write left in doubt by a
+    killed sync landed; later pulls saw it (base := C) and then a remote edit (mirror and
+    base := B). The in-doubt entry was still sent at the next start, and C overwrote B at
+    the vendor while the mirror kept B. The mirror already tells, without a request, that
+    such an entry has nothing left to send."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.UPDATE)
+    row = editable(case)
+    rid = row["remote_id"]
+    sql(case, "UPDATE proposals SET title = 'Local C' WHERE id = :id", id=row["id"])
+    kill_mid_send(case)
+    case.sandbox.remote_edit_title(rid, "Local C")  # the vendor processed the write
+    case.clock.advance(60)
+    # pulls that leave the in-doubt entry alone (a process that took it for its own
+    # claim): the mirror sees C, then the vendor's user's B
+    assert Puller(case.runtime, case.runtime.account(case.account)).run(sweep=False).ok
+    case.sandbox.remote_edit_title(rid, "Remote B")
+    case.clock.advance(60)
+    assert Puller(case.runtime, case.runtime.account(case.account)).run(sweep=False).ok
+    assert mirror(case, row["id"])["title"] == "Remote B"
+    case.sandbox.reset_log()
+
+    resolve_before_pull(case.runtime, case.account)
+    sync(case)
+
+    assert case.sandbox.proposal_title(rid) == "Remote B", "the remote edit was overwritten"
+    assert writes(case) == []
+    assert mirror(case, row["id"])["title"] == "Remote B"
+    [entry] = entries(case, "update")
+    assert entry["status"] in ("superseded", "done")
 
 
 def test_a_live_daemons_claim_is_never_taken_by_a_cron_sync(

@@ -17,6 +17,7 @@ the soak (the caller decides what fails).
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -34,6 +35,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 from sqlalchemy import select
 
 from syncd.db.tables import conflicts, outbox, proposals
+from syncd.engine.push import daemon_running
 from syncd.engine.values import norm
 from tests.soak import vendors
 from tests.soak.harness import ALLOW_DELETE, WRITES, Divergence, Outcome, Stats, World
@@ -67,6 +69,9 @@ ACTIONS: list[tuple[str, int]] = [
 NUMBERS = ("N-1", "N-2", "N-3")  # local values of a second field: edits return to them too
 DELIVERIES = ("in_order", "duplicated", "reordered", "lost")
 WEBHOOK_TIMEOUT = 10.0  # seconds a vendor waits for the receiver's answer
+_trace = os.environ.get("SYNCD_SOAK_TRACE", "")
+TRACE: tuple[str, str] | None = (_trace.split(":")[0], _trace.split(":")[1]) \
+    if ":" in _trace else None
 
 
 def _row(rng: Rng) -> dict[str, Any]:
@@ -177,6 +182,30 @@ class SoakMachine(RuleBasedStateMachine):
         self.ctx.stats.steps += 1
         self.ctx.stats.actions[action] += 1
         self.log.append(text)
+        if TRACE:
+            self.log.append(self.trace(*TRACE))
+
+    def trace(self, vendor: str, remote: str) -> str:
+        """SYNCD_SOAK_TRACE=vendor:remote_id: one row's mirror value, base, outbox entries,
+        conflicts and vendor value after each step, in the episode's log (for debugging a
+        divergence; the remote id is the one the divergence names in brackets)."""
+        row = self.world.sql("SELECT id, title, base FROM proposals WHERE remote_id = :r "
+                             "AND account = :a", r=remote, a=self.account(vendor))
+        if not row:
+            return f"      . {remote}: no row"
+        base = row[0]["base"]
+        base = base if isinstance(base, dict) else __import__("json").loads(base or "{}")
+        row_id = row[0]["id"]
+        entries = [(e["id"], e["kind"], e["status"], e["attempts"], str(e["body"])[:40],
+                    e["claimed_by"], e["claimed_until"])
+                   for e in self.outbox_rows(vendor) if e["row_id"] == row_id]
+        held = self.world.sql("SELECT id, status, local_value, remote_value FROM conflicts "
+                              "WHERE row_id = :id AND account = :a", id=row_id,
+                              a=self.account(vendor))
+        at_vendor = self.world.boxes[vendor].proposal_title(remote)
+        return (f"      . mirror {row[0]['title']!r} base {base.get('title')!r} vendor "
+                f"{at_vendor!r} outbox {entries} conflicts {[tuple(c.values()) for c in held]}"
+                f" daemon lock {daemon_running(self.world.db_url)}")
 
     def diverge(self, kind: str, account: str, detail: str) -> None:
         self.ctx.divergences.append(Divergence(
@@ -482,6 +511,8 @@ class SoakMachine(RuleBasedStateMachine):
             run = self.world.syncd("sync")
             self.ctx.stats.quiescence_syncs += 1
             self.record_run(run)
+            if TRACE:
+                self.log += [f"    quiescence sync: exit {run.code}", self.trace(*TRACE)]
             pending = self.world.sql(
                 "SELECT count(*) AS n FROM outbox WHERE account LIKE :t "
                 "AND status IN ('pending', 'sending')", t=f"{self.world.tag}-%")[0]["n"]
@@ -494,6 +525,8 @@ class SoakMachine(RuleBasedStateMachine):
                          f"{QUIESCENCE_SYNCS} syncs: {self.world.planned_writes()[:3]}")
         sweep = self.world.syncd("backfill")
         self.record_run(sweep)
+        if TRACE:
+            self.log += ["    sweep", self.trace(*TRACE)]
         if sweep.code != 0:
             self.diverge("sweep_failed", "*", (sweep.out + sweep.err)[-800:])
         self.world.age_outbox()
