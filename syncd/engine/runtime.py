@@ -93,8 +93,8 @@ class Runtime:
 
     def _build(self, settings: AccountSettings) -> AccountRuntime:
         connector = connector_class(settings.vendor)(settings)
-        budget = RateBudget(settings.name, settings.requests_per_minute, self.clock,
-                            RequestLog(self.db))
+        ledger = RequestLog(self.db)  # the budget reads it back, the transport writes it
+        budget = RateBudget(settings.name, settings.requests_per_minute, self.clock, ledger)
         inner: httpx.BaseTransport | None = (
             self.transport_factory(settings) if self.transport_factory else None
         )
@@ -103,7 +103,7 @@ class Runtime:
             base_url=settings.base_url,
             budget=budget,
             clock=self.clock,
-            db=self.db,
+            ledger=ledger,
             auth=connector.auth(DbTokenStore(self.db, settings.name, self.clock)),
             headers=connector.headers(),
             timeout=settings.timeout_seconds,

@@ -38,11 +38,31 @@ class Priority(IntEnum):
 
 class RequestLedger(Protocol):
     """Where an account's sent requests are recorded, injected by whoever owns persistence
-    (`syncd.db.ledger.RequestLog`), so the budget itself writes and reads no SQL.
+    (`syncd.db.ledger.RequestLog`), so neither the budget nor the transport writes or reads
+    SQL. The ledger is shared by every process spending the account, which makes it the
+    arbiter of the budget across processes; the in-process `RateBudget` only orders threads.
     """
 
     def sent_since(self, account: str, since: float) -> Iterable[float]:
         """Send times of the account's requests after `since`, oldest first."""
+        ...
+
+    def reserve(
+        self, account: str, sent_at: float, method: str, endpoint: str, kind: str,
+        per_minute: int,
+    ) -> tuple[int | None, float]:
+        """Record a request about to be sent, unless all processes together already sent
+        `per_minute` in the window before `sent_at`: the check and the record are atomic
+        per account, so two processes never both take the last slot.
+
+        Returns (row id, 0.0) when recorded, else (None, seconds until a slot frees).
+        """
+        ...
+
+    def finish(self, row_id: int, status: int, duration_ms: int, done_at: float) -> None:
+        """Record the answer to a reserved request (status -1: none came); the slot then
+        counts from `done_at`, the time the answer came back (see `RateBudget.settle`).
+        """
         ...
 
 

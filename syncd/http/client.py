@@ -1,7 +1,8 @@
 """One budgeted, retrying, authenticated HTTP client per vendor account.
 
 Every request passes `BudgetTransport`, which takes a slot from the account's `RateBudget`
-and writes the request to `request_log` *before* sending (so a restart never bursts and
+and reserves the request in the injected `RequestLedger` (the engine's `request_log`)
+*before* sending (so a restart never bursts, other processes see the slot taken, and
 `syncd status` / the benchmarks can count what was spent), then records the status. No code
 path can bypass it: auth refreshes and connector lookups use the same transport.
 """
@@ -16,15 +17,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select, text, update
 
 from syncd import jsontext
 from syncd.clock import Clock
-from syncd.db.session import Database
-from syncd.db.tables import request_log
 from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
 from syncd.http import lazy_records
-from syncd.http.budget import WINDOW_SECONDS, Priority, RateBudget
+from syncd.http.budget import Priority, RateBudget, RequestLedger
 from syncd.http.paginators import Page, Paginator, dig
 from syncd.http.redaction import endpoint_of, redact_url
 from syncd.http.retry import DEFAULT_429_WAIT, parse_retry_after, retrying
@@ -42,20 +40,24 @@ class MalformedResponse(TransientVendorError):
 
 
 class BudgetTransport(httpx.BaseTransport):
-    """Spends the account budget and logs each request around the real transport."""
+    """Spends the account budget and logs each request around the real transport.
+
+    `ledger` None records nothing and checks no other process's spending (unit tests, and
+    sandbox clients that own no database).
+    """
 
     def __init__(
         self,
         inner: httpx.BaseTransport,
         account: str,
         budget: RateBudget,
-        db: Database | None,
+        ledger: RequestLedger | None,
         stop: threading.Event | None = None,
     ) -> None:
         self.inner = inner
         self.account = account
         self.budget = budget
-        self.db = db
+        self.ledger = ledger
         self.stop = stop
         self.counts: Counter[tuple[str, str, int]] = Counter()
 
@@ -65,7 +67,7 @@ class BudgetTransport(httpx.BaseTransport):
         endpoint = endpoint_of(request.url.path)
         while True:
             sent_at = self.budget.acquire(priority, self.stop)
-            row_id, wait = self._log_start(sent_at, request.method, endpoint, priority)
+            row_id, wait = self._reserve(sent_at, request.method, endpoint, priority)
             if wait <= 0:
                 break
             # another process (a cron `syncd sync`, a worker that just lost the lease)
@@ -75,55 +77,29 @@ class BudgetTransport(httpx.BaseTransport):
         try:
             response = self.inner.handle_request(request)
         except httpx.TransportError:
-            self._log_end(row_id, -1, started, self.budget.settle(sent_at))
+            self._finish(row_id, -1, started, self.budget.settle(sent_at))
             self.counts[(request.method, endpoint, -1)] += 1
             raise
-        self._log_end(row_id, response.status_code, started, self.budget.settle(sent_at))
+        self._finish(row_id, response.status_code, started, self.budget.settle(sent_at))
         self.counts[(request.method, endpoint, response.status_code)] += 1
         return response
 
-    def _log_start(
+    def _reserve(
         self, sent_at: float, method: str, endpoint: str, priority: Priority
     ) -> tuple[int | None, float]:
-        """Reserve the request in the shared log, unless every process together already
-        sent `per_minute` requests in the last 60 s; returns (row id, seconds to wait).
-
-        The check and the insert are one transaction, serialised per account (an advisory
-        lock on PostgreSQL, the write lock on SQLite), so two processes never both take
-        the last slot.
+        """Reserve the request in the shared ledger; returns (row id, seconds to wait),
+        the wait being non-zero when other processes already spent the account's minute.
         """
-        if self.db is None:
+        if self.ledger is None:
             return None, 0.0
-        with self.db.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"),
-                             {"a": f"syncd-budget:{self.account}"})
-            spent, oldest = conn.execute(
-                select(func.count(), func.min(request_log.c.sent_at)).where(
-                    request_log.c.account == self.account,
-                    request_log.c.sent_at > sent_at - WINDOW_SECONDS)
-            ).one()
-            if spent >= self.budget.per_minute:
-                return None, max(0.01, float(oldest) + WINDOW_SECONDS - sent_at)
-            result = conn.execute(
-                insert(request_log).values(
-                    account=self.account, sent_at=sent_at, method=method, endpoint=endpoint,
-                    kind=priority.name.lower(),
-                )
-            )
-            return int(result.inserted_primary_key[0]), 0.0  # type: ignore[index]
+        return self.ledger.reserve(self.account, sent_at, method, endpoint,
+                                   priority.name.lower(), self.budget.per_minute)
 
-    def _log_end(self, row_id: int | None, status: int, started: float, done_at: float) -> None:
+    def _finish(self, row_id: int | None, status: int, started: float, done_at: float) -> None:
         """Record the answer; the slot counts from when the answer came back (see settle)."""
-        if self.db is None or row_id is None:
+        if self.ledger is None or row_id is None:
             return
-        with self.db.begin() as conn:
-            conn.execute(
-                update(request_log)
-                .where(request_log.c.id == row_id)
-                .values(status=status, sent_at=done_at,
-                        duration_ms=int((time.perf_counter() - started) * 1000))
-            )
+        self.ledger.finish(row_id, status, int((time.perf_counter() - started) * 1000), done_at)
 
     def close(self) -> None:
         """Close the wrapped transport: the budget holds no connection of its own."""
@@ -164,7 +140,7 @@ class AccountClient:
         base_url: str,
         budget: RateBudget,
         clock: Clock,
-        db: Database | None,
+        ledger: RequestLedger | None,
         auth: httpx.Auth | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 30.0,
@@ -178,7 +154,7 @@ class AccountClient:
         self.budget = budget
         self.attempts = attempts
         self.transport = BudgetTransport(
-            inner_transport or httpx.HTTPTransport(retries=0), account, budget, db, stop
+            inner_transport or httpx.HTTPTransport(retries=0), account, budget, ledger, stop
         )
         self.http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",

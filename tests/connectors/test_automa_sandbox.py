@@ -38,7 +38,7 @@ class Harness:
         clock = FakeClock()
         self.client = AccountClient(
             account="am", base_url=self.account.base_url,
-            budget=RateBudget("am", 10_000, clock), clock=clock, db=None,
+            budget=RateBudget("am", 10_000, clock), clock=clock, ledger=None,
             auth=self.conn.auth(None),  # type: ignore[arg-type]
             headers=self.conn.headers(), refusal_message=self.conn.refusal_message)
         self.raw = httpx.Client(base_url=self.account.base_url)

@@ -62,7 +62,7 @@ class Harness:
         clock = FakeClock()
         self.client = AccountClient(
             account="ho", base_url=self.account.base_url,
-            budget=RateBudget("ho", 1000, clock), clock=clock, db=None,
+            budget=RateBudget("ho", 1000, clock), clock=clock, ledger=None,
             auth=self.conn.auth(self.tokens), headers=self.conn.headers(),
             refusal_message=self.conn.refusal_message, attempts=1)
 

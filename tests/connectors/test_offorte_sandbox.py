@@ -66,7 +66,7 @@ def client_for(box: OfforteSandbox, version: str = "v1",
     conn = OfforteConnector(settings_of(box, version))
     clock = FakeClock()
     client = AccountClient(account="off", base_url=conn.account.base_url,
-                           budget=RateBudget("off", 10_000, clock), clock=clock, db=None,
+                           budget=RateBudget("off", 10_000, clock), clock=clock, ledger=None,
                            auth=conn.auth(tokens or DictTokens()), headers=conn.headers(),
                            refusal_message=conn.refusal_message, attempts=1)
     return client, conn

@@ -53,7 +53,7 @@ def _make(served: Callable[[Sandbox], ServedApp], *, rpm: int = 10_000, proposal
     connector = QuickQuoteConnector(account)
     client = AccountClient(
         account="qq", base_url=account.base_url,
-        budget=RateBudget("qq", account.requests_per_minute, clock), clock=clock, db=None,
+        budget=RateBudget("qq", account.requests_per_minute, clock), clock=clock, ledger=None,
         auth=connector.auth(None), headers=connector.headers(),  # type: ignore[arg-type]
         refusal_message=connector.refusal_message, attempts=2)
     raw = httpx.Client(base_url=account.base_url + "/", headers={"x-api-key": sandbox.api_key})

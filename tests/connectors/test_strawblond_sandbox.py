@@ -70,7 +70,7 @@ def _make(served: Callable[..., ServedApp], *, rpm: int = 10_000, **kwargs: Any)
     connector = StrawBlondConnector(account)
     client = AccountClient(
         account="sb", base_url=account.base_url,
-        budget=RateBudget("sb", account.requests_per_minute, clock), clock=clock, db=None,
+        budget=RateBudget("sb", account.requests_per_minute, clock), clock=clock, ledger=None,
         auth=connector.auth(None), headers=connector.headers(),  # type: ignore[arg-type]
         refusal_message=connector.refusal_message, attempts=2)
     raw = httpx.Client(base_url=account.base_url + "/",
@@ -95,7 +95,7 @@ def test_strawblond_accept_header_is_mandatory(sb: SB) -> None:
     assert sb.raw.get("offer", headers=JSON).status_code == 200
     forgetful = AccountClient(
         account="sb", base_url=sb.sandbox.base_url(), budget=RateBudget("sb", 1000, sb.clock),
-        clock=sb.clock, db=None, auth=sb.connector.auth(None), attempts=1)  # type: ignore[arg-type]
+        clock=sb.clock, ledger=None, auth=sb.connector.auth(None), attempts=1)  # type: ignore[arg-type]
     with pytest.raises(VendorError, match="redirect"):
         forgetful.get_json("/offer")
     assert sb.get("/offer")["meta"]["total"] == 60  # the connector's headers carry Accept

@@ -216,9 +216,10 @@ class TestRestart:
         db = Database(db_url)
         try:
             clock = FakeClock(T0)
-            budget = RateBudget("acct", 30, clock, RequestLog(db))
+            ledger = RequestLog(db)
+            budget = RateBudget("acct", 30, clock, ledger)
             transport = BudgetTransport(httpx.MockTransport(lambda r: httpx.Response(200)),
-                                        "acct", budget, db)
+                                        "acct", budget, ledger)
             with httpx.Client(transport=transport, base_url="http://127.0.0.1") as client:
                 for _ in range(30):
                     client.get("/things")

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from syncd.clock import FakeClock
+from syncd.db.ledger import RequestLog
 from syncd.db.session import Database
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient
@@ -24,7 +25,7 @@ def _client(db: Database, clock: FakeClock, sent: list[float]) -> AccountClient:
         return httpx.Response(200, json=[])
 
     return AccountClient(account="shared", base_url="https://vendor.example.com",
-                         budget=RateBudget("shared", 5, clock), clock=clock, db=db,
+                         budget=RateBudget("shared", 5, clock), clock=clock, ledger=RequestLog(db),
                          inner_transport=httpx.MockTransport(handler))
 
 

@@ -52,9 +52,10 @@ def make_client(
     handler: Handler | None, clock: FakeClock, *, db: Database | None = None, rpm: int = 30,
     base_url: str = "https://vendor.example.com/api", **kw: Any,
 ) -> AccountClient:
-    budget = RateBudget("acct", rpm, clock, RequestLog(db) if db else None)
+    ledger = RequestLog(db) if db else None
+    budget = RateBudget("acct", rpm, clock, ledger)
     return AccountClient(
-        account="acct", base_url=base_url, budget=budget, clock=clock, db=db,
+        account="acct", base_url=base_url, budget=budget, clock=clock, ledger=ledger,
         headers={"Authorization": f"Bearer {SECRET}"},
         inner_transport=httpx.MockTransport(handler) if handler else None, **kw,
     )

@@ -88,13 +88,6 @@ def test_the_import_graph_has_no_circle() -> None:
     assert cycles() == []
 
 
-# Known and not yet fixed: `BudgetTransport` (syncd/http/client.py) still writes its own
-# `request_log` rows (reserve before sending, the answer after). That file belongs to the
-# client part of issue 15; its two writes move behind `syncd.http.budget.RequestLedger`
-# (implemented by `syncd.db.ledger.RequestLog`), and then this set is empty.
-PENDING = {"syncd.http.client imports syncd.db.session", "syncd.http.client imports syncd.db.tables"}
-
-
 @pytest.mark.parametrize(("layer", "forbidden"), [
     ("syncd.sandbox", ("syncd.settings", "syncd.engine", "syncd.vendors")),
     ("syncd.http", ("syncd.db", "syncd.engine", "syncd.settings", "syncd.vendors")),
@@ -105,7 +98,7 @@ def test_layers_point_inward(layer: str, forbidden: tuple[str, ...]) -> None:
                    if name == layer or name.startswith(layer + ".")
                    for target in targets
                    if any(target == f or target.startswith(f + ".") for f in forbidden))
-    assert sorted(set(wrong) - PENDING) == []
+    assert wrong == []
 
 
 def vendor_module(path: Path) -> bool:

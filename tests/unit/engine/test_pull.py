@@ -101,7 +101,7 @@ class Toy:
         settings = runtime.settings.account("a")
         budget = RateBudget("a", 10_000, clock)
         client = AccountClient(account="a", base_url=BASE, budget=budget, clock=clock,
-                               db=None, stop=runtime.stop,
+                               ledger=None, stop=runtime.stop,
                                inner_transport=httpx.MockTransport(vendor))
         self.account = AccountRuntime(settings, ToyConnector(settings), budget, client)
         self.puller = Puller(runtime, self.account)

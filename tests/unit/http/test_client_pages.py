@@ -69,7 +69,7 @@ def vendor() -> Vendor:
 def client(vendor: Vendor) -> Iterator[AccountClient]:
     clock = FakeClock(T0)
     made = AccountClient(account="acct", base_url="https://vendor.example.com/api",
-                         budget=RateBudget("acct", 1000, clock), clock=clock, db=None,
+                         budget=RateBudget("acct", 1000, clock), clock=clock, ledger=None,
                          inner_transport=httpx.MockTransport(vendor))
     yield made
     made.close()
