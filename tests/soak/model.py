@@ -468,7 +468,14 @@ class SoakMachine(RuleBasedStateMachine):
         run = self.world.syncd("conflicts", "resolve", str(conflict["id"]), "--keep", keep)
         vendor = next((v for v, a in self.world.accounts.items() if a == conflict["account"]),
                       "?")
-        value = conflict["local_value"] if keep == "local" else conflict["remote_value"]
+        # keeping local keeps what the mirror holds now: a local edit made while the
+        # conflict was open is newer than the value the conflict recorded when it opened
+        field_name = conflict["field"]
+        now = self.world.sql(f"SELECT {field_name} AS v FROM proposals WHERE id = :id",
+                             id=int(conflict["row_id"])) \
+            if keep == "local" and conflict["entity"] == "proposals" else []
+        value = now[0]["v"] if now else conflict["remote_value"] if keep == "remote" \
+            else conflict["local_value"]
         self.events[(vendor, int(conflict["row_id"]), conflict["field"])].append(
             (keep, value))
         self.step(f"conflict {conflict['id']} ({vendor} row {conflict['row_id']} "
