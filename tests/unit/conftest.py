@@ -42,3 +42,11 @@ def mirror_url(_shared_mirror: str) -> Any:
     """An empty, migrated mirror database URL (SQLite, then PostgreSQL)."""
     wipe(_shared_mirror)
     return _shared_mirror
+
+
+@pytest.fixture
+def mirror_db(mirror_url: str) -> Iterator[Database]:
+    """A `Database` on `mirror_url`, disposed after the test."""
+    db = Database(mirror_url)
+    yield db
+    db.dispose()

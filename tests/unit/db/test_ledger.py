@@ -1,5 +1,7 @@
 """syncd.db.ledger.RequestLog: the shared request log that arbitrates one account's budget
-across processes, on SQLite and PostgreSQL (rows read back, waits computed from them)."""
+across processes, on SQLite and PostgreSQL (rows read back, waits computed from them;
+`sent_since` gives the send times the budget reads back, per account, oldest first).
+"""
 
 from __future__ import annotations
 
@@ -112,3 +114,15 @@ class TestFinish:
         ledger.finish(second, -1, 30_000, T0 + 31)
         got = [(r["id"], r["status"], r["duration_ms"], r["sent_at"]) for r in rows(db)]
         assert got == [(first, None, None, T0), (second, -1, 30_000, T0 + 31)]
+
+
+def test_sent_since_returns_this_accounts_later_sends_oldest_first(db: Database) -> None:
+    with db.begin() as conn:
+        conn.execute(insert(request_log), [
+            {"account": account, "sent_at": at, "method": "GET", "endpoint": "/quotes"}
+            for account, at in [("a", 130.0), ("a", 100.0), ("b", 120.0), ("a", 110.0),
+                                ("a", 90.0)]])
+    log = RequestLog(db)
+    assert log.sent_since("a", 100.0) == [110.0, 130.0]  # strictly after `since`
+    assert log.sent_since("b", 0.0) == [120.0]
+    assert log.sent_since("c", 0.0) == []
