@@ -41,7 +41,6 @@ from syncd.engine.status import account_status, drift_report
 from syncd.engine.store import MirrorWriter
 from syncd.engine.webhooks import register as register_webhooks
 from syncd.errors import SettingsError, SyncdError
-from syncd.http.redaction import is_secret_key
 from syncd.reporting import By
 from syncd.settings import Settings, load_settings
 
@@ -109,11 +108,8 @@ def settings() -> Settings:
     """
     loaded = load_settings(STATE.config)
     for account in loaded.accounts:
-        for key, value in account.auth.items():
-            if is_secret_key(key):
-                logs.REDACT.add(value.get_secret_value())
-        if account.webhook_secret:
-            logs.REDACT.add(account.webhook_secret.get_secret_value())
+        for secret in account.secret_values():
+            logs.REDACT.add(secret)
     return loaded
 
 

@@ -7,12 +7,12 @@ it points at a loopback address (the bundled sandboxes).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -28,21 +28,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syncd.canonical import ProposalStatus
 from syncd.errors import SettingsError
-from syncd.netloc import is_loopback_host
+from syncd.http.redaction import is_secret_key
+from syncd.netloc import check_url
 from syncd.vendors import CONNECTORS, registered_vendors
 from syncd.vendors.base import VendorOptions
 
+log = logging.getLogger("syncd.settings")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def check_url(url: str) -> str:
-    """Reject anything but https, except loopback (sandboxes, local tests)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url.rstrip("/")
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        return url.rstrip("/")
-    raise ValueError("must be an https URL (plain http is allowed only for loopback)")
 
 
 class DatabaseSettings(BaseModel):
@@ -76,6 +68,8 @@ class AccountSettings(BaseModel):
     """One vendor account. `auth` keys are vendor-specific (interface.md), and so are the
     keys of the vendor's options model (`Connector.options_model`, e.g. Offorte's
     `api_version`): written flat in the `[[accounts]]` table, validated into `options`.
+    Options a model took over from `auth` (`VendorOptions.moved_from_auth`, Happyoffer's
+    create keys) are still read there when the entry lacks them, with a warning.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -117,10 +111,11 @@ class AccountSettings(BaseModel):
         if not isinstance(data, dict) or "options" in data:
             return data
         connector = CONNECTORS.get(str(data.get("vendor")))
-        declared = set(connector.options_model.model_fields) if connector else set()
-        ours = {k for k in data if k in declared and k not in cls.model_fields}
-        return {**{k: v for k, v in data.items() if k not in ours},
-                "options": {k: data[k] for k in ours}}
+        model = connector.options_model if connector else VendorOptions
+        ours = {k for k in data if k in model.model_fields and k not in cls.model_fields}
+        rest, options = _moved_from_auth({k: v for k, v in data.items() if k not in ours},
+                                         model.moved_from_auth, {k: data[k] for k in ours})
+        return {**rest, "options": options}
 
     @field_validator("base_url")
     @classmethod
@@ -163,6 +158,15 @@ class AccountSettings(BaseModel):
                     raise ValueError(f"auth.{key}: {exc}") from None
         return value
 
+    def secret_values(self) -> list[str]:
+        """Every secret value the account holds, for masking in logs and messages: the
+        secret-looking `[accounts.auth]` keys, `webhook_secret` and the vendor's secret options.
+        """
+        found = [v.get_secret_value() for k, v in self.auth.items() if is_secret_key(k)]
+        if self.webhook_secret is not None:
+            found.append(self.webhook_secret.get_secret_value())
+        return [s for s in found + self.options.secrets() if s]
+
     def secret(self, key: str, default: str | None = None) -> str | None:
         """The plain value of one auth key (only auth plug-ins should call this)."""
         value = self.auth.get(key)
@@ -171,6 +175,29 @@ class AccountSettings(BaseModel):
     def path(self, name: str, default: str) -> str:
         """An endpoint path, overridable per account in `[accounts.paths]`."""
         return self.paths.get(name, default)
+
+
+def _moved_from_auth(entry: dict[str, Any], moved: frozenset[str], options: dict[str, Any],
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The entry and its options once the options older files keep in `[accounts.auth]`
+    are taken out of it (the entry's own key wins), with one warning line per key.
+    """
+    auth = entry.get("auth")
+    if not isinstance(auth, dict) or not (found := sorted(moved & auth.keys())):
+        return entry, options
+    where = f"accounts[{entry.get('name', '?')}]"
+    taken: dict[str, Any] = {}
+    for key in found:
+        if key in options:
+            log.warning("%s: auth.%s is ignored: the entry's own `%s` wins (delete the "
+                        "[accounts.auth] one)", where, key, key)
+            continue
+        log.warning("%s: auth.%s is deprecated: move `%s` into the [[accounts]] entry itself "
+                    "(read from [accounts.auth] until then)", where, key, key)
+        value = auth[key]
+        taken[key] = value.get_secret_value() if isinstance(value, SecretStr) else value
+    kept = {k: v for k, v in auth.items() if k not in moved}
+    return {**entry, "auth": kept}, {**options, **taken}
 
 
 class Settings(BaseSettings):

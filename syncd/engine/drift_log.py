@@ -75,10 +75,8 @@ class DriftWriter:
     def __init__(self, account: AccountSettings, now: datetime) -> None:
         self.account = account.name
         self.now = now
-        secrets = [account.secret(k) or "" for k in account.auth]
-        if account.webhook_secret is not None:
-            secrets.append(account.webhook_secret.get_secret_value())
-        self.redact = Redactor(secrets)
+        self.redact = Redactor([account.secret(k) or "" for k in account.auth]
+                               + account.secret_values())
 
     def masked(self, path: str, value: Any) -> str:
         """An example value fit to store: secrets masked, everything else redacted as the logs are."""

@@ -18,7 +18,7 @@ from syncd.db.tables import quarantine
 from syncd.engine.drift_log import secret_key
 from syncd.engine.values import norm
 from syncd.errors import SettingsError
-from syncd.http.redaction import MASK, Redactor, is_secret_key
+from syncd.http.redaction import MASK, Redactor
 from syncd.settings import Settings
 
 NO_ID = "(no id)"  # how a record without a usable id is named
@@ -69,12 +69,7 @@ def mask_secret_keys(value: Any) -> Any:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    found: list[str] = []
-    for account in settings.accounts:
-        found += [v.get_secret_value() for k, v in account.auth.items() if is_secret_key(k)]
-        if account.webhook_secret is not None:
-            found.append(account.webhook_secret.get_secret_value())
-    return [s for s in found if s]
+    return [s for account in settings.accounts for s in account.secret_values()]
 
 
 def hold(conn: Connection, account: str, stream: str, remote_id: str | None, raw: Any,

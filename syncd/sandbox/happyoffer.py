@@ -378,17 +378,17 @@ class HappyofferSandbox(Sandbox):
             self.store["external_offers"] = externals
 
     def account_entry(self, name: str) -> dict[str, Any]:
-        """Happyoffer accounts log in with the user's email and password and name an offer template."""
+        """Happyoffer accounts log in with the user's email and password; the create keys
+        (template, tokens, PDF URL) are the entry's own.
+        """
         return {
             "name": name, "vendor": self.vendor, "base_url": self.base_url(),
             "requests_per_minute": self.requests_per_minute,
-            "auth": {
-                "email": data.USER["email"], "password": data.USER["password"],
-                "offer_template_id": data.TEMPLATE_ID,
-                "external_user_token": data.EXTERNAL_USER_TOKEN,
-                "external_company_token": data.EXTERNAL_COMPANY_TOKEN,
-                "offer_pdf_url": "https://crm.example.com/pdf/{marker}.pdf",
-            },
+            "offer_template_id": data.TEMPLATE_ID,
+            "external_user_token": data.EXTERNAL_USER_TOKEN,
+            "external_company_token": data.EXTERNAL_COMPANY_TOKEN,
+            "offer_pdf_url": "https://crm.example.com/pdf/{marker}.pdf",
+            "auth": {"email": data.USER["email"], "password": data.USER["password"]},
         }
 
     def live_offers(self) -> dict[str, dict[str, Any]]:

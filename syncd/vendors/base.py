@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from syncd import drift, jsontext
 from syncd.canonical import Bundle, Entity, ProposalStatus
@@ -47,9 +47,20 @@ class VendorOptions(BaseModel):
     """The settings keys only one vendor reads (none here): a connector that has some
     declares a subclass as its `options_model`. They are written flat in the account's
     `[[accounts]]` table and validated when settings load; an unknown key is an error.
+    A secret among them is a `SecretStr`: it never prints, and `secrets` hands it to the
+    masking of logs and messages like the `[accounts.auth]` secrets.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # keys a subclass took over from `[accounts.auth]`, where older settings files still
+    # have them: the settings loader reads them there (with a warning) when the entry
+    # itself has none, so such a file keeps working
+    moved_from_auth: ClassVar[frozenset[str]] = frozenset()
+
+    def secrets(self) -> list[str]:
+        """The plain values of the secret keys that are set (to be masked, never shown)."""
+        return [value.get_secret_value() for _, value in self
+                if isinstance(value, SecretStr) and value.get_secret_value()]
 
 
 class AccountConfig(Protocol):

@@ -30,9 +30,12 @@ response is found again by scanning the list), and `POST /external-offers/{offer
 for a local status change to `sent`. Nothing can be changed after creation.
 
 Auth keys (`[accounts.auth]`): `token` (a static Sanctum token) and/or `email` +
-`password` (exchanged at `POST /login`, again once on a 401); create also needs
-`offer_template_id`, `external_user_token`, `external_company_token` and `offer_pdf_url`
-(may contain `{marker}` / `{number}`).
+`password` (exchanged at `POST /login`, again once on a 401). A create also needs the
+account's `HappyofferOptions`, written in the `[[accounts]]` entry itself:
+`offer_template_id`, `external_user_token`, `external_company_token` (secrets) and
+`offer_pdf_url` (may contain `{marker}` / `{number}`). Files that still keep them in
+`[accounts.auth]`, where they were documented before, are read there by the settings loader
+(with a warning) until the entry has its own.
 """
 
 from __future__ import annotations
@@ -41,10 +44,17 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, cast
 
 import httpx
-from pydantic import BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
@@ -52,12 +62,14 @@ from syncd.drift import Date, Flag, Key, Money, MoneyText, Number, Record, RefId
 from syncd.errors import BadRecord, TransientVendorError, VendorRefused, VendorUnsupported
 from syncd.http.auth import LoginTokenAuth, TokenStore
 from syncd.http.paginators import SinglePage
+from syncd.netloc import check_url
 from syncd.parsing import parse_datetime, parse_decimal
 from syncd.vendors.base import (
     Connector,
     Op,
     StreamSpec,
     VendorClient,
+    VendorOptions,
     WriteRequest,
     default_fingerprint,
 )
@@ -415,6 +427,39 @@ def _single_page(size: int, state: dict[str, Any] | None) -> SinglePage:
     return SinglePage(size, state)
 
 
+# ---- options ---------------------------------------------------------------------------------
+def _id_text(value: Any) -> Any:
+    """A template id written as a TOML number (`offer_template_id = 1234`) is that id as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class HappyofferOptions(VendorOptions):
+    """What a create sends besides the offer (`[[accounts]]` keys): each is optional, since
+    reads and the send of a created offer need none; a create without one is reported
+    unsupported, naming it. The two tokens are secrets (`SecretStr`: never printed).
+    """
+
+    moved_from_auth: ClassVar[frozenset[str]] = frozenset({
+        "offer_template_id", "offer_pdf_url", "external_user_token", "external_company_token"})
+    offer_template_id: Annotated[str | None, BeforeValidator(_id_text)] = None
+    # where Happyoffer fetches the offer's PDF; `{marker}` / `{number}` are filled in
+    offer_pdf_url: str | None = None
+    external_user_token: SecretStr | None = None  # who creates the offers
+    external_company_token: SecretStr | None = None  # for which company
+
+    @field_validator("offer_pdf_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        """Only https (or loopback), like every URL of the settings; kept as written."""
+        if value:
+            check_url(value)
+        return value
+
+
+def _plain(value: SecretStr | str | None) -> str | None:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 class HappyofferConnector(Connector):
     """Happyoffer: two unpaginated lists joined by offer id; create-once writes."""
 
@@ -464,6 +509,7 @@ class HappyofferConnector(Connector):
         **{(e, op): NO_DIRECT.format(what=e) for e in (Entity.COMPANIES, Entity.CONTACTS)
            for op in (Op.CREATE, Op.UPDATE, Op.DELETE)},
     }
+    options_model = HappyofferOptions
     writable_fields = {
         Entity.PROPOSALS: frozenset({"number", "title", "company_id", "contact_id", "status"}),
         Entity.LINE_ITEMS: frozenset(
@@ -507,18 +553,19 @@ class HappyofferConnector(Connector):
             ("contact email", contact.get("email"))) if not value]
         if missing:
             raise VendorRefused("Happyoffer needs " + ", ".join(missing) + " to create an offer")
+        keys = self._create_keys()
         body: dict[str, Any] = {
             "external_id": marker,
-            "offer_template_id": self._setting("offer_template_id"),
+            "offer_template_id": keys["offer_template_id"],
             "external_client_id": str(client_id),
             "client_name": company["name"],
             "contact_firstname": contact["first_name"],
             "contact_lastname": contact["last_name"],
             "contact_email": contact["email"],
-            "offer_pdf_url": self._setting("offer_pdf_url").replace("{marker}", marker)
+            "offer_pdf_url": keys["offer_pdf_url"].replace("{marker}", marker)
             .replace("{number}", str(row.get("number") or "")),
-            "external_user_token": self._setting("external_user_token"),
-            "external_company_token": self._setting("external_company_token"),
+            "external_user_token": keys["external_user_token"],
+            "external_company_token": keys["external_company_token"],
             "products": _products_body(row, company, contact, children),
         }
         if contact.get("title"):
@@ -534,14 +581,20 @@ class HappyofferConnector(Connector):
         path = self.account.path("create", "/external-offers")
         return [WriteRequest("POST", path, "create", Entity.PROPOSALS, json=body, fields=fields)]
 
-    def _setting(self, key: str) -> str:
-        value = self.account.secret(key)
-        if not value:
-            # where, in full: the account's own table (a bare "[accounts.auth]" also reads as
-            # console markup and vanished from the push summary)
-            raise VendorUnsupported(f"set `{key}` in [[accounts]] {self.account.name} "
-                                    "(its [accounts.auth] table) to create Happyoffer offers")
-        return value
+    def _create_keys(self) -> dict[str, str]:
+        """The account's create options as plain text, or unsupported naming the first one
+        missing (an empty value counts as missing) and where it goes.
+        """
+        options = cast(HappyofferOptions, self.account.options)
+        keys = {name: _plain(getattr(options, name)) for name in (
+            "offer_template_id", "offer_pdf_url", "external_user_token", "external_company_token")}
+        for name, value in keys.items():
+            if not value:
+                # "[[accounts]]" in full: a bare "[accounts.x]" reads as console markup and
+                # vanished from the push summary
+                raise VendorUnsupported(f"set `{name}` in [[accounts]] {self.account.name} "
+                                        "(the entry itself) to create Happyoffer offers")
+        return cast(dict[str, str], keys)
 
     def update_requests(
         self, entity: Entity, remote_id: str, changes: dict[str, Any], row: dict[str, Any],

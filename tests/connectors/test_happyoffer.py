@@ -16,17 +16,24 @@ from pydantic import ValidationError
 from syncd import drift
 from syncd.canonical import Bundle, Entity, ProposalStatus
 from syncd.clock import FakeClock
+from syncd.demo import write_settings
 from syncd.errors import AuthError, BadRecord, VendorRefused, VendorUnsupported
 from syncd.http.budget import RateBudget
 from syncd.http.client import AccountClient
 from syncd.sandbox.happyoffer import HappyofferSandbox
-from syncd.sandbox.happyoffer_data import CHILD_COMPANY, OTHER_COMPANY, PARENT_COMPANY
-from syncd.settings import AccountSettings
+from syncd.sandbox.happyoffer_data import (
+    CHILD_COMPANY,
+    EXTERNAL_COMPANY_TOKEN,
+    OTHER_COMPANY,
+    PARENT_COMPANY,
+)
+from syncd.settings import AccountSettings, load_settings
 from syncd.vendors.base import Op
 from syncd.vendors.happyoffer import (
     NO_CHANGE,
     ExternalOfferRecord,
     HappyofferConnector,
+    HappyofferOptions,
     OfferRecord,
     map_external_offer,
     map_offer,
@@ -394,6 +401,38 @@ def test_happyoffer_create_with_external_id_is_found_again_by_marker(harness):
         ("Laadpaal", False, Decimal("1550")), ("Laadpaal 22 kW", True, Decimal("1649.5"))]
     proposal = next(p for p in bundle.proposals if p["remote_id"] == offer_id and "status" in p)
     assert proposal["status"] == ProposalStatus.DRAFT and proposal["number"] == "Q-2024-7"
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("offer_template_id", None), ("offer_pdf_url", None), ("external_user_token", ""),
+    ("external_company_token", None)])
+def test_happyoffer_create_without_a_create_key_is_unsupported_naming_it_and_where(
+        sandbox, key, value):
+    entry = sandbox.account_entry("ho")
+    if value is None:
+        del entry[key]
+    else:
+        entry[key] = value  # empty counts as unset
+    conn = HappyofferConnector(AccountSettings(**entry))
+    where = f"set `{key}` in [[accounts]] ho (the entry itself) to create Happyoffer offers"
+    with pytest.raises(VendorUnsupported) as info:
+        conn.plan_create(Entity.PROPOSALS, new_proposal(), ITEMS, "syncd-m7")
+    assert str(info.value) == where
+
+
+def test_happyoffer_sandbox_settings_file_has_the_create_keys_in_the_entry(sandbox, tmp_path):
+    """What `syncd sandbox --write-settings` and the demo write (syncd.demo.write_settings)."""
+    path = tmp_path / "sandbox.toml"
+    write_settings(path, f"sqlite:///{tmp_path}/m.db", [sandbox.account_entry("ho")])
+    entry, auth = path.read_text(encoding="utf-8").split("[accounts.auth]")
+    assert "offer_template_id = " in entry and "external_user_token = " in entry
+    assert "offer_template_id" not in auth and "token" not in auth
+    (account,) = load_settings(path).accounts
+    options = account.options
+    assert isinstance(options, HappyofferOptions)
+    assert options.external_company_token is not None
+    assert options.external_company_token.get_secret_value() == EXTERNAL_COMPANY_TOKEN
+    assert EXTERNAL_COMPANY_TOKEN not in repr(account)
 
 
 def test_happyoffer_create_with_a_wrong_company_token_is_a_laravel_422(harness):

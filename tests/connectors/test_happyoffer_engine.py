@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from syncd.canonical import Entity
+from syncd.clock import FakeClock
 from syncd.db.tables import CANONICAL_TABLES, fingerprints, outbox
 from syncd.engine import pull
 from syncd.engine.pull import Puller
@@ -14,7 +17,15 @@ from syncd.engine.push import Pusher
 from syncd.errors import TransientVendorError
 from syncd.http import lazy_records
 from syncd.http.lazy_records import LazyRecords
-from syncd.sandbox.happyoffer_data import CHILD_COMPANY, OTHER_COMPANY, PARENT_COMPANY
+from syncd.sandbox.happyoffer import HappyofferSandbox
+from syncd.sandbox.happyoffer_data import (
+    CHILD_COMPANY,
+    EXTERNAL_COMPANY_TOKEN,
+    EXTERNAL_USER_TOKEN,
+    OTHER_COMPANY,
+    PARENT_COMPANY,
+    TEMPLATE_ID,
+)
 from tests.connectors.standard import Case, make_case
 
 SIZES = {"companies": 5, "proposals": 30, "max_items": 4, "seed": 5}
@@ -138,6 +149,56 @@ def test_happyoffer_local_proposal_is_created_once_and_found_by_marker(
     items = [i for i in case.rows(Entity.LINE_ITEMS)
              if i["proposal_id"] == local_id and i["deleted_at"] is None]
     assert sorted((i["position"], i["optional"]) for i in items) == [(1, False), (2, True)]
+
+
+CREATE_KEYS = ("offer_template_id", "offer_pdf_url", "external_user_token",
+               "external_company_token")
+
+
+def in_auth(entry: dict[str, Any]) -> dict[str, Any]:
+    """The account as settings files wrote it before the create keys were options: every
+    create key inside `[accounts.auth]`.
+    """
+    moved = {k: entry.pop(k) for k in CREATE_KEYS}
+    return {**entry, "auth": {**entry["auth"], **moved}}
+
+
+@pytest.mark.parametrize("place", ["entry", "auth"])
+def test_happyoffer_create_sends_the_accounts_create_keys_from_either_settings_place(
+    place, sqlite_url, make_runtime, served, caplog
+):
+    clock = FakeClock()
+    box = HappyofferSandbox(requests_per_minute=1000, clock=clock)
+    box.seed_data(**SIZES)
+    served(box)
+    entry = box.account_entry("acct")
+    with caplog.at_level(logging.WARNING, logger="syncd.settings"):
+        runtime = make_runtime(sqlite_url, [in_auth(entry) if place == "auth" else entry], clock)
+    warned = [r.getMessage() for r in caplog.records if r.name == "syncd.settings"]
+    if place == "auth":  # one line per key, naming it and never its value
+        assert sorted(warned) == sorted(
+            f"accounts[acct]: auth.{k} is deprecated: move `{k}` into the [[accounts]] entry "
+            "itself (read from [accounts.auth] until then)" for k in CREATE_KEYS)
+    else:
+        assert warned == []
+    case = Case("happyoffer", box, runtime, clock)
+    assert case.pull().ok
+    local_id = insert_local_offer(case)
+    box.reset_log()
+
+    Pusher(runtime, runtime.account("acct")).run()
+
+    (create,) = box.seen("POST", r"^/api/external-offers$")
+    assert create.status == 201
+    body = create.json()
+    assert (body["offer_template_id"], body["external_user_token"],
+            body["external_company_token"]) == (
+        TEMPLATE_ID, EXTERNAL_USER_TOKEN, EXTERNAL_COMPANY_TOKEN)
+    assert body["offer_pdf_url"] == f"https://crm.example.com/pdf/{body['external_id']}.pdf"
+    row = next(r for r in case.rows(Entity.PROPOSALS) if r["id"] == local_id)
+    ext = next(e for e in box.collection("external_offers").values()
+               if e["attributes"]["external_id"] == body["external_id"])
+    assert row["remote_id"] == ext["attributes"]["offer_id"]
 
 
 def test_happyoffer_unpaginated_answer_is_decoded_and_written_a_slice_at_a_time(

@@ -106,7 +106,7 @@ def happyoffer_without_template(served: Callable[[Sandbox], ServedApp], tmp_path
     """A Happyoffer account whose settings lack `offer_template_id`, backfilled (exit 0)."""
     box = HappyofferSandbox(requests_per_minute=RPM)
     entry = served_account(served, box, "ho-main")
-    del entry["auth"]["offer_template_id"]
+    del entry["offer_template_id"]
     config = tmp_path / "settings.toml"
     write_settings(config, sqlite_url, [entry])
     backfill = syncd(config, "backfill")
@@ -127,7 +127,7 @@ def test_a_write_the_vendor_cannot_take_exits_1_and_outbox_list_names_the_missin
 
     pushed = syncd(config, "push")
     assert pushed.code == 1, pushed.out + pushed.err
-    where = "set `offer_template_id` in [[accounts]] ho-main (its [accounts.auth] table)"
+    where = "set `offer_template_id` in [[accounts]] ho-main (the entry itself)"
     assert where in pushed.out, pushed.out  # brackets and all: not eaten as markup
     assert not box.seen(method="POST", path="/external-offers")
 

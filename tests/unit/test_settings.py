@@ -18,7 +18,7 @@ import pytest
 
 from syncd.errors import SettingsError
 from syncd.settings import load_settings, settings_from_dict
-from syncd.vendors import registered_vendors
+from syncd.vendors import connector_class, registered_vendors
 
 SECRET = "TOPSECRET-4f1b2c9d"
 SYNCD = Path(sys.executable).with_name("syncd")
@@ -311,11 +311,12 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "settings.example.toml"
 README = ROOT / "README.md"
 
-# every `[accounts.auth]` key a connector reads, for any operation (Happyoffer's create keys
-# included): the README's "Settings each vendor needs" table and the example show each
+# every key a connector reads, for any operation: its `[accounts.auth]` keys and its options
+# model's entry keys (Offorte's `api_version`, Happyoffer's create keys): the README's
+# "Settings each vendor needs" table and the example show each
 VENDOR_KEYS = {
     "offorte": {"access_token", "refresh_token", "client_id", "client_secret", "oauth_url",
-                "api_key"},
+                "api_key", "api_version"},
     "strawblond": {"api_key"},
     "quickquote": {"api_key"},
     "happyoffer": {"token", "email", "password", "offer_template_id", "external_user_token",
@@ -349,8 +350,131 @@ def test_the_example_and_the_readme_name_every_key_a_connector_reads() -> None:
     table = table[:table.index("\n\n", table.index("| vendor |"))]
     for vendor, keys in VENDOR_KEYS.items():
         source = (ROOT / "syncd" / "vendors" / f"{vendor}.py").read_text(encoding="utf-8")
-        read = set(re.findall(r'(?:secret|_setting)\("([a-z_]+)"', source))
+        read = set(re.findall(r'secret\("([a-z_]+)"', source))
+        read |= set(connector_class(vendor).options_model.model_fields)
         assert read <= keys, f"{vendor} reads {read - keys}: document them"
         for key in keys:
             assert re.search(rf"^#? ?{key} = ", sections[vendor], re.MULTILINE), (vendor, key)
-            assert f"`{key}`" in table, (vendor, key)
+            assert f"`{key}`" in table or f"`{key} = " in table, (vendor, key)
+
+
+USER_TOKEN, COMPANY_TOKEN = "ext-user-9a8b7c6d5e", "ext-company-1f2e3d4c"
+CREATE_KEYS = {"offer_template_id": "1234", "offer_pdf_url": "https://crm.example.com/{marker}.pdf",
+               "external_user_token": USER_TOKEN, "external_company_token": COMPANY_TOKEN}
+
+
+def happyoffer(flat: dict[str, Any] | None = None, auth: dict[str, Any] | None = None,
+               ) -> dict[str, Any]:
+    return {"name": "ho", "vendor": "happyoffer", "base_url": "https://my-online-offer.com/api",
+            **(flat or {}), "auth": {"token": SECRET, **(auth or {})}}
+
+
+# one token in the entry, one still in [accounts.auth] (the old place)
+MIXED = f"""
+    external_user_token = "{USER_TOKEN}"
+    [accounts.auth]
+    token = "{SECRET}"
+    external_company_token = "{COMPANY_TOKEN}"
+"""
+
+
+def happyoffer_file(tmp_path: Path, rest: str) -> Path:
+    """A settings file of one Happyoffer account `ho`, `rest` its keys and tables."""
+    head = textwrap.dedent(f"""
+        [database]
+        url = "sqlite:///{tmp_path}/m.db"
+        [[accounts]]
+        name = "ho"
+        vendor = "happyoffer"
+        base_url = "https://my-online-offer.com/api"
+    """)
+    return write(tmp_path, head + textwrap.dedent(rest))
+
+
+class TestHappyofferOptions:
+    """Happyoffer's create keys are entry keys now; files that keep them in `[accounts.auth]`
+    (their documented place until then) load the same, with one warning line per key."""
+
+    def options(self, entry: dict[str, Any]) -> Any:
+        """The loaded account (its `options` the vendor's model, hence `Any` here)."""
+        return settings_from_dict({"accounts": [entry]}).accounts[0]
+
+    @pytest.mark.parametrize("place", ["flat", "auth"])
+    def test_either_place_gives_the_same_options(self, place: str) -> None:
+        from syncd.vendors.happyoffer import HappyofferOptions
+
+        loaded = self.options(happyoffer(**{place: CREATE_KEYS}))
+        options = loaded.options
+        assert isinstance(options, HappyofferOptions)
+        assert (options.offer_template_id, options.offer_pdf_url) == (
+            "1234", "https://crm.example.com/{marker}.pdf")
+        assert options.external_user_token is not None
+        assert options.external_user_token.get_secret_value() == USER_TOKEN
+        assert options.external_company_token is not None
+        assert options.external_company_token.get_secret_value() == COMPANY_TOKEN
+        assert set(loaded.auth) == {"token"}  # moved out, not read in two places
+
+    def test_the_old_place_warns_once_per_key_without_its_value(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level("WARNING", logger="syncd.settings"):
+            self.options(happyoffer(auth={"external_user_token": USER_TOKEN}))
+        (line,) = [r.getMessage() for r in caplog.records]
+        assert line == ("accounts[ho]: auth.external_user_token is deprecated: move "
+                        "`external_user_token` into the [[accounts]] entry itself (read from "
+                        "[accounts.auth] until then)")
+
+    def test_the_entry_wins_over_the_old_place(self, caplog: pytest.LogCaptureFixture) -> None:
+        with caplog.at_level("WARNING", logger="syncd.settings"):
+            loaded = self.options(happyoffer(flat={"offer_template_id": "new"},
+                                             auth={"offer_template_id": "old"}))
+        assert loaded.options.offer_template_id == "new"
+        assert "auth.offer_template_id is ignored" in caplog.text
+
+    def test_none_is_needed_to_load_and_a_template_id_may_be_a_number(self) -> None:
+        assert self.options(happyoffer()).options.offer_template_id is None
+        numbered = self.options(happyoffer(flat={"offer_template_id": 1234}))
+        assert numbered.options.offer_template_id == "1234"
+
+    @pytest.mark.parametrize(("flat", "key"), [
+        ({"external_user_token": 5}, "accounts[ho].external_user_token"),
+        ({"offer_template_id": ["1"]}, "accounts[ho].offer_template_id"),
+        ({"offer_pdf_url": "http://crm.example.com/x.pdf"}, "accounts[ho].offer_pdf_url"),
+    ])
+    def test_a_bad_value_names_its_key(self, flat: dict[str, Any], key: str) -> None:
+        with pytest.raises(SettingsError) as info:
+            self.options(happyoffer(flat=flat))
+        assert info.value.key == key
+
+    def test_the_tokens_never_print_and_are_masked_in_logs(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from syncd import cli, logs
+
+        loaded = self.options(happyoffer(flat=CREATE_KEYS))
+        for text in (repr(loaded), str(loaded), repr(loaded.options),
+                     loaded.model_dump_json(), str(loaded.model_dump())):
+            assert USER_TOKEN not in text and COMPANY_TOKEN not in text
+        assert {USER_TOKEN, COMPANY_TOKEN} <= set(loaded.secret_values())
+        monkeypatch.setattr(cli.STATE, "config", str(happyoffer_file(tmp_path, MIXED)))
+        cli.settings()  # what every command loads: both tokens registered for masking
+        assert logs.REDACT(f"sent {USER_TOKEN} and {COMPANY_TOKEN}") == "sent *** and ***"
+
+    def test_a_bad_type_exits_2_naming_the_key_and_status_shows_no_token(
+        self, tmp_path: Path
+    ) -> None:
+        bad = happyoffer_file(tmp_path, """
+            external_user_token = 5
+            [accounts.auth]
+            token = "x-token"
+        """)
+        done = TestCli().run("--config", str(bad), "status")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "accounts[ho].external_user_token" in done.stdout + done.stderr
+        good = happyoffer_file(tmp_path, MIXED)
+        for args in (("status",), ("status", "--format", "json")):
+            done = TestCli().run("--config", str(good), *args)
+            out = done.stdout + done.stderr
+            assert done.returncode == 0, out
+            assert USER_TOKEN not in out and COMPANY_TOKEN not in out and SECRET not in out
+            assert "auth.external_company_token is deprecated" in done.stderr
