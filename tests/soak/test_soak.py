@@ -20,23 +20,15 @@ from tests.soak.model import run_soak
 # long episodes spend fewer processes on set-up and quiescence
 SLICE = {"sqlite": (240, 40, 120), "postgresql": (60, 10, 60)}
 # divergence kinds printed but not failed on (SYNCD_SOAK_EXCLUDE=kind,... to choose): none.
-# Both kinds this slice and `make soak` found are fixed in the engine, each with its
-# regression test: a remote edit overwritten by an in-doubt update sent again after a kill
-# (seed 1414, batch seed 1415, episode 6; tests/connectors/test_exactly_once.py) and a
-# remote edit back to the pre-push state skipped as unchanged (seed 14;
-# tests/connectors/test_two_way_suite.py)
-KNOWN_EXCLUDED = "mirror_vendor_differ,remote_edit_lost,local_edit_lost"
-# ^ open in issue 14: `make soak` found these kinds again this session (RELIABILITY.md lists
-# each with its seed), and this slice met one too (batch seed 1415, Offorte: a local edit
-# left in the mirror after both sides had set the same value). Until they are fixed they
-# are printed here, not failed on; every other invariant (duplicates, creates, deletes,
-# refresh tokens, hung or failed runs) stays a strict gate. SYNCD_SOAK_EXCLUDE= makes the
-# slice strict again.
-# `syncd run` windows are left to `make soak` for now: they found divergences still open in
-# issue 14 (a local edit pushed by a daemon over a remote edit made around its start-up;
-# RELIABILITY.md lists each with its seed), and this slice must stay a strict gate for
-# everything else. SYNCD_SOAK_DAEMON=1 draws them here too.
-WITHOUT = frozenset() if os.environ.get("SYNCD_SOAK_DAEMON") == "1" else frozenset({"daemon_window"})
+# Every kind this slice and `make soak` found is fixed in the engine, each with its
+# regression test (RELIABILITY.md and tests/connectors/test_exactly_once.py list them); the
+# last were a daemon pushing at start-up before its first pull (seed 1014;
+# tests/integration/test_daemon.py), an in-doubt update sent again after the mirror had
+# merged a remote edit, and a forked process taking a dead sibling's claim for its own.
+KNOWN_EXCLUDED = ""
+# `syncd run` windows are drawn here too; SYNCD_SOAK_DAEMON=0 leaves them out.
+WITHOUT = frozenset({"daemon_window"}) if os.environ.get("SYNCD_SOAK_DAEMON") == "0" \
+    else frozenset()
 SEED = 1414
 
 
