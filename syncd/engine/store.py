@@ -43,7 +43,7 @@ from sqlalchemy import (
 
 from syncd.canonical import DEPENDANTS, FIELDS, REFERENCES, Bundle, Entity
 from syncd.db.bulk import dialect_insert, insert_rows
-from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, vendor_records
+from syncd.db.tables import CANONICAL_TABLES, change_log, conflicts, outbox, vendor_records
 from syncd.engine.values import DECIMAL_FIELDS, denorm, norm, remembered_by_text
 
 MERGE_EXTRA = ("deleted_at",)
@@ -307,6 +307,14 @@ class MirrorWriter:
         for name, value in remote.items():
             r, loc = normal[name], norm(current.get(name))
             b = base.get(name, loc) if name in base else loc
+            if (current["id"], name) in open_conflicts and (r == b or loc == r):
+                # an open conflict always shows the vendor's value of now: resolving it
+                # "keep remote" must not write a value the vendor has moved on from
+                if self._conflict_moved(conn, entity, current["id"], name, loc, r,
+                                        open_conflicts) == "converged":
+                    base[name] = r
+                    base_changed = True
+                continue
             if r == b:
                 continue
             if loc == b:
@@ -591,6 +599,31 @@ class MirrorWriter:
             ):
                 found[rid] = local
         return found
+
+    def _conflict_moved(self, conn: Connection, entity: str, row_id: int, name: str,
+                        loc: Any, r: Any, open_conflicts: set[tuple[int, str]]) -> str:
+        """A record read again while a conflict holds one of its fields: the vendor's value
+        went back to the base or became the local one. "converged" (both sides hold the
+        same value: the conflict closes itself, and writes it held go on, to be settled
+        without a request) or "open" (the conflict now shows the vendor's current value).
+        Found by the convergence soak (Automa, seed 1014): a conflict kept the remote value
+        of when it opened, and resolving it "keep remote" wrote that stale value into the
+        mirror while the vendor held another; Automa re-reads a quote only on a new event.
+        """
+        where = and_(conflicts.c.entity == entity, conflicts.c.row_id == row_id,
+                     conflicts.c.field == name, conflicts.c.status == "open")
+        if loc != r:
+            conn.execute(update(conflicts).where(where).values(remote_value=r, local_value=loc))
+            return "open"
+        conn.execute(update(conflicts).where(where).values(
+            status="resolved", resolution="converged", resolved_at=self.now,
+            remote_value=r, local_value=loc))
+        open_conflicts.discard((row_id, name))
+        if not any(key[0] == row_id for key in open_conflicts):
+            conn.execute(update(outbox).where(
+                outbox.c.entity == entity, outbox.c.row_id == row_id,
+                outbox.c.status == "held").values(status="pending", last_error=None))
+        return "converged"
 
     @staticmethod
     def _open_conflicts(conn: Connection, entity: str, row_ids: list[int]) -> set[tuple[int, str]]:

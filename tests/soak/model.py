@@ -159,6 +159,9 @@ class SoakMachine(RuleBasedStateMachine):
         self.episode = ctx.episode
         self.world = World(ctx.tmp, ctx.db_url, f"e{ctx.seed}x{self.episode}")
         self.log: list[str] = []
+        # per step, how many requests each sandbox had seen: a divergence's post-mortem
+        # shows which requests about its record each step sent (costs nothing meanwhile)
+        self.marks: list[dict[str, int]] = []
         self.rows: list[Tracked] = []
         # (vendor, row_id, field) -> [(side, value)], in the order they happened
         self.events: dict[tuple[str, int, str], list[tuple[str, Any]]] = defaultdict(list)
@@ -182,6 +185,7 @@ class SoakMachine(RuleBasedStateMachine):
         self.ctx.stats.steps += 1
         self.ctx.stats.actions[action] += 1
         self.log.append(text)
+        self.marks.append({v: len(b.requests) for v, b in self.world.boxes.items()})
         if TRACE:
             self.log.append(self.trace(*TRACE))
 
@@ -207,10 +211,33 @@ class SoakMachine(RuleBasedStateMachine):
                 f"{at_vendor!r} outbox {entries} conflicts {[tuple(c.values()) for c in held]}"
                 f" daemon lock {daemon_running(self.world.db_url)}")
 
-    def diverge(self, kind: str, account: str, detail: str) -> None:
+    def diverge(self, kind: str, account: str, detail: str,
+                record: tuple[str, Tracked] | None = None) -> None:
+        steps = list(self.log) if record is None else self.postmortem(*record)
         self.ctx.divergences.append(Divergence(
             kind, account, detail, self.ctx.seed, self.episode,
-            self.ctx.command.format(seed=self.ctx.seed), list(self.log)))
+            self.ctx.command.format(seed=self.ctx.seed), steps))
+
+    def postmortem(self, vendor: str, tracked: Tracked) -> list[str]:
+        """The episode's steps, each followed by the requests about the diverged record
+        that the vendor saw during it, then the record's outbox entries and conflicts."""
+        box, rid = self.world.boxes[vendor], tracked.remote_id
+        out, start = [], 0
+        for text, mark in [*zip(self.log, self.marks, strict=False),
+                           ("quiescence and sweep", {vendor: len(box.requests)})]:
+            out.append(text)
+            end = mark[vendor]
+            out += [f"      > {r.method} {r.path} {r.status} {r.body[:150]!r}"
+                    for r in box.requests[start:end] if rid in r.path or rid.encode() in r.body]
+            start = end
+        out += [f"      outbox {e['id']} {e['kind']} {e['status']} attempts {e['attempts']} "
+                f"values {e['values']} error {e['last_error']!r}"
+                for e in self.outbox_rows(vendor) if e["row_id"] == tracked.row_id]
+        out += [f"      conflict {c}" for c in self.world.sql(
+            "SELECT id, field, status, resolution, base_value, local_value, remote_value "
+            "FROM conflicts WHERE row_id = :id AND account = :a", id=tracked.row_id,
+            a=self.account(vendor))]
+        return out
 
     def pick(self, vendor: str, n: int, *, live: bool = True) -> Tracked | None:
         rows = [r for r in self.rows if r.vendor == vendor
@@ -654,7 +681,8 @@ class SoakMachine(RuleBasedStateMachine):
                 if mirror_value != remote_value and not self.reported(vendor, row["id"]):
                     self.diverge("mirror_vendor_differ", account,
                                  f"row {row['id']} ({rid}) {name}: mirror {mirror_value!r}, "
-                                 f"vendor {remote_value!r}; events {events}")
+                                 f"vendor {remote_value!r}; events {events}",
+                                 (vendor, tracked))
                     continue
             if not events:
                 continue
@@ -663,11 +691,12 @@ class SoakMachine(RuleBasedStateMachine):
                 if not self.reported(vendor, row["id"]):
                     self.diverge("local_edit_lost", account,
                                  f"row {row['id']} ({rid}) {name}: local {value!r} never "
-                                 f"reached the vendor, now {mirror_value!r}; events {events}")
+                                 f"reached the vendor, now {mirror_value!r}; events {events}",
+                                 (vendor, tracked))
             elif side == "remote" and norm(value) != mirror_value:
                 self.diverge("remote_edit_lost", account,
                              f"row {row['id']} ({rid}) {name}: remote {value!r}, mirror "
-                             f"{mirror_value!r}; events {events}")
+                             f"{mirror_value!r}; events {events}", (vendor, tracked))
 
 
 def lost_answers(machine: SoakMachine) -> int:

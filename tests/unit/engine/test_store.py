@@ -372,3 +372,43 @@ def test_pulled_quotes_get_the_account_currency_and_remap_fills_older_rows(
     fresh = make_runtime(fresh_url, [{**entry, "currency": "USD"}])
     assert Puller(fresh, fresh.account("q")).run(sweep=True, kind="backfill").ok
     assert currencies(fresh) == {"USD"}
+
+
+def open_conflict(db: Database) -> dict[str, Any]:
+    with db.begin() as conn:
+        return dict(conn.execute(select(conflicts)).mappings().one())
+
+
+def test_an_open_conflict_closes_itself_when_the_vendor_comes_to_the_local_value(db) -> None:
+    """Found by the convergence soak (Automa, seed 1014): a record read again while a
+    conflict was open, now holding the local value, left the conflict open with the old
+    remote value; resolving it "keep remote" then wrote that stale value into the mirror
+    while the vendor held the local one. Both sides agree: the conflict closes itself."""
+    apply(db, bundle(title="Kitchen"))
+    with db.begin() as conn:
+        conn.execute(text("UPDATE proposals SET title = 'Local C'"))
+    apply(db, bundle(title="Remote B", updated=UPDATED + timedelta(hours=1)))
+    assert open_conflict(db)["remote_value"] == "Remote B"
+
+    apply(db, bundle(title="Local C", updated=UPDATED + timedelta(hours=2)))
+
+    closed = open_conflict(db)
+    assert (closed["status"], closed["resolution"]) == ("resolved", "converged")
+    assert row(db)["title"] == "Local C" and row(db)["base"]["title"] == "Local C"
+
+
+def test_an_open_conflict_shows_the_vendors_value_of_now_when_it_returns_to_the_base(db):
+    """The vendor's value went back to the base while the conflict was open: the conflict
+    stays for the user, showing the value the vendor holds now (not the one it opened with),
+    so "keep remote" writes what the vendor has."""
+    apply(db, bundle(title="Kitchen"))
+    with db.begin() as conn:
+        conn.execute(text("UPDATE proposals SET title = 'Local C'"))
+    apply(db, bundle(title="Remote B", updated=UPDATED + timedelta(hours=1)))
+
+    apply(db, bundle(title="Kitchen", updated=UPDATED + timedelta(hours=2)))
+
+    held = open_conflict(db)
+    assert (held["status"], held["local_value"], held["remote_value"]) == (
+        "open", "Local C", "Kitchen")
+    assert row(db)["title"] == "Local C"
