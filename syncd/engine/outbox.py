@@ -26,7 +26,9 @@ class OutboxEntry:
     `status` is `pending` for a request to send; a report of what cannot be sent
     (`unsupported`, `refused`, `skipped`) carries no request (method and path `-`) and its
     `reason`. `id`, `attempts` and `uncertain` (claimed while `sending`: a process died
-    mid-send) are known once the entry is stored.
+    mid-send) are known once the entry is stored; `touched_at` is when the stored entry was
+    last claimed or settled (an in-doubt write's previous attempt: a record the vendor
+    changed in or after that second may hold this write set back).
     """
 
     request: WriteRequest
@@ -38,6 +40,7 @@ class OutboxEntry:
     id: int | None = None
     attempts: int = 0
     uncertain: bool = False
+    touched_at: Any = None
 
     # ---- what the request is (read through, for printing and tests) -----------------------
     @property
@@ -91,7 +94,8 @@ class OutboxEntry:
             params=row.get("params"), fields=tuple(row.get("fields") or ()))
         return cls(request, row["row_id"], row["idempotency_key"], dict(row.get("values") or {}),
                    status=row["status"], reason=row.get("last_error"), id=row["id"],
-                   attempts=row.get("attempts") or 0, uncertain=row["status"] == "sending")
+                   attempts=row.get("attempts") or 0, uncertain=row["status"] == "sending",
+                   touched_at=row.get("updated_at"))
 
     def to_row(self) -> dict[str, Any]:
         """The outbox columns this entry fills when it is written."""

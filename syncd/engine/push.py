@@ -377,8 +377,22 @@ class Pusher:
         base = row["base"] or {}
         if all(norm(remote[f]) == norm(base.get(f)) for f in fields):
             return self._set_back(entry.entity, row["id"], remote, fields) \
-                if touched_since(remote, base) else "send"
+                if self._touched(entry, remote, base) else "send"
         return self._merged_verdict(entry, bundle, remote, fields)
+
+    def _touched(self, entry: OutboxEntry, remote: dict[str, Any], base: dict[str, Any]) -> bool:
+        """Whether the vendor's record changed since the base was read (`touched_since`) or
+        in or after the second of this entry's previous attempt: vendors stamp to the second, so
+        a write that landed and was set back within the second of the base's stamp looks
+        untouched (found by the convergence soak, StrawBlond). A record edited by someone
+        else in the second before the send becomes a conflict: the safe side.
+        """
+        if touched_since(remote, base):
+            return True
+        incoming, claimed = remote.get("updated_at"), entry.touched_at
+        if incoming is None or claimed is None:
+            return False
+        return bool(norm(incoming) >= norm(claimed.replace(microsecond=0)))
 
     def _remote_copy(self, entry: OutboxEntry) -> tuple[Any, Any, dict[str, Any]] | None:
         """The entry's mirror row, the vendor's bundle for it and its record there (one
@@ -429,7 +443,7 @@ class Pusher:
         row, bundle, remote = found
         base = row["base"] or {}
         if all(f in remote and norm(remote[f]) == norm(base.get(f)) for f in fields) and \
-                touched_since(remote, base):
+                self._touched(entry, remote, base):
             return self._set_back(entry.entity, row["id"], remote, fields), bundle
         return "send", bundle
 

@@ -228,6 +228,36 @@ def test_update_in_doubt_set_back_at_the_vendor_since_is_not_resent_over_that_ed
     assert [tuple(h) for h in held] == [("title", "Local B", before)]
 
 
+def test_update_in_doubt_set_back_within_the_same_second_is_not_resent_over_that_edit(
+    vendor, db_url, make_runtime, served
+):
+    """Found by `make soak` (StrawBlond, seed 14): the write landed and the vendor's user
+    set the field back within the second the base was stamped, so the record's stamp was
+    no newer than the base's and the write was sent again over that edit. A record the
+    vendor changed in or after the second of the write's previous attempt may hold it set
+    back: both sides changed, a conflict."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.UPDATE)
+    row = editable(case)
+    rid = row["remote_id"]
+    if row["updated_at"] is None:
+        pytest.skip(f"{vendor}'s records carry no modification time (README)")
+    case.sandbox.remote_edit_title(rid, "Remote A")  # the base is read in this second ...
+    sync(case)
+    assert mirror(case, row["id"])["title"] == "Remote A"
+    sql(case, "UPDATE proposals SET title = 'Local B' WHERE id = :id", id=row["id"])
+    kill_mid_send(case)
+    case.sandbox.remote_edit_title(rid, "Local B")  # ... the vendor processed the write ...
+    case.sandbox.remote_edit_title(rid, "Remote A")  # ... and its user set it back
+    case.sandbox.reset_log()
+
+    resolve_before_pull(case.runtime, case.account)
+    sync(case)
+
+    assert case.sandbox.proposal_title(rid) == "Remote A", "the user's edit was overwritten"
+    assert writes(case) == []
+
+
 def test_update_in_doubt_that_reached_the_vendor_is_settled_without_sending_it_again(
     vendor, db_url, make_runtime, served
 ):

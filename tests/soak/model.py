@@ -627,7 +627,12 @@ class SoakMachine(RuleBasedStateMachine):
                 self.diverge("created_twice", account, f"{title!r} is {at_vendor} at the vendor")
             row = next((r for r in mine if r["remote_id"] is None), mine[0] if mine else None)
             if row is None:
-                self.diverge("created_row_lost", account, f"{title!r} left the mirror")
+                theirs = [(r["id"], r["title"], r["deleted_at"]) for r in rows
+                          if str(r["remote_id"]) in at_vendor]
+                creates = [(e["id"], e["row_id"], e["status"], e["attempts"], e["last_error"])
+                           for e in self.outbox_rows(vendor) if e["kind"] == "create"]
+                self.diverge("created_row_lost", account, f"{title!r} left the mirror; at "
+                             f"the vendor {at_vendor}, mirrored as {theirs}; creates {creates}")
                 continue
             if self.reported(vendor, row["id"]):
                 continue
