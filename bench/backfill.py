@@ -8,6 +8,7 @@ requests per minute on a clock that skips the waits but keeps the real working t
     .venv/bin/python -m bench.backfill --vendor offorte --quick    # 1/10 of them
     .venv/bin/python -m bench.backfill --vendor automa --proposals 2000
     .venv/bin/python -m bench.backfill --vendor offorte --virtual-only   # no working time
+    .venv/bin/python -m bench.backfill --vendor strawblond --sandbox trashed_includes_live=true
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def budget_use(sent: list[float], per_minute: int = RPM) -> dict[str, Any]:
             "span_minutes": round((sent[-1] - first) / 60, 1)}
 
 
-def run_vendor(vendor: str, sizes: dict[str, int], *, live: bool = True) -> dict[str, Any]:
-    with RemoteSandbox(vendor, sizes, rpm=RPM, clock=SharedClock(live=live)) as sandbox:
+def run_vendor(vendor: str, sizes: dict[str, int], *, live: bool = True,
+               options: dict[str, Any] | None = None) -> dict[str, Any]:
+    with RemoteSandbox(vendor, sizes, rpm=RPM, clock=SharedClock(live=live),
+                       options=options) as sandbox:
         clock = sandbox.clock
         entry = {**sandbox.entry, "requests_per_minute": RPM}
         runtime = make_runtime(sqlite_url(f"backfill-{vendor}"), entry, clock)
@@ -124,6 +127,7 @@ def _measure(vendor: str, sizes: dict[str, int], sandbox: RemoteSandbox,
         "wall_seconds": round(idle_wall, 2),
     }
     return {"vendor": vendor, "sizes": sizes, "seed_seconds": round(sandbox.seed_seconds, 1),
+            "sandbox_options": sandbox.options,
             "backfill": backfill, "budget": budget, "idle": idle_out,
             "peak_rss_mb": peak_rss_mb()}
 
@@ -141,11 +145,16 @@ def main() -> None:
     parser.add_argument("--proposals", type=int, help="another size (companies = 1/5 of it)")
     parser.add_argument("--virtual-only", action="store_true",
                         help="time moves only by budget waits (the connector suite's FakeClock)")
+    parser.add_argument("--sandbox", action="append", default=[], metavar="NAME=VALUE",
+                        help="a sandbox constructor option (JSON value), e.g. "
+                             "trashed_includes_live=true")
     args = parser.parse_args()
+    options = {name: json.loads(value) for name, _, value in
+               (item.partition("=") for item in args.sandbox)}
     sizes = QUICK if args.quick else FULL
     if args.proposals:
         sizes = sizes_for(args.proposals)
-    out = run_vendor(args.vendor, sizes, live=not args.virtual_only)
+    out = run_vendor(args.vendor, sizes, live=not args.virtual_only, options=options)
     print(json.dumps({**out, "clock": "virtual only" if args.virtual_only else "live + virtual"}))
 
 

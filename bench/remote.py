@@ -57,13 +57,14 @@ class SeenRow:
 
 
 def _serve(vendor: str, sizes: dict[str, int], rpm: int, offset: Any,
-           origin: tuple[float, float], live: bool, conn: Connection) -> None:
+           origin: tuple[float, float], live: bool, options: dict[str, Any],
+           conn: Connection) -> None:
     """Child process: build, seed and serve the sandbox, then answer calls until "stop"."""
     from syncd.sandbox import sandbox_class
     from syncd.sandbox.base import serve
 
     clock = SharedClock(offset, origin, live)
-    sandbox = sandbox_class(vendor)(requests_per_minute=rpm, clock=clock)
+    sandbox = sandbox_class(vendor)(requests_per_minute=rpm, clock=clock, **options)
     started = time.perf_counter()
     sandbox.seed_data(**sizes)
     seeded = time.perf_counter() - started
@@ -93,14 +94,16 @@ class RemoteSandbox:
     """A seeded sandbox in a child process; call its methods as if it were local."""
 
     def __init__(self, vendor: str, sizes: dict[str, int], *, rpm: int = 30,
-                 clock: SharedClock | None = None) -> None:
+                 clock: SharedClock | None = None, options: dict[str, Any] | None = None) -> None:
         ctx = mp.get_context("spawn")
         self.vendor = vendor
+        self.options: dict[str, Any] = dict(options or {})  # sandbox constructor options
         self.clock = clock or SharedClock()
         self._conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_serve,
-            args=(vendor, sizes, rpm, self.clock.offset, self.clock.origin, self.clock.live, child),
+            args=(vendor, sizes, rpm, self.clock.offset, self.clock.origin, self.clock.live,
+                  self.options, child),
             daemon=True)
         self.process.start()
         kind, info = self._conn.recv()

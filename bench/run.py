@@ -29,6 +29,11 @@ from syncd.vendors import registered_vendors
 # to the page (StrawBlond indexes its elements by offer, Automa copies only the page it
 # serves), so the default run backfills every vendor at the full size.
 SIZE_CAP: dict[str, int] = {}
+# Sandbox readings benchmarked beside a vendor's default: the vendor is silent and syncd
+# must be right (and at the lower bound) under each (`--sandbox NAME=VALUE` of bench.backfill).
+VARIANTS: dict[str, list[tuple[str, list[str]]]] = {
+    "strawblond": [("trashed list includes live", ["--sandbox", "trashed_includes_live=true"])],
+}
 QUICK = {"proposals": 1000, "pipeline_items": (20_000, 50_000), "reconcile_rows": (2_000, 20_000)}
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = {"pipeline_items": (50_000, 200_000), "reconcile_rows": (10_000, 100_000)}
@@ -58,10 +63,15 @@ def backfills(quick: bool, full_size: bool) -> list[dict[str, Any]]:
         args = ["--vendor", vendor]
         if proposals != FULL["proposals"]:
             args += ["--proposals", str(proposals)]
-        got = figure("bench.backfill", *args, name=f"backfill-{vendor}")
-        entry: dict[str, Any] = {"vendor": vendor, "command": command("bench.backfill", *args),
-                                 "capped": proposals < FULL["proposals"] and not quick}
-        out.append({**entry, **(got or {"failed": True})})  # type: ignore[dict-item]
+        for label, extra in [("", []), *VARIANTS.get(vendor, [])]:
+            name = f"backfill-{vendor}" + (f"-{label.replace(' ', '-')}" if label else "")
+            got = figure("bench.backfill", *args, *extra, name=name)
+            entry: dict[str, Any] = {
+                "command": command("bench.backfill", *args, *extra),
+                "capped": proposals < FULL["proposals"] and not quick}
+            merged = {**entry, **(got or {"failed": True})}  # type: ignore[dict-item]
+            merged["vendor"] = f"{vendor} ({label})" if label else vendor
+            out.append(merged)
     return out
 
 

@@ -41,6 +41,7 @@ from syncd.db.tables import (
     scan_seen,
     stream_state,
 )
+from syncd.engine import covering
 from syncd.engine.adopt import AdoptingWriter
 from syncd.engine.collector import relaxed_collector
 from syncd.engine.deletes import sweep_deletions
@@ -77,6 +78,7 @@ class StreamResult:
     deleted: int = 0
     complete: bool = False
     error: str | None = None
+    covered_by: str | None = None  # not read: that stream's scan of this run held its records
     writes: WriteStats = field(default_factory=WriteStats)
     drift: Counter[str] = field(default_factory=Counter)  # drift notes by kind
     quarantined_ids: list[str] = field(default_factory=list)
@@ -148,6 +150,12 @@ class Puller:
                     break
                 if stream.name in finished:
                     result.streams.append(StreamResult(stream.name, complete=True))
+                    continue
+                cover = covering.covered(stream, self.account.connector.streams,
+                                         result.streams, self._load_state) if sweep else None
+                if cover is not None:
+                    result.streams.append(StreamResult(stream.name, complete=True,
+                                                       covered_by=cover))
                     continue
                 result.streams.append(self.run_stream(stream, sweep=sweep))
         with self.db.begin() as conn:
@@ -405,6 +413,7 @@ class Puller:
             if stream.is_deleted is not None and stream.is_deleted(rec):
                 work.gone.append(rid)
                 continue
+            covering.note_record(stream, state)
             fp, rec = _fingerprint(stream, rec)
             if known.get(rid) == fp:
                 result.skipped_unchanged += 1
@@ -474,7 +483,7 @@ class Puller:
             result.quarantined += len(work.bad)
             result.quarantined_ids.extend(str(b[0]) for b in work.bad)
             self._note_drift(conn, stream, work.drift, result)
-            if stream.deletes_missing and stream.entity in CANONICAL_TABLES:
+            if covering.tracks_seen(stream) and stream.entity in CANONICAL_TABLES:
                 self._mark_seen(conn, stream, work.seen)
             if work.gone:
                 result.deleted += self._delete_remote_ids(conn, str(stream.entity), work.gone)
@@ -519,7 +528,8 @@ class Puller:
         """End of a scan: deletions (complete scans only), marks, next start position."""
         complete = not state.get("early_stop")
         with self.db.begin() as conn:
-            if complete and stream.deletes_missing and stream.entity in CANONICAL_TABLES:
+            if complete and covering.deletes_unseen(stream, state) and (
+                    stream.entity in CANONICAL_TABLES):
                 result.deleted += self._delete_unseen(conn, stream,
                                                       sweep=bool(state.get("sweep")))
             conn.execute(delete(scan_seen).where(scan_seen.c.account == self.name,
@@ -527,7 +537,8 @@ class Puller:
             marks = dict(state.get("marks", {}))
             marks.update(state.get("new_marks", {}))
             next_state = {"in_progress": False, "marks": marks, "kept": state.get("kept", {}),
-                          "stale_view": bool(state.get("resumed"))}  # see STALE_VIEW
+                          "stale_view": bool(state.get("resumed")),  # see STALE_VIEW
+                          **(covering.verdict(self.name, stream, state) if complete else {})}
             self._save_state(conn, stream, next_state, complete=True, sweep=state.get("sweep"))
         result.complete = complete
 
@@ -539,6 +550,8 @@ class Puller:
             "in_progress": True, "partition": 0, "page": kept.get(first), "sweep": sweep,
             "marks": old.get("marks", {}), "kept": kept, "scan": uuid.uuid4().hex[:12],
             "stale_view": bool(old.get("stale_view")),
+            # the last complete scan's verdict, until this scan gives its own
+            **({covering.COVERS: old[covering.COVERS]} if covering.COVERS in old else {}),
         }
 
     def _load_state(self, stream: StreamSpec) -> dict[str, Any]:
@@ -647,7 +660,7 @@ class Puller:
                 table.c.deleted_at.is_(None), unseen)
         ).all()
         return sweep_deletions(conn, self._writer(), self.account.settings,
-                               str(stream.entity), stream.name, rows, sweep=sweep)
+                               str(stream.entity), covering.guard_key(stream), rows, sweep=sweep)
 
     def _delete_remote_ids(self, conn: Connection, entity: str, rids: list[str]) -> int:
         """Records the vendor says are gone (trashed in a list, 404/410 on their detail)."""

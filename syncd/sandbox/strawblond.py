@@ -12,8 +12,9 @@ Faithful behaviours (and the choices made where the vendor is silent, see vendor
   values answer 400 like spatie/laravel-query-builder.
 * `filter[trashed]=true` lists the soft-deleted offers. The seed's one line ("Include
   soft-deleted offers") can also be read as "live ones too"; `trashed_includes_live=True`
-  switches the sandbox to that reading (the connector is correct under both; only the
-  sweep's cost and duplicate quarantine entries differ).
+  switches the sandbox to that reading (the connector is correct under both; it learns
+  which from the answers and then reads that list alone in sweeps, see
+  `lower_bound_requests`).
 * Throttle 30/min: `X-RateLimit-Limit`/`X-RateLimit-Remaining` on every answer, 429 with
   `Retry-After` and `X-RateLimit-Reset`.
 * Errors: 422 `{message, errors: {field: [msg]}}`, 404 `{message}` naming the model, 403 for
@@ -101,8 +102,11 @@ class StrawBlondSandbox(Sandbox):
         clock: Clock = SYSTEM_CLOCK,
         api_key: str = "sb-test-key-0123456789",
         webhook_secret: str | None = None,
+        trashed_includes_live: bool | None = None,
     ) -> None:
         self.api_key = api_key
+        if trashed_includes_live is not None:  # None: the class default
+            self.trashed_includes_live = trashed_includes_live
         # None: each subscription gets a fresh random secret, like the vendor; a fixed
         # value makes account_entry() carry it (tests that skip registration).
         self.webhook_secret = webhook_secret
@@ -708,15 +712,19 @@ class StrawBlondSandbox(Sandbox):
             }
 
     def lower_bound_requests(self) -> int:
-        """A backfill runs every stream, the sweep-only trashed list included: pages of 50
-        over the live offers, then over the trashed ones (one page even when empty).
+        """A backfill must read the trashed list (one page even when empty) in pages of 50.
+        When it lists only trashed offers (the default reading), the live ones need the
+        plain list as well; when it lists every offer (`trashed_includes_live`), that one
+        list is the whole backfill, unless no offer is live: a list of trashed offers
+        alone cannot show that it would hold live ones, so the plain list is read too.
         Laravel's `meta.last_page` makes an empty trailing page unnecessary.
         """
         with self.lock:
             live = len(self._live_offers())
             every = len(self.collection("offers"))
-        trashed = every if self.trashed_includes_live else every - live
-        return max(1, math.ceil(live / 50)) + max(1, math.ceil(trashed / 50))
+        if self.trashed_includes_live:
+            return max(1, math.ceil(every / 50)) + (0 if live else 1)
+        return max(1, math.ceil(live / 50)) + max(1, math.ceil((every - live) / 50))
 
     def corrupt_one_record(self) -> str:
         """A live offer in mid-list answers its `elements` as a string instead of a list: a

@@ -247,6 +247,16 @@ class StreamSpec:
     * `one`: how to read one record of this stream by id, where the vendor has such a
       request (`OneRecord`): the default `Connector.fetch_one` reads and maps it like a
       pull does (webhook fetches, verification, the refresh before a full replacement).
+    * `covers`: the name of another stream of the same entity whose records this list
+      may hold too (StrawBlond's `filter[trashed]` list, which some accounts answer with
+      the live offers as well). Requests are the scarce resource, so a sweep reads it
+      first, and whether it does is learned from its answers, per account: a complete
+      scan holding a record that is not `is_deleted` proves it lists the live records
+      too; it then marks what it did not see deleted (the guard applies, its held
+      deletions kept under the covered stream's name) and the covered stream is skipped
+      in that sweep. A scan holding only trashed records keeps both scans. The verdict of
+      the last complete scan is kept in the stream's state (`covers`), so a sweep resumed
+      in a new process decides alike; incremental pulls never read a sweep-only list.
     """
 
     name: str
@@ -270,6 +280,7 @@ class StreamSpec:
     remap_record: Callable[[Any], Any] | None = None
     skip: Callable[[Any], bool] | None = None
     one: OneRecord | None = None
+    covers: str | None = None
 
 
 # the name in a request's `fields` saying that it carries its proposal's line items (a
@@ -387,8 +398,11 @@ class Connector:
         return "fetch"
 
     def active_streams(self, sweep: bool) -> list[StreamSpec]:
-        """Streams to run: `sweep_only` ones only in full sweeps."""
-        return [s for s in self.streams if sweep or not s.sweep_only]
+        """Streams to run: `sweep_only` ones only in full sweeps; a stream that may cover
+        another (`StreamSpec.covers`) runs first, so its answer can spare the other's scan.
+        """
+        chosen = [s for s in self.streams if sweep or not s.sweep_only]
+        return [s for s in chosen if s.covers] + [s for s in chosen if not s.covers]
 
     # ---- mapping helpers -----------------------------------------------------------------
     def map_status(self, vendor_word: Any, path: str = "status") -> ProposalStatus | None:

@@ -9,11 +9,23 @@ What this connector declares (vendors.md section 2 and its "Project decisions"):
   &sort=-created_at` (Laravel `{data, links, meta}` pages, at most 50 per page; larger
   `per_page` values are silently clamped to 50). Contacts, companies and line items come
   embedded in each offer, so no per-offer detail request is ever made.
-* Deletions: offers are soft-deleted; a full sweep also lists `filter[trashed]=true` and
-  marks the offers carrying `deleted_at` as deleted (should the vendor list live offers
-  there too — the seed's "Include soft-deleted offers" allows that reading — they are
-  simply mapped again; nothing is deleted for being absent from that list). Contacts and
-  companies are seen only inside offers, so a deleted offer never deletes them.
+* Deletions: offers are soft-deleted; a full sweep (and the backfill) also lists
+  `filter[trashed]=true` and marks the offers carrying `deleted_at` as deleted. Contacts
+  and companies are seen only inside offers, so a deleted offer never deletes them.
+* One scan where one is enough: the seed's "Include soft-deleted offers" can mean the
+  trashed list holds the live offers too. Which reading an account's API follows is
+  learned from its answers, never configured: a sweep reads the trashed list *first*
+  (`covers="offers"`, syncd/engine/covering.py). When that complete scan lists a live
+  offer (`deleted_at` null), it held every offer: the plain list is not read in that
+  sweep, and an offer missing from the trashed list is deleted (through the
+  `max_delete_fraction` guard). When it lists only trashed offers, the plain list is
+  read after it, as before, and only it proves offers gone by their absence. So the
+  first backfill learns the reading at no extra request (the trashed list had to be read
+  anyway), and each later sweep checks it again: a list that showed live offers once and
+  only trashed ones later (conflicting evidence) gets both scans again at once. The
+  verdict is kept in the `offers_trashed` stream state, so a sweep resumed in a new
+  process decides alike. Incremental pulls read only the plain list (cheaper: no
+  trashed offers in it).
 * Formats: float totals → Decimal via their shortest repr (5640.0 → Decimal("5640.0")),
   `...T08:51:59.000000Z` → aware UTC; total_tax = total_with_vat − total. The offer's
   signed `*_url` fields expire (their query changes on every request): they stay in raw,
@@ -472,7 +484,7 @@ class StrawBlondConnector(Connector):
     display_name = "StrawBlond"
     reads_summary = (
         "offers with `include=elements,contact,company`, 50 per page; `filter[trashed]` "
-        "in sweeps")
+        "in sweeps (alone when it lists live offers too)")
     auth_summary = "`api_key` (Bearer)"
     secret_headers = frozenset({SIGNATURE_HEADER})
     streams = (
@@ -504,6 +516,8 @@ class StrawBlondConnector(Connector):
             deletes_missing=False,
             is_deleted=_is_trashed,
             sweep_only=True,
+            # some accounts list live offers here too: then this one scan is the sweep
+            covers="offers",
         ),
     )
     status_map: ClassVar[Mapping[str, ProposalStatus]] = {

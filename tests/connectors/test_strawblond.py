@@ -366,6 +366,10 @@ class TestStatusAndFingerprint:
         assert trashed.is_deleted({"deleted_at": "2024-01-01T00:00:00.000000Z"})
         assert not trashed.is_deleted({"deleted_at": None})
         assert [s.name for s in connector.active_streams(sweep=False)] == ["offers"]
+        # a sweep reads the trash first: when it holds live offers too, it is the sweep
+        assert trashed.covers == "offers" and offers.covers is None
+        assert [s.name for s in connector.active_streams(sweep=True)] == [
+            "offers_trashed", "offers"]
         paginator = offers.paginator(50, None)
         assert isinstance(paginator, LastPagePaginator)
         assert paginator.request_params() == {"page": 1, "per_page": 50}
