@@ -41,13 +41,15 @@ from syncd.engine.metrics import render
 from syncd.engine.pull import Puller, stale_view
 from syncd.engine.push import Pusher, resolve_before_pull
 from syncd.engine.runtime import Runtime
-from syncd.engine.verify import daemon_reserve, verify_account
+from syncd.engine.verify import daemon_reserve, verify_account, writes_snapshots
 from syncd.engine.webhooks import make_app, run_pending_fetches
 from syncd.errors import SyncdError
+from syncd.vendors import connector_class
 
 log = logging.getLogger("syncd.daemon")
 GRACE_SECONDS = 5.0
 UNHEALTHY_AFTER = 3  # pull intervals without success before /healthz answers 503
+VERIFY_SECONDS = 10  # how often an idle account's snapshot rows are looked for
 
 
 class Daemon:
@@ -102,9 +104,11 @@ class Daemon:
             self.scheduler.add_job(self._pull, "interval", args=[name], id=f"pull:{name}",
                                    seconds=sync.pull_interval_seconds,
                                    next_run_time=now + timedelta(seconds=1))
-            self.scheduler.add_job(self._verify, "interval", args=[name], id=f"verify:{name}",
-                                   seconds=max(2, sync.push_interval_seconds),
-                                   next_run_time=now + timedelta(seconds=2))
+            if writes_snapshots(connector_class(self.settings.account(name).vendor).streams):
+                self.scheduler.add_job(
+                    self._verify, "interval", args=[name], id=f"verify:{name}",
+                    seconds=max(VERIFY_SECONDS, sync.push_interval_seconds),
+                    next_run_time=now + timedelta(seconds=2))
             self.scheduler.add_job(self._sweep, "interval", args=[name], id=f"sweep:{name}",
                                    seconds=int(sync.full_sweep_hours * 3600),
                                    next_run_time=self._first_sweep(name))

@@ -17,6 +17,7 @@ nothing. `syncd verify` runs the same thing on demand (no reserve).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from syncd.engine.fetch import Fetched, fetch_and_apply
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.http.budget import Priority
 from syncd.http.client import priority
+from syncd.vendors.base import StreamSpec
 
 BATCH = 50  # marks read per query
 
@@ -48,6 +50,11 @@ class VerifyResult:
         """The JSON form (`syncd verify --format json`)."""
         return {"account": self.account, **self.outcomes, "verified": self.verified,
                 "requests": self.requests, "unverified_left": self.left}
+
+
+def writes_snapshots(streams: Sequence[StreamSpec]) -> bool:
+    """Whether a connector's streams may write snapshots (the daemon verifies only then)."""
+    return any(s.detail is not None and s.detail.snapshot is not None for s in streams)
 
 
 def daemon_reserve(per_minute: int) -> int:

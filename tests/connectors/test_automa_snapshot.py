@@ -259,3 +259,11 @@ def test_automa_entry_whose_quote_kept_its_updated_at_is_fetched_not_skipped(
     assert quote_fetches(case) == [f"/quotes/{sent['uuid']}"]
     assert proposal(case, sent["uuid"])["status"] == "viewed"
     assert marked(case) == set()
+
+
+def test_only_connectors_declaring_snapshots_get_the_daemons_verification_job() -> None:
+    from syncd.engine.verify import writes_snapshots
+    from syncd.vendors import connector_class, registered_vendors
+
+    assert {v for v in registered_vendors() if writes_snapshots(connector_class(v).streams)} == {
+        "automa"}
