@@ -1,4 +1,5 @@
-"""Figures 1-3: backfill requests against the lower bound, the idle cycle, budget use.
+"""Figures 1-3: backfill requests against the lower bound, the idle cycle, budget use;
+and, where a backfill wrote rows from snapshots (Automa), their verification.
 
 One vendor per process, so peak RSS is syncd's alone for that vendor (the sandbox runs in a
 child process, see `bench.remote`). The account is limited to the vendor's real 30
@@ -25,6 +26,7 @@ from bench.remote import RemoteSandbox, SharedClock
 from syncd.db.tables import CANONICAL_TABLES, request_log
 from syncd.engine.pull import Puller
 from syncd.engine.runtime import Runtime
+from syncd.engine.verify import verify_account
 
 FULL = {"companies": 2000, "proposals": 10000, "max_items": 20, "seed": 1}
 QUICK = {"companies": 200, "proposals": 1000, "max_items": 20, "seed": 1}
@@ -129,7 +131,23 @@ def _measure(vendor: str, sizes: dict[str, int], sandbox: RemoteSandbox,
     return {"vendor": vendor, "sizes": sizes, "seed_seconds": round(sandbox.seed_seconds, 1),
             "sandbox_options": sandbox.options,
             "backfill": backfill, "budget": budget, "idle": idle_out,
-            "peak_rss_mb": peak_rss_mb()}
+            "verify": _verify(runtime, sandbox), "peak_rss_mb": peak_rss_mb()}
+
+
+def _verify(runtime: Runtime, sandbox: RemoteSandbox) -> dict[str, Any]:
+    """After the backfill and the idle cycle: verifying the rows written from snapshots
+    (Automa's call log; other vendors write none), what `syncd run` does with spare
+    budget. Run here with the whole budget, so its time is the most it takes idle.
+    """
+    sandbox.reset_log()
+    clock = sandbox.clock
+    t0, v0 = time.perf_counter(), clock.time()
+    result = verify_account(runtime, "acct")
+    seen = sandbox.requests
+    return {**result.as_dict(), "requests_seen": len(seen),
+            "status_429": sum(1 for r in seen if r.status == 429),
+            "wall_seconds": round(time.perf_counter() - t0, 2),
+            "virtual_minutes": round((clock.time() - v0) / 60, 1)}
 
 
 def sizes_for(proposals: int) -> dict[str, int]:

@@ -93,6 +93,16 @@ def summary_rows(r: dict[str, Any]) -> list[list[Any]]:
                      f"{100 * use:.1f} % over {budget['windows']} full minutes "
                      f"(max {budget['max_any_window']} in any 60 s)",
                      verdict(None if use is None else use >= 0.95), cmd])
+        check = b.get("verify") or {}
+        if check.get("requests"):
+            rows.append([f"snapshot first, {v}: complete mirror, then verification",
+                         "call-log + RFQ pages; verification in the background",
+                         f"complete after {f['requests']:,} requests "
+                         f"({f['virtual_minutes']:,.1f} min at 30/min); verified with "
+                         f"{check['requests']:,} more ({check['virtual_minutes'] / 60:.1f} h), "
+                         f"{check['unverified_left']} left",
+                         verdict(f["complete"] and f["requests"] == f["lower_bound"]
+                                 and check["unverified_left"] == 0), cmd])
     p = r.get("pipeline")
     if p:
         for run in p["runs"]:
@@ -262,7 +272,42 @@ def backfill_section(r: dict[str, Any]) -> str:
         "",
         table(["vendor", "span (minutes)", "full minutes", "budget used", "max in any 60 s"],
               budget_rows),
+        *verify_lines(r),
     ])
+
+
+def verify_lines(r: dict[str, Any]) -> list[str]:
+    """Snapshot first, verify later (issue 16): the two figures of each vendor whose
+    backfill wrote rows from snapshots (Automa's call log), from the same run.
+    """
+    rows = []
+    for b in r["backfill"]:
+        v = b.get("verify") or {}
+        if b.get("failed") or not v.get("requests"):
+            continue
+        f = b["backfill"]
+        rows.append([b["vendor"], f"{b['sizes']['proposals']:,}", f"{f['requests']:,}",
+                     f"{f['virtual_minutes']:,.1f} min",
+                     "yes" if f["complete"] else "**no**", f"{v['requests']:,}",
+                     f"{v['virtual_minutes'] / 60:.1f} h", f"{v['same']:,} / {v['changed']:,}"
+                     f" / {v['deleted']:,} / {v['failed']:,}", f"{v['unverified_left']:,}",
+                     v["status_429"]])
+    if not rows:
+        return []
+    return [
+        "",
+        "### Snapshot first, verified with spare budget",
+        "",
+        "A call-log entry of Automa.Net carries the quote as Automa sent it: the backfill "
+        "writes it at once and marks the row unverified, so the mirror is complete after "
+        "the call-log and RFQ pages. Verification then reads each quote by uuid "
+        "(`syncd verify`, here with the whole budget; `syncd run` does it in the background "
+        "at the lowest priority, only while spare slots of the minute remain).",
+        "",
+        table(["vendor", "proposals", "requests to a complete mirror", "at 30/min",
+               "complete", "verification requests", "verification at 30/min",
+               "same / changed / deleted / failed", "left unverified", "429s"], rows),
+    ]
 
 
 def sizes_line(r: dict[str, Any]) -> str:

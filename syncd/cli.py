@@ -39,6 +39,7 @@ from syncd.engine.remap import RemapResult, remap_accounts, retry_quarantined
 from syncd.engine.runtime import Runtime
 from syncd.engine.status import account_status, drift_report
 from syncd.engine.store import MirrorWriter
+from syncd.engine.verify import verify_accounts
 from syncd.engine.webhooks import register as register_webhooks
 from syncd.errors import SettingsError, SyncdError
 from syncd.reporting import By
@@ -282,6 +283,30 @@ def sync(account: AccountOpt = None) -> None:
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command()
+def verify(
+    account: AccountOpt = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="Verify at most N records per account.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Re-read the records a pull wrote from a snapshot (Automa's call log), using the
+    budget as needed; the daemon does this in the background with spare budget only.
+    """
+    loaded = settings()
+    rt = runtime(loaded)
+    results = verify_accounts(rt, _names(loaded, account), limit=limit)
+    data = [r.as_dict() for r in results]
+    table = Table("account", "verified", "same", "changed", "deleted", "failed", "requests",
+                  "unverified left")
+    for r in data:
+        table.add_row(r["account"], str(r["verified"]), str(r["same"]), str(r["changed"]),
+                      str(r["deleted"]), str(r["failed"]), str(r["requests"]),
+                      str(r["unverified_left"]))
+    _emit(data, fmt, table)
+    raise typer.Exit(1 if any(r["failed"] for r in data) else 0)
+
+
 # ---- push ----------------------------------------------------------------------------------
 def _push_summary(results: list[PushResult]) -> bool:
     ok = True
@@ -327,14 +352,15 @@ def push(
 @app.command()
 def status(fmt: FormatOpt = Format.table) -> None:
     """Per account: last pull/push, cursors, requests spent, outbox, conflicts, quarantine,
-    drift (values kept but not fully interpreted: `syncd drift` lists them).
+    drift (values kept but not fully interpreted: `syncd drift` lists them), and records
+    written from a snapshot still unverified (`syncd verify`).
     """
     loaded = settings()
     rt = runtime(loaded)
     with rt.db.begin() as conn:
         data = account_status(conn, loaded, SYSTEM_CLOCK.time())
     table = Table("account", "vendor", "pulled", "pushed", "req/min", "req/h", "429",
-                  "outbox", "confl", "quar", "drift", "held", "props")
+                  "outbox", "confl", "quar", "drift", "held", "props", "unver")
     for a in data:
         table.add_row(a["account"], a["vendor"], _short_time(a["last_pull"]),
                       _short_time(a["last_push"]),
@@ -342,7 +368,7 @@ def status(fmt: FormatOpt = Format.table) -> None:
                       str(a["requests_last_hour"]), str(a["responses_429"]),
                       str(a["outbox_pending"]), str(a["open_conflicts"]), str(a["quarantined"]),
                       str(a["drift"]), str(sum(a.get("pending_deletes", {}).values())),
-                      str(a["rows"]["proposals"]))
+                      str(a["rows"]["proposals"]), str(a["unverified"]))
     _emit(data, fmt, table)
     if fmt == Format.table:
         for a in data:

@@ -336,6 +336,19 @@ pending_fetches = Table(
     _ts("created_at"),
 )
 
+# Rows written from a snapshot the vendor's own API listed (a call-log entry carrying the
+# whole record) rather than from a read of the record itself: still to verify by a fetch,
+# with spare budget only (syncd/engine/verify.py). One row per record; gone once verified.
+unverified = Table(
+    "unverified",
+    metadata,
+    Column("account", String(100), primary_key=True),
+    Column("entity", String(20), primary_key=True),
+    Column("remote_id", String(200), primary_key=True),
+    Column("stream", String(100), nullable=False),
+    _ts("marked_at", nullable=False),
+)
+
 drift = Table(
     "drift",
     metadata,

@@ -4,13 +4,14 @@ APScheduler 3 runs per-account jobs on a thread pool (a slow or failing account 
 occupies its own threads): push every `push_interval_seconds` (and at once when a webhook
 or a pull leaves work, or a local edit is made: PostgreSQL NOTIFYs, SQLite is checked
 twice a second), pending webhook fetches as they arrive, incremental pull every
-`pull_interval_seconds` (backed off while webhooks keep an account fresh), and a full sweep
-every `full_sweep_hours`. The account's budget orders what they send: push, webhook fetch,
-pull, sweep. Each job runs only while this worker holds the account's lease, and an
-account's pushes start only after this worker's first pull of it (at start-up or when it
-takes the account over): a local edit made while no daemon ran is planned against a view
-that has seen the vendor's edits made meanwhile, so the same field changed on both sides
-is a conflict, not an overwrite.
+`pull_interval_seconds` (backed off while webhooks keep an account fresh), a full sweep
+every `full_sweep_hours`, and the verification of snapshot rows (syncd/engine/verify.py:
+spare budget only). The account's budget orders what they send: push, webhook fetch,
+pull, sweep, verification. Each job runs only while this worker holds the account's
+lease, and an account's pushes start only after this worker's first pull of it (at
+start-up or when it takes the account over): a local edit made while no daemon ran is
+planned against a view that has seen the vendor's edits made meanwhile, so the same field
+changed on both sides is a conflict, not an overwrite.
 
 SIGTERM/SIGINT: stop taking work, let the request in flight finish (or abandon it after a
 grace period — every write is committed per page or per entry, so nothing is lost), exit 0.
@@ -40,12 +41,15 @@ from syncd.engine.metrics import render
 from syncd.engine.pull import Puller, stale_view
 from syncd.engine.push import Pusher, resolve_before_pull
 from syncd.engine.runtime import Runtime
+from syncd.engine.verify import daemon_reserve, verify_account, writes_snapshots
 from syncd.engine.webhooks import make_app, run_pending_fetches
 from syncd.errors import SyncdError
+from syncd.vendors import connector_class
 
 log = logging.getLogger("syncd.daemon")
 GRACE_SECONDS = 5.0
 UNHEALTHY_AFTER = 3  # pull intervals without success before /healthz answers 503
+VERIFY_SECONDS = 10  # how often an idle account's snapshot rows are looked for
 
 
 class Daemon:
@@ -100,6 +104,11 @@ class Daemon:
             self.scheduler.add_job(self._pull, "interval", args=[name], id=f"pull:{name}",
                                    seconds=sync.pull_interval_seconds,
                                    next_run_time=now + timedelta(seconds=1))
+            if writes_snapshots(connector_class(self.settings.account(name).vendor).streams):
+                self.scheduler.add_job(
+                    self._verify, "interval", args=[name], id=f"verify:{name}",
+                    seconds=max(VERIFY_SECONDS, sync.push_interval_seconds),
+                    next_run_time=now + timedelta(seconds=2))
             self.scheduler.add_job(self._sweep, "interval", args=[name], id=f"sweep:{name}",
                                    seconds=int(sync.full_sweep_hours * 3600),
                                    next_run_time=self._first_sweep(name))
@@ -218,6 +227,18 @@ class Daemon:
     def _fetch(self, name: str) -> None:
         done = self._guard(name, "fetch", lambda: run_pending_fetches(self.runtime, name))
         if done:
+            self.nudge_push(name)
+
+    def _verify(self, name: str) -> None:
+        """Re-read snapshot rows while the minute has spare slots (after the first pull:
+        it may bring newer snapshots, and a backfill's pull has the budget first).
+        """
+        if name not in self._viewed:
+            return
+        reserve = daemon_reserve(self.runtime.account(name).budget.per_minute)
+        result = self._guard(name, "verify", lambda: verify_account(
+            self.runtime, name, reserve=reserve))
+        if result is not None and result.outcomes.get("changed"):
             self.nudge_push(name)
 
     def _pull(self, name: str) -> None:

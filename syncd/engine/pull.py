@@ -41,13 +41,14 @@ from syncd.db.tables import (
     scan_seen,
     stream_state,
 )
-from syncd.engine import covering
+from syncd.engine import covering, unverified
 from syncd.engine.adopt import AdoptingWriter
 from syncd.engine.collector import relaxed_collector
 from syncd.engine.deletes import sweep_deletions
 from syncd.engine.drift_log import DriftTally, DriftWriter
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter, WriteStats, chunks, deletion_columns, in_list
+from syncd.engine.values import norm
 from syncd.errors import SyncdError, VendorError
 from syncd.http.budget import Priority
 from syncd.http.client import MalformedResponse, NotFound, priority
@@ -426,6 +427,8 @@ class Puller:
         """One changed record: detail (if the stream has one), validate, map, stage or commit."""
         merged: Any = rec
         if stream.detail is not None:
+            if self._snapshot(stream, rid, rec, fp, result):
+                return  # written (or older than the mirror) without a request
             merged = self._detail(stream, rid, rec, fp, work, result)
             if merged is None:
                 return
@@ -448,6 +451,58 @@ class Puller:
             work.bundle.extend(bundle)
             work.fingerprints[rid] = fp
             work.drift.add(rid, notes)
+
+    def _snapshot(self, stream: StreamSpec, rid: str, rec: Any, fp: str,
+                  result: StreamResult) -> bool:
+        """A list record carrying the whole record (`DetailSpec.snapshot`): written at once
+        and marked unverified when it is newer than what the mirror holds, passed over
+        when it is not; True then. False (fetch it as usual) when it carries none, when
+        what it carries would not map (what a pull would quarantine), or when its version
+        cannot be compared with the mirror's.
+        """
+        detail = stream.detail
+        found = detail.snapshot(rec) if detail is not None and detail.snapshot else None
+        if detail is None or found is None:
+            return False
+        merged = detail.merge(rec, found)
+        try:
+            bundle, notes = map_record(self.account.connector, stream, merged)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+        order = self._snapshot_order(stream, rid, bundle)
+        if order is None:
+            return False
+        if order == "older":
+            result.writes.stale += 1
+            with self.db.begin() as conn:
+                self._store_fingerprints(conn, stream, {rid: fp})
+            return True
+        tally = DriftTally()
+        tally.add(rid, notes)
+        self._single(stream, rid, bundle, fp, None, result, tally, snapshot=True)
+        return True
+
+    def _snapshot_order(self, stream: StreamSpec, rid: str, bundle: Bundle) -> str | None:
+        """"newer" or "older" than the mirror's row by the vendor's `updated_at` (a row
+        not yet mirrored: "newer"); None when either side has no modification time or
+        both have the same one: a change that leaves `updated_at` as it was (an opening
+        tracked, say) cannot be told from a replay, so the record is read instead.
+        """
+        table = CANONICAL_TABLES.get(str(stream.entity))
+        if table is None:
+            return "newer"
+        row = next((r for r in bundle.rows(str(stream.entity)) if r.get("remote_id") == rid),
+                   None)
+        with self.db.begin() as conn:
+            base = conn.execute(select(table.c.base).where(
+                table.c.account == self.name, table.c.remote_id == rid)).first()
+        if base is None:
+            return "newer"
+        incoming, known = (row or {}).get("updated_at"), (base[0] or {}).get("updated_at")
+        if incoming is None or not known:
+            return None
+        mine = str(norm(incoming))
+        return None if mine == str(known) else ("newer" if mine > str(known) else "older")
 
     def _detail(self, stream: StreamSpec, rid: str, rec: Any, fp: str, work: _PageWork,
                 result: StreamResult) -> Any | None:
@@ -507,10 +562,19 @@ class Puller:
     def _single(
         self, stream: StreamSpec, rid: str, bundle: Bundle | None, fp: str,
         problem: tuple[str | None, Any, str] | None, result: StreamResult,
-        tally: DriftTally | None = None,
+        tally: DriftTally | None = None, *, snapshot: bool = False,
     ) -> None:
-        """Commit one detailed record (or its quarantine) with its fingerprint."""
+        """Commit one detailed record (or its quarantine) with its fingerprint; written
+        from a `snapshot`, it is marked unverified, else read from the vendor itself (any
+        mark it had goes).
+        """
         with self.db.begin() as conn:
+            if stream.detail is not None and stream.detail.snapshot is not None:
+                entity = str(stream.entity)
+                if snapshot:
+                    unverified.mark(conn, self.name, entity, stream.name, [rid], self.clock.now())
+                else:
+                    unverified.clear(conn, self.name, entity, [rid])
             if bundle is not None:
                 written = self._writer().apply(conn, bundle, stream.name)
                 result.writes.add(written)

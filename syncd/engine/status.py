@@ -21,6 +21,7 @@ from syncd.db.tables import (
     stream_state,
 )
 from syncd.drift import DriftKind, normalize_word
+from syncd.engine import unverified
 from syncd.engine.deletes import pending_counts
 from syncd.engine.drift_log import drift_rows
 from syncd.engine.pull import stale_view
@@ -31,7 +32,8 @@ from syncd.settings import Settings
 
 def account_status(conn: Connection, settings: Settings, now: float) -> list[dict[str, Any]]:
     """Per account: last pull/push, cursors, requests spent, outbox, conflicts, quarantine,
-    and `drift`: values syncd kept but could not fully interpret (the drift table's counts).
+    `drift`: values syncd kept but could not fully interpret (the drift table's counts),
+    and `unverified`: records written from a snapshot and not yet verified by a fetch.
     """
     out = []
     for account in settings.accounts:
@@ -96,6 +98,8 @@ def account_status(conn: Connection, settings: Settings, now: float) -> list[dic
                     drift.c.account == name)).scalar_one()),
             # deletions a complete scan found but the guard holds (`syncd deletes list`)
             "pending_deletes": pending_counts(conn, name).get(name, {}),
+            # records written from a listed snapshot, not yet read back (`syncd verify`)
+            "unverified": unverified.count(conn, name),
             # a resumed scan: local edits of linked rows wait for a complete pull
             "stale_view": stale_view(conn, name),
             "rows": {

@@ -22,16 +22,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from syncd import drift
 from syncd.canonical import Entity
 from syncd.db.bulk import dialect_insert
 from syncd.db.tables import pending_fetches, webhook_events
-from syncd.engine.adopt import AdoptingWriter
-from syncd.engine.drift_log import DriftTally, DriftWriter
+from syncd.engine.fetch import Fetched, fetch_and_apply
 from syncd.engine.runtime import DbTokenStore, Runtime
 from syncd.errors import SyncdError
 from syncd.http.budget import Priority
-from syncd.http.client import AccountClient, NotFound, priority
+from syncd.http.client import AccountClient, priority
 from syncd.vendors.base import Connector, Subscription, default_fingerprint
 
 log = logging.getLogger("syncd.webhooks")
@@ -89,7 +87,6 @@ def receive(runtime: Runtime, account_name: str, headers: dict[str, str], body: 
 
 def run_pending_fetches(runtime: Runtime, account_name: str) -> int:
     """Fetch every record webhooks pointed at, at webhook priority; returns records done."""
-    account = runtime.account(account_name)
     with runtime.db.begin() as conn:
         todo = conn.execute(select(pending_fetches).where(
             pending_fetches.c.account == account_name)).mappings().all()
@@ -98,36 +95,14 @@ def run_pending_fetches(runtime: Runtime, account_name: str) -> int:
         for item in todo:
             if runtime.stop.is_set():
                 break
-            entity = Entity(item["entity"])
-            tally = DriftTally()
-            try:
-                # the fetch validates and maps: its drift notes are the pull's, by stream
-                with drift.collecting() as notes:
-                    bundle = account.connector.fetch_one(account.client, entity,
-                                                         item["remote_id"])
-                tally.add(item["remote_id"], notes)
-            except NotFound:
-                bundle = None
-            except SyncdError as exc:
-                log.warning("account=%s targeted fetch of %s %s failed: %s", account_name,
-                            entity, item["remote_id"], exc)
-                continue
-            # links a lost create's record to its waiting row by marker, as a pull does
-            writer = AdoptingWriter(account_name, account.connector,
-                                    runtime.settings.sync.conflict_policy, runtime.clock.now())
-            with runtime.db.begin() as conn:
-                if bundle is None:  # gone at the vendor: the one deletion path, dependants too
-                    writer.delete_remote_ids(conn, str(entity), [item["remote_id"]])
-                else:
-                    stream = account.connector.stream_for(entity)
-                    writer.apply(conn, bundle, stream)
-                    if tally:
-                        DriftWriter(account.settings, writer.now).add(conn, stream, tally)
-                conn.execute(delete(pending_fetches).where(
-                    pending_fetches.c.account == account_name,
-                    pending_fetches.c.entity == item["entity"],
-                    pending_fetches.c.remote_id == item["remote_id"]))
-            done += 1
+            retire = delete(pending_fetches).where(
+                pending_fetches.c.account == account_name,
+                pending_fetches.c.entity == item["entity"],
+                pending_fetches.c.remote_id == item["remote_id"])
+            outcome = fetch_and_apply(runtime, account_name, Entity(item["entity"]),
+                                      item["remote_id"], then=[retire])
+            if outcome is not Fetched.FAILED:
+                done += 1
     return done
 
 

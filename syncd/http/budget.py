@@ -9,7 +9,8 @@ minute and does not burst.
 
 One budget per account, shared by every thread of the process that talks to the account
 (pull, push, webhook fetches). Waiters are served by priority: pushes, then webhook-triggered
-fetches, then pulls, then the full sweep. A 429 blocks the whole account until Retry-After.
+fetches, then pulls, then the full sweep, then the verification of snapshots (which also
+asks only while spare slots remain: syncd/engine/verify.py). A 429 blocks the whole account until Retry-After.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Priority(IntEnum):
     WEBHOOK = 1
     PULL = 2
     SWEEP = 3
+    VERIFY = 4  # re-reading records written from a snapshot: spare budget only
 
 
 class RequestLedger(Protocol):

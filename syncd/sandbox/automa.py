@@ -466,23 +466,51 @@ class AutomaSandbox(Sandbox):
         }
 
     def lower_bound_requests(self) -> int:
-        """Call-log pages + one quote fetch per logged quote + the two RFQ lists' pages."""
+        """Call-log pages + the two RFQ lists' pages, + one quote fetch per logged quote
+        whose entries carry no usable `eventObject` (each entry carries the quote as the
+        seed shows, so normally none: the snapshot is written, verified later).
+        """
         calls = list(self.collection("calls").values())
-        quotes = {c["eventObjectUuid"] for c in calls
-                  if c["result"]["requestBody"]["eventType"].startswith("QUOTE_")}
+        fetched = {c["eventObjectUuid"] for c in calls
+                   if c["result"]["requestBody"]["eventType"].startswith("QUOTE_")
+                   and (not c.get("eventObject") or c["eventObjectUuid"] in self.corrupted)}
         return sum(max(1, math.ceil(n / MAX_PER_PAGE)) for n in (
             len(calls), len(self.collection("rfqs_received")), len(self.collection("rfqs_sent"))
-        )) + len(quotes)
+        )) + len(fetched)
+
+    def verification_requests(self) -> int:
+        """What verifying every snapshot costs: one quote fetch per quote written from one."""
+        calls = list(self.collection("calls").values())
+        return len({c["eventObjectUuid"] for c in calls
+                    if c["result"]["requestBody"]["eventType"].startswith("QUOTE_")
+                    and c.get("eventObject") and c["eventObjectUuid"] not in self.corrupted})
+
+    def drop_event_objects(self, quote_uuid: str, empty: dict[str, Any] | None = None) -> None:
+        """Log entries about a quote without its object (absent, or `empty` as given:
+        the seed's example shows `"eventObject": {}`), as a build of Automa.Net that logs
+        no object would: syncd must then fetch the quote by uuid.
+        """
+        with self.lock:
+            for entry in self.collection("calls").values():
+                if entry["eventObjectUuid"] == quote_uuid:
+                    if empty is None:
+                        entry.pop("eventObject", None)
+                    else:
+                        entry["eventObject"] = copy.deepcopy(empty)
 
     def corrupt_one_record(self) -> str:
         """A quote whose `items` list is a string (its uuid stays readable): an unusable
         structure, which syncd must quarantine. An unknown currency or status word would
-        not do: syncd keeps such quotes and notes the word (see syncd/drift.py).
+        not do: syncd keeps such quotes and notes the word (see syncd/drift.py). The
+        call log's copies of it are broken the same way (Automa logs what it sends).
         """
         with self.lock:
             quote = sorted(self.collection("quotes").values(), key=lambda q: q["number"])[0]
             quote["items"] = "items are temporarily unavailable"
             self.corrupted.add(quote["uuid"])
+            for entry in self.collection("calls").values():
+                if entry["eventObjectUuid"] == quote["uuid"] and entry.get("eventObject"):
+                    entry["eventObject"]["items"] = quote["items"]
             return str(quote["uuid"])
 
     def remote_edit_title(self, remote_id: str, title: str) -> None:

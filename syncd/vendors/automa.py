@@ -13,14 +13,23 @@ every webhook call it made (`GET /webhooks/calls`, oldest first, LastPage-pagina
 
 So the `webhook_calls` stream is an append-only log (`keep_cursor`): a run continues at the
 page where the previous one ended. Its record id is the *object* uuid (the quote) and its
-fingerprint the entry's createdAt/eventType/uuid, so a quote is fetched (`GET /quotes/{uuid}`,
-the DetailSpec) only when a newer log entry about it appears. The log never proves that a
-quote is gone (`deletes_missing=False`); a 404 on the quote fetch does. The seed's log entry
-carries no top-level `eventType`/`objectUuid`: they are read from `result.requestBody` (the
-payload Automa sent) with `eventObjectUuid` as the object uuid. The stream skips entries
-that are not QUOTE_* ones (`not_a_quote_entry`): orders, payments and RFQ events have no
-quote to fetch (RFQs have streams of their own); of a page's entries about one quote only
-the newest counts (older ones are superseded).
+fingerprint the entry's createdAt/eventType/uuid, so a quote is looked at only when a newer
+log entry about it appears.
+
+Snapshot first: an entry whose `eventObject` is the quote (complete: it maps without what
+would quarantine it) is written at once when its `updated_at` is newer than the mirror's,
+and marked unverified (`DetailSpec.snapshot`, `call_snapshot`). This is data read from
+Automa's API with syncd's key, unlike webhook deliveries, which stay hints. A backfill then
+costs call-log pages + RFQ pages; the quote is fetched by uuid (`GET /quotes/{uuid}`, the
+DetailSpec) at once only for an entry without a usable `eventObject`, otherwise later with
+spare budget (`syncd verify`, the daemon's verification job).
+
+The log never proves that a quote is gone (`deletes_missing=False`); a 404 on the quote
+fetch does. The seed's log entry carries no top-level `eventType`/`objectUuid`: they are
+read from `result.requestBody` (the payload Automa sent) with `eventObjectUuid` as the
+object uuid. The stream skips entries that are not QUOTE_* ones (`not_a_quote_entry`):
+orders, payments and RFQ events have no quote to fetch (RFQs have streams of their own);
+of a page's entries about one quote only the newest counts (older ones are superseded).
 
 Caveat: only calls to *subscribed* event types are logged, and a seller's own edits fire no
 event, so `syncd webhooks register` (one subscription per QUOTE_* event) is a prerequisite,
@@ -372,6 +381,20 @@ def entry_fingerprint(entry: Mapping[str, Any]) -> str:
     return default_fingerprint([entry.get("createdAt"), entry_event_type(entry), entry.get("uuid")])
 
 
+def call_snapshot(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The quote a call-log entry carries (`eventObject`, as Automa sent it), when it is
+    one: an object naming the entry's quote (`DetailSpec.snapshot`). Missing, empty or
+    about another object: None (the quote is fetched by uuid).
+    """
+    obj = entry.get("eventObject")
+    if not isinstance(obj, dict) or not obj:
+        return None
+    try:
+        return obj if _usable_id(obj.get("uuid")) == entry_object_uuid(entry) else None
+    except KeyError:
+        return None
+
+
 def _merge_call(entry: dict[str, Any], quote: Any) -> dict[str, Any]:
     return {"call": entry, "quote": quote}
 
@@ -675,8 +698,8 @@ class AutomaConnector(Connector):
     vendor = "automa"
     display_name = "Automa.Net"
     reads_summary = (
-        "quotes found through the webhook call log and webhooks, fetched by uuid; RFQ "
-        "lists")
+        "quotes from the webhook call log's snapshots (verified by uuid with spare budget) "
+        "and webhooks; RFQ lists")
     auth_summary = "`api_key` (Bearer)"
     # Put replaces the whole quote, items included: re-read it first, items go through it
     quirks = frozenset({Quirk.FULL_REPLACEMENT, Quirk.ITEMS_VIA_PARENT})
@@ -688,7 +711,8 @@ class AutomaConnector(Connector):
             records_path=("data", "items"), params={"order": "asc", "orderBy": "createdAt"},
             id_of=entry_object_uuid, fingerprint=entry_fingerprint,
             detail=DetailSpec(path="/quotes/{id}", name="quote", records_path=("data",),
-                              id_of=entry_object_uuid, merge=_merge_call),
+                              id_of=entry_object_uuid, merge=_merge_call,
+                              snapshot=call_snapshot),
             deletes_missing=False, keep_cursor=True, remap_record=_stored_quote,
             skip=not_a_quote_entry,
         ),

@@ -190,6 +190,14 @@ class DetailSpec:
     `path` is formatted with `id` (from `id_of(list_record)`); `records_path` locates the
     object in the body; `merge(list_record, detail)` returns the raw dict that is validated
     and mapped (default: the detail alone).
+
+    `snapshot`: for a list whose records may carry the detail itself, as the vendor's API
+    lists it (Automa's call log holds each quote as Automa sent it): the detail object a
+    record carries, or None. A complete one (it maps without what would quarantine it) is
+    written at once, without the request, when it is newer than the mirror's row (by the
+    vendor's `updated_at`), and the record is marked unverified; the detail request then
+    runs later with spare budget only (syncd/engine/verify.py). A record carrying none,
+    or an incomplete one, is detailed as usual.
     """
 
     path: str
@@ -197,6 +205,7 @@ class DetailSpec:
     records_path: tuple[str, ...] = ()
     id_of: Callable[[dict[str, Any]], str] = lambda rec: str(rec["id"])
     merge: Callable[[dict[str, Any], Any], Any] = lambda rec, detail: detail
+    snapshot: Callable[[dict[str, Any]], Any] | None = None
 
 
 @dataclass(frozen=True)

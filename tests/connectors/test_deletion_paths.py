@@ -26,6 +26,7 @@ from syncd.canonical import Entity
 from syncd.db.tables import CANONICAL_TABLES, pending_deletes, pending_fetches
 from syncd.engine import metrics
 from syncd.engine.push import Pusher
+from syncd.engine.verify import verify_account
 from syncd.engine.webhooks import run_pending_fetches
 from syncd.vendors import registered_vendors
 from syncd.vendors.base import Op, StreamSpec
@@ -234,7 +235,10 @@ def test_second_sweep_applies_deletions_missing_twice(case: Case) -> None:
 
 
 def test_404_on_a_detail_fetch_deletes_the_record_and_its_line_items(case: Case) -> None:
-    """A pull that fetches a changed record's detail and hears 404: gone, dependants too."""
+    """A pull that fetches a changed record's detail and hears 404: gone, dependants too.
+    A stream whose list carries the record (`DetailSpec.snapshot`) writes it unverified and
+    hears the 404 when the verification fetches it.
+    """
     connector = case.runtime.account(case.account).connector
     stream = next((s for s in connector.streams
                    if s.entity == Entity.PROPOSALS and s.detail is not None), None)
@@ -248,6 +252,8 @@ def test_404_on_a_detail_fetch_deletes_the_record_and_its_line_items(case: Case)
                            status=404, body={"message": "Not Found"}, times=5)
     result = case.pull(sweep=False)
     assert result.ok, result.errors
+    if stream.detail.snapshot is not None:
+        assert verify_account(case.runtime, case.account).outcomes["deleted"] == 1
     parent, kids = family(case, row["id"])
     assert deleted_consistently(parent)
     assert kids and all(deleted_consistently(k) for k in kids)

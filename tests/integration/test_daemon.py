@@ -352,3 +352,43 @@ def test_a_daemon_pulls_before_its_first_push_so_an_edit_made_meanwhile_is_a_con
     writes = [r for r in box.requests if r.method in ("PUT", "PATCH", "POST")
               and row.remote_id in r.path]
     assert writes == [], "the local value was not sent over the remote edit"
+
+
+def test_the_daemon_verifies_automa_snapshots_in_the_background(sqlite_url, make_runtime,
+                                                                  served):
+    """Issue 16: a backfill writes every quote from the call log, unverified; the running
+    daemon then reads each quote once by uuid (spare budget, lowest priority), applies
+    what differs and clears every mark, without a command."""
+    from syncd.db.tables import unverified
+
+    box = sandbox_class("automa")(requests_per_minute=10_000)
+    box.seed_data(companies=3, proposals=10, max_items=2, seed=4)
+    served(box)
+    entry = {**box.account_entry("am"), "requests_per_minute": 10_000}
+    rt = make_runtime(sqlite_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
+                      push_interval_seconds=1)
+    assert Puller(rt, rt.account("am")).run(sweep=True, kind="backfill").ok
+    assert box.count("GET", r"^/quotes/") == 0
+    changed = sorted(box.collection("quotes"))[0]
+    with box.lock:  # an edit in Automa's UI that fires no event
+        box.collection("quotes")[changed]["note"] = "Seen only by verification"
+        box.collection("quotes")[changed]["updated_at"] = box.now()
+
+    def left() -> int:
+        with rt.db.begin() as conn:
+            return len(conn.execute(select(unverified)).all())
+
+    assert left() == 10
+    daemon = Daemon(rt, serve_http=False, lease_ttl=5)
+    daemon.start()
+    try:
+        wait_for(lambda: left() == 0, timeout=30)
+    finally:
+        daemon.stop()
+    assert any(j[1] == "verify" for j in daemon.job_log)
+    fetched = [r.path for r in box.seen("GET", r"^/quotes/")]
+    assert sorted(fetched) == sorted(f"/quotes/{q}" for q in box.collection("quotes"))
+    with rt.db.begin() as conn:
+        title = conn.execute(select(proposals.c.title).where(
+            proposals.c.remote_id == changed)).scalar()
+    assert title == "Seen only by verification"

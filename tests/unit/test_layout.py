@@ -21,6 +21,11 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "syncd": "the package marker only (`__version__`)",
     "syncd.__main__": "`python -m syncd`: every tests/integration/test_cli*.py test runs it",
     "syncd.cli": "Typer commands, driven end to end by tests/integration (test_cli*.py)",
+    "syncd.engine.fetch": "the targeted fetch behind webhooks and verification: "
+                          "tests/connectors/test_automa_snapshot.py, test_deletion_paths.py "
+                          "(404 deletes), test_automa_drift.py (webhook fetches)",
+    "syncd.engine.verify": "verification against the Automa sandbox, rows and requests "
+                           "asserted: tests/connectors/test_automa_snapshot.py",
     "syncd.demo": "the demo setup behind `syncd sandbox`: tests/integration (test_cli.py, test_daemon.py, "
                  "test_cli_ops.py, test_report_html.py)",
     "syncd.report_html": "tests/integration/test_report_html.py opens the page in Chromium",

@@ -75,13 +75,13 @@ class TestWindow:
                 with lock:
                     grants.append(t)
 
-        ranks = [*Priority, Priority.PULL]  # five threads, two of them pulls
+        ranks = [*Priority, Priority.PULL]  # six threads, two of them pulls
         threads = [threading.Thread(target=worker, args=(rank,)) for rank in ranks]
         for t in threads:
             t.start()
         for t in threads:
             t.join(10)
-        assert len(grants) == 125
+        assert len(grants) == 25 * len(ranks)
         assert max_in_any_window(grants) == 30
 
     def test_available_and_used(self) -> None:
@@ -129,7 +129,8 @@ class TestPriority:
 
     @pytest.mark.parametrize(
         ("first", "second"),
-        [(Priority.SWEEP, Priority.PULL), (Priority.PULL, Priority.WEBHOOK),
+        [(Priority.VERIFY, Priority.SWEEP), (Priority.SWEEP, Priority.PULL),
+         (Priority.PULL, Priority.WEBHOOK),
          (Priority.WEBHOOK, Priority.PUSH)],
     )
     def test_ranks(self, first: Priority, second: Priority) -> None:
