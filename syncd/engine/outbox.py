@@ -40,7 +40,7 @@ class OutboxEntry:
     id: int | None = None
     attempts: int = 0
     uncertain: bool = False
-    touched_at: Any = None
+    touched_at: Any = field(default=None, compare=False)
 
     # ---- what the request is (read through, for printing and tests) -----------------------
     @property

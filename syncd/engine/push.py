@@ -247,7 +247,7 @@ class Pusher:
         found are settled as they are.
         """
         connector = self.account.connector
-        if entry.kind in ("update", "status") and not connector.refresh_before_update:
+        if entry.kind in ("update", "status"):
             verdict = self._mirror_verdict(entry)
             if verdict == "landed":
                 self._settle(entry)
@@ -463,6 +463,8 @@ class Pusher:
         with self.db.begin() as conn:
             current = dict(conn.execute(select(table).where(table.c.id == row_id))
                            .mappings().one())
+            if all(norm(current[f]) == norm(remote[f]) for f in fields):
+                return "superseded"  # the mirror holds the vendor's values: nothing to send
             base = dict(current.get("base") or {})
             winners = {f: writer.settle_both_changed(conn, entity.value, current, f,
                                                      norm(base.get(f)), norm(current[f]),
