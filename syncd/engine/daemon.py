@@ -76,8 +76,11 @@ class Daemon:
         # or takes an account over (a local edit made while no daemon ran would otherwise
         # be sent over a remote edit made meanwhile, with no conflict)
         self._viewed: set[str] = set()
-        # pulls and sweeps of one account never overlap (they share stream checkpoints)
+        # pulls and sweeps of one account never overlap (they share stream checkpoints),
+        # nor do its pushes, nor its webhook fetches (a second instance waits its turn)
         self._pull_locks = {name: threading.Lock() for name in self.accounts}
+        self._push_locks = {name: threading.Lock() for name in self.accounts}
+        self._fetch_locks = {name: threading.Lock() for name in self.accounts}
         self._active = 0
         self._active_lock = threading.Lock()
         self.job_log: list[tuple[str, str, str, float, float]] = []  # for tests and ops
@@ -93,10 +96,16 @@ class Daemon:
                                next_run_time=datetime.now(UTC))
         for name in self.accounts:
             now = datetime.now(UTC)
+            # two instances of a push or fetch job: a nudge that arrives while one runs
+            # (which may have read the change log or the queue before the new edit or
+            # delivery) starts a second that waits for the first and then sees it; with
+            # one, APScheduler skips the nudge and the work waits for the next interval
             self.scheduler.add_job(self._push, "interval", args=[name], id=f"push:{name}",
-                                   seconds=sync.push_interval_seconds, next_run_time=now)
+                                   seconds=sync.push_interval_seconds, next_run_time=now,
+                                   max_instances=2)
             self.scheduler.add_job(self._fetch, "interval", args=[name], id=f"fetch:{name}",
-                                   seconds=max(2, sync.push_interval_seconds), next_run_time=now)
+                                   seconds=max(2, sync.push_interval_seconds), next_run_time=now,
+                                   max_instances=2)
             self.scheduler.add_job(self._pull, "interval", args=[name], id=f"pull:{name}",
                                    seconds=sync.pull_interval_seconds,
                                    next_run_time=now + timedelta(seconds=1))
@@ -212,11 +221,13 @@ class Daemon:
     def _push(self, name: str) -> None:
         if name not in self._viewed:
             return  # the first pull since this worker took the account up comes first
-        self._guard(name, "push", lambda: Pusher(self.runtime, self.runtime.account(name),
-                                                 self.worker).run())
+        with self._push_locks[name]:
+            self._guard(name, "push", lambda: Pusher(self.runtime, self.runtime.account(name),
+                                                     self.worker).run())
 
     def _fetch(self, name: str) -> None:
-        done = self._guard(name, "fetch", lambda: run_pending_fetches(self.runtime, name))
+        with self._fetch_locks[name]:
+            done = self._guard(name, "fetch", lambda: run_pending_fetches(self.runtime, name))
         if done:
             self.nudge_push(name)
 
