@@ -246,8 +246,8 @@ def run_phase(db: str, db_url: str, load: dict[str, Any] | None, events: int,
         hooks: list[dict[str, Any]] = []
         for i in range(events):
             tick = time.time()
-            pushes.append(phase.local_edit(edited, f"bench local edit {i}", timeout=30))
-            hooks.append(phase.webhook(announced[1], f"bench remote edit {i}", url, timeout=30))
+            pushes.append(phase.local_edit(edited, f"bench local edit {i}", timeout=20))
+            hooks.append(phase.webhook(announced[1], f"bench remote edit {i}", url, timeout=20))
             time.sleep(max(0.0, gap - (time.time() - tick)))
         time.sleep(1.0)  # requests an event caused after it was seen
         counts = requests_between(box, [m for pair in zip(pushes, hooks, strict=True)

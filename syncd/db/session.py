@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from syncd.db.gate import WriteGate
 from syncd.db.json_columns import dump_json
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -68,6 +69,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
+        # SQLite has one writer, and every transaction takes it at BEGIN: queue them here,
+        # urgent ones first (syncd/db/gate.py); PostgreSQL runs them side by side
+        self.gate = WriteGate() if self.is_sqlite else None
 
     @property
     def dialect(self) -> str:
@@ -82,8 +86,23 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction; committed on success, rolled back on any exception."""
-        with self.engine.begin() as conn:
+        if self.gate is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.gate.held(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """This thread's transactions inside the block jump SQLite's queue (pushes and
+        webhook fetches, whose latency a user sees); nothing changes on PostgreSQL.
+        """
+        if self.gate is None:
+            yield
+            return
+        with self.gate.urgent():
+            yield
 
     def upgrade(self) -> None:
         """Apply every Alembic migration (idempotent)."""

@@ -6,7 +6,10 @@ or a pull leaves work, or a local edit is made: PostgreSQL NOTIFYs, SQLite is ch
 twice a second), pending webhook fetches as they arrive, incremental pull every
 `pull_interval_seconds` (backed off while webhooks keep an account fresh), and a full sweep
 every `full_sweep_hours`. The account's budget orders what they send: push, webhook fetch,
-pull, sweep. Each job runs only while this worker holds the account's lease, and an
+pull, sweep; on SQLite their transactions queue in the same spirit (pushes and webhook
+fetches first, syncd/db/gate.py). A nudge that arrives while the account's push or fetch
+runs starts a second instance that waits for the first, so no edit or delivery waits for
+the next interval. Each job runs only while this worker holds the account's lease, and an
 account's pushes start only after this worker's first pull of it (at start-up or when it
 takes the account over): a local edit made while no daemon ran is planned against a view
 that has seen the vendor's edits made meanwhile, so the same field changed on both sides
@@ -221,12 +224,12 @@ class Daemon:
     def _push(self, name: str) -> None:
         if name not in self._viewed:
             return  # the first pull since this worker took the account up comes first
-        with self._push_locks[name]:
+        with self._push_locks[name], self.runtime.db.urgent():
             self._guard(name, "push", lambda: Pusher(self.runtime, self.runtime.account(name),
                                                      self.worker).run())
 
     def _fetch(self, name: str) -> None:
-        with self._fetch_locks[name]:
+        with self._fetch_locks[name], self.runtime.db.urgent():
             done = self._guard(name, "fetch", lambda: run_pending_fetches(self.runtime, name))
         if done:
             self.nudge_push(name)

@@ -39,8 +39,8 @@ def watch(db: Database, on_change: OnChange, stop: threading.Event) -> threading
 
 
 def newest_change(db: Database) -> int:
-    """The change log's newest id (0 when empty)."""
-    with db.begin() as conn:
+    """The change log's newest id (0 when empty); urgent, a push waits for it."""
+    with db.urgent(), db.begin() as conn:
         return int(conn.execute(select(func.max(change_log.c.id))).scalar() or 0)
 
 
