@@ -1,17 +1,20 @@
-"""SQLite's one writer, queued inside the process: pushes and webhook fetches go first.
+"""The mirror's transactions, queued inside the process: pushes and webhook fetches go first.
 
-Every SQLite transaction syncd opens is `BEGIN IMMEDIATE` (syncd/db/session.py), so only
+SQLite: every transaction syncd opens is `BEGIN IMMEDIATE` (syncd/db/session.py), so only
 one runs at a time anyway. Left to SQLite, the threads waiting for that lock poll it with
 a growing sleep (up to 100 ms) and whoever polls at the right moment wins: with 50
 accounts backfilling, a push's few small transactions waited behind page commits for
-seconds (bench/latency.py). The gate hands the lock on in order instead, urgent work
-(a thread inside `urgent()`: the daemon's pushes and webhook fetches) before the rest, and
-keeps waiting threads off the connection pool. Other processes (a user's SQL client, a
-second command) still meet SQLite's own lock and busy timeout.
+seconds (bench/latency.py). PostgreSQL: the connection pool is smaller than a worker's
+threads, and its queue does not know a push from a page commit either.
 
-    gate = WriteGate()
+The gate admits `capacity` transactions at a time (1 on SQLite, the pool's size on
+PostgreSQL) in order, urgent work (a thread inside `urgent()`: the daemon's pushes, webhook
+fetches and the webhook receiver) before the rest, and keeps waiting threads off the pool.
+Other processes (a user's SQL client, a second command) are not queued here.
+
+    gate = WriteGate(capacity=1)
     with gate.urgent():       # in the push job's thread
-        with gate.held():     # Database.begin() does this on SQLite
+        with gate.held():     # Database.begin() does this
             ...
 """
 
@@ -27,14 +30,14 @@ URGENT, NORMAL = 0, 1
 
 
 class WriteGate:
-    """A reentrant lock granted by (urgency, arrival)."""
+    """A reentrant (per thread) semaphore granted by (urgency, arrival)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 1) -> None:
+        self.capacity = capacity
         self._cond = threading.Condition()
         self._waiting: list[tuple[int, int]] = []
         self._seq = itertools.count()
-        self._owner: int | None = None
-        self._depth = 0
+        self._holders: dict[int, int] = {}  # thread -> depth
         self._local = threading.local()
 
     @contextmanager
@@ -52,21 +55,27 @@ class WriteGate:
         """Hold the gate for one transaction (again, without waiting, if this thread holds it)."""
         me = threading.get_ident()
         with self._cond:
-            if self._owner == me:
-                self._depth += 1
+            if me in self._holders:
+                self._holders[me] += 1
             else:
                 ticket = (URGENT if getattr(self._local, "urgent", False) else NORMAL,
                           next(self._seq))
                 heapq.heappush(self._waiting, ticket)
-                while self._owner is not None or self._waiting[0] != ticket:
+                while len(self._holders) >= self.capacity or self._waiting[0] != ticket:
                     self._cond.wait()
                 heapq.heappop(self._waiting)
-                self._owner, self._depth = me, 1
+                self._holders[me] = 1
+                self._cond.notify_all()  # the next in line may fit too
         try:
             yield
         finally:
             with self._cond:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._owner = None
+                self._holders[me] -= 1
+                if self._holders[me] == 0:
+                    del self._holders[me]
                     self._cond.notify_all()
+
+    def holders(self) -> int:
+        """Threads inside the gate now, for tests and metrics."""
+        with self._cond:
+            return len(self._holders)

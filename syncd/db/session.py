@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from syncd.db.gate import WriteGate
 from syncd.db.json_columns import dump_json
 
+POOL_SIZE, POOL_OVERFLOW = 10, 20  # PostgreSQL connections per process
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -59,7 +60,7 @@ def make_engine(url: str) -> Engine:
     # No server-side prepared statements: psycopg prepares a query after five runs and
     # PostgreSQL then keeps the plan it chose while a table was empty (a full scan per
     # `IN (...)` lookup once the table has grown).
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
                          json_serializer=dump_json, connect_args={"prepare_threshold": None})
 
 
@@ -69,9 +70,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
-        # SQLite has one writer, and every transaction takes it at BEGIN: queue them here,
-        # urgent ones first (syncd/db/gate.py); PostgreSQL runs them side by side
-        self.gate = WriteGate() if self.is_sqlite else None
+        # SQLite has one writer, and every transaction takes it at BEGIN; PostgreSQL has
+        # a pool smaller than a worker's threads: queue them here, urgent ones first
+        # (syncd/db/gate.py)
+        self.gate = WriteGate(1 if self.is_sqlite else POOL_SIZE + POOL_OVERFLOW)
 
     @property
     def dialect(self) -> str:
@@ -86,21 +88,14 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction; committed on success, rolled back on any exception."""
-        if self.gate is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
         with self.gate.held(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def urgent(self) -> Iterator[None]:
-        """This thread's transactions inside the block jump SQLite's queue (pushes and
-        webhook fetches, whose latency a user sees); nothing changes on PostgreSQL.
+        """This thread's transactions inside the block jump the queue (pushes and webhook
+        fetches, whose latency a user sees).
         """
-        if self.gate is None:
-            yield
-            return
         with self.gate.urgent():
             yield
 
