@@ -1,4 +1,4 @@
-"""`make bench`: run every benchmark (issues 6 and 13) and rewrite BENCHMARKS.md.
+"""`make bench`: run every benchmark (issues 6, 13 and 16) and rewrite BENCHMARKS.md.
 
 Each figure runs in its own process (so peak RSS is that figure's own) and prints JSON;
 this module collects them and renders the tables with `bench.report`.
