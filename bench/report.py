@@ -30,7 +30,11 @@ def num(value: Any, digits: int = 0) -> str:
 
 
 def render(r: dict[str, Any]) -> str:
-    from bench import report_drift, report_resume  # they build on this module's helpers
+    from bench import (  # they build on this module's helpers
+        report_drift,
+        report_latency,
+        report_resume,
+    )
 
     m = r["machine"]
     parts = [
@@ -58,7 +62,8 @@ def render(r: dict[str, Any]) -> str:
     for key, section in (("backfill", backfill_section), ("pipeline", pipeline_section),
                          ("reconcile", reconcile_section), ("push", push_section),
                          ("dlt", dlt_section), ("drift", report_drift.section),
-                         ("resume", report_resume.section)):
+                         ("resume", report_resume.section),
+                         ("latency", report_latency.section)):
         if key in r:
             parts += [section(r), ""]
     return "\n".join(parts).rstrip() + "\n"
@@ -183,6 +188,9 @@ def summary_rows(r: dict[str, Any]) -> list[list[Any]]:
     from bench import report_resume
 
     rows += report_resume.summary_rows(r)
+    from bench import report_latency
+
+    rows += report_latency.summary_rows(r)
     return rows
 
 

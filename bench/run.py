@@ -1,4 +1,4 @@
-"""`make bench`: run every benchmark (issues 6 and 13) and rewrite BENCHMARKS.md.
+"""`make bench`: run every benchmark (issues 6, 13 and 16) and rewrite BENCHMARKS.md.
 
 Each figure runs in its own process (so peak RSS is that figure's own) and prints JSON;
 this module collects them and renders the tables with `bench.report`.
@@ -117,7 +117,7 @@ def main() -> None:
                         help="the issue's sizes for every vendor, ignoring SIZE_CAP")
     parser.add_argument("--skip", action="append", default=[],
                         choices=("backfill", "pipeline", "reconcile", "push", "dlt", "drift",
-                                 "resume"))
+                                 "resume", "latency"))
     parser.add_argument("--json", default=str(WORK / "results.json"),
                         help="also keep the raw results here")
     args = parser.parse_args()
@@ -159,6 +159,11 @@ def main() -> None:
         results["resume"] = {"command": command("bench.kill_resume", *resume_args),
                              "vendors": figure("bench.kill_resume", *resume_args,
                                                name="resume")}
+    if "latency" not in args.skip:
+        latency_args = ["--quick"] if args.quick else []
+        results["latency"] = {"command": command("bench.latency", *latency_args),
+                              **(figure("bench.latency", *latency_args, name="latency")
+                                 or {"phases": None})}
     results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from syncd.db.gate import WriteGate
 from syncd.db.json_columns import dump_json
 
+POOL_SIZE, POOL_OVERFLOW = 10, 20  # PostgreSQL connections per process
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -58,7 +60,7 @@ def make_engine(url: str) -> Engine:
     # No server-side prepared statements: psycopg prepares a query after five runs and
     # PostgreSQL then keeps the plan it chose while a table was empty (a full scan per
     # `IN (...)` lookup once the table has grown).
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
                          json_serializer=dump_json, connect_args={"prepare_threshold": None})
 
 
@@ -68,6 +70,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
+        # SQLite has one writer, and every transaction takes it at BEGIN; PostgreSQL has
+        # a pool smaller than a worker's threads: queue them here, urgent ones first
+        # (syncd/db/gate.py)
+        self.gate = WriteGate(1 if self.is_sqlite else POOL_SIZE + POOL_OVERFLOW)
 
     @property
     def dialect(self) -> str:
@@ -82,8 +88,16 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction; committed on success, rolled back on any exception."""
-        with self.engine.begin() as conn:
+        with self.gate.held(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """This thread's transactions inside the block jump the queue (pushes and webhook
+        fetches, whose latency a user sees).
+        """
+        with self.gate.urgent():
+            yield
 
     def upgrade(self) -> None:
         """Apply every Alembic migration (idempotent)."""

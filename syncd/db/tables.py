@@ -169,6 +169,9 @@ change_log = Table(
     Column("row_id", Integer, nullable=False),
     Column("op", String(10), nullable=False),
     Column("changed_at", DateTime(timezone=True), server_default=func.current_timestamp()),
+    # SQLite: ids are never reused (migration 0008), so the daemon's poll of the newest id
+    # sees every edit, also one made after a push consumed the newest row
+    sqlite_autoincrement=True,
 )
 
 stream_state = Table(

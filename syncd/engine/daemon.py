@@ -7,9 +7,12 @@ twice a second), pending webhook fetches as they arrive, incremental pull every
 `pull_interval_seconds` (backed off while webhooks keep an account fresh), a full sweep
 every `full_sweep_hours`, and the verification of snapshot rows (syncd/engine/verify.py:
 spare budget only). The account's budget orders what they send: push, webhook fetch,
-pull, sweep, verification. Each job runs only while this worker holds the account's
-lease, and an account's pushes start only after this worker's first pull of it (at
-start-up or when it takes the account over): a local edit made while no daemon ran is
+pull, sweep, verification; on SQLite their transactions queue in the same spirit (pushes
+and webhook fetches first, syncd/db/gate.py). A nudge that arrives while the account's
+push or fetch runs starts a second instance that waits for the first, so no edit or
+delivery waits for the next interval. Each job runs only while this worker holds the
+account's lease, and an account's pushes start only after this worker's first pull of it
+(at start-up or when it takes the account over): a local edit made while no daemon ran is
 planned against a view that has seen the vendor's edits made meanwhile, so the same field
 changed on both sides is a conflict, not an overwrite.
 
@@ -80,8 +83,11 @@ class Daemon:
         # or takes an account over (a local edit made while no daemon ran would otherwise
         # be sent over a remote edit made meanwhile, with no conflict)
         self._viewed: set[str] = set()
-        # pulls and sweeps of one account never overlap (they share stream checkpoints)
+        # pulls and sweeps of one account never overlap (they share stream checkpoints),
+        # nor do its pushes, nor its webhook fetches (a second instance waits its turn)
         self._pull_locks = {name: threading.Lock() for name in self.accounts}
+        self._push_locks = {name: threading.Lock() for name in self.accounts}
+        self._fetch_locks = {name: threading.Lock() for name in self.accounts}
         self._active = 0
         self._active_lock = threading.Lock()
         self.job_log: list[tuple[str, str, str, float, float]] = []  # for tests and ops
@@ -97,10 +103,16 @@ class Daemon:
                                next_run_time=datetime.now(UTC))
         for name in self.accounts:
             now = datetime.now(UTC)
+            # two instances of a push or fetch job: a nudge that arrives while one runs
+            # (which may have read the change log or the queue before the new edit or
+            # delivery) starts a second that waits for the first and then sees it; with
+            # one, APScheduler skips the nudge and the work waits for the next interval
             self.scheduler.add_job(self._push, "interval", args=[name], id=f"push:{name}",
-                                   seconds=sync.push_interval_seconds, next_run_time=now)
+                                   seconds=sync.push_interval_seconds, next_run_time=now,
+                                   max_instances=2)
             self.scheduler.add_job(self._fetch, "interval", args=[name], id=f"fetch:{name}",
-                                   seconds=max(2, sync.push_interval_seconds), next_run_time=now)
+                                   seconds=max(2, sync.push_interval_seconds), next_run_time=now,
+                                   max_instances=2)
             self.scheduler.add_job(self._pull, "interval", args=[name], id=f"pull:{name}",
                                    seconds=sync.pull_interval_seconds,
                                    next_run_time=now + timedelta(seconds=1))
@@ -221,11 +233,13 @@ class Daemon:
     def _push(self, name: str) -> None:
         if name not in self._viewed:
             return  # the first pull since this worker took the account up comes first
-        self._guard(name, "push", lambda: Pusher(self.runtime, self.runtime.account(name),
-                                                 self.worker).run())
+        with self._push_locks[name], self.runtime.db.urgent():
+            self._guard(name, "push", lambda: Pusher(self.runtime, self.runtime.account(name),
+                                                     self.worker).run())
 
     def _fetch(self, name: str) -> None:
-        done = self._guard(name, "fetch", lambda: run_pending_fetches(self.runtime, name))
+        with self._fetch_locks[name], self.runtime.db.urgent():
+            done = self._guard(name, "fetch", lambda: run_pending_fetches(self.runtime, name))
         if done:
             self.nudge_push(name)
 

@@ -5,7 +5,8 @@ On PostgreSQL the trigger also NOTIFYs `syncd_change` with the row's account, an
 watcher LISTENs on its own connection: the daemon pushes that account within moments. On
 SQLite, which has no notifications, the watcher reads the newest change-log id twice a
 second (a primary-key lookup, never a table scan) and nudges every account when it grew;
-a push with nothing to plan sends nothing.
+a push with nothing to plan sends nothing. The ids are never reused (AUTOINCREMENT,
+migration 0008): reconcile deletes the rows it consumed, and a reused id would not grow.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def watch(db: Database, on_change: OnChange, stop: threading.Event) -> threading
 
 
 def newest_change(db: Database) -> int:
-    """The change log's newest id (0 when empty)."""
-    with db.begin() as conn:
+    """The change log's newest id (0 when empty); urgent, a push waits for it."""
+    with db.urgent(), db.begin() as conn:
         return int(conn.execute(select(func.max(change_log.c.id))).scalar() or 0)
 
 

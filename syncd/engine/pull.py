@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, and_, delete, exists, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
 
 from syncd import drift
 from syncd.canonical import Bundle
@@ -62,6 +62,7 @@ from syncd.vendors.base import StreamSpec, canonical_json, default_fingerprint, 
 # by their fingerprints.
 RECORDS_PER_COMMIT = 1_000
 ANALYZE_FIRST = 2_000  # rows written before the first statistics refresh (PostgreSQL)
+ANALYZE_LOCK = 0x73796E63  # the advisory lock one refresh at a time holds ("sync")
 log = logging.getLogger("syncd.pull")
 Progress = Callable[..., None]  # (account, stream, records, requests, pages_left)
 
@@ -552,12 +553,20 @@ class Puller:
         a table believed empty, key lookups scan every row of the account and the final
         unseen-rows query anti-joins scan_seen by nested loop (quadratic over the backfill).
         Doubling keeps it to a handful of ANALYZEs per backfill.
+
+        The statistics are the tables', not the account's: while another pull (of any
+        account, in any process) refreshes them, this one does not queue behind it. Two
+        ANALYZEs of a table exclude each other until commit, and 50 accounts backfilling
+        together reached their thresholds together: every page commit, and with them the
+        pool's connections, waited in line (bench/latency.py: pushes waited seconds).
         """
         if conn.dialect.name != "postgresql" or self._rows_written < self._analyze_at:
             return
+        self._analyze_at = 2 * self._rows_written
+        if not conn.execute(select(func.pg_try_advisory_xact_lock(ANALYZE_LOCK))).scalar():
+            return  # another pull is refreshing them now
         tables = ", ".join([fingerprints.name, scan_seen.name, *CANONICAL_TABLES])
         conn.exec_driver_sql(f"ANALYZE {tables}")
-        self._analyze_at = 2 * self._rows_written
 
     def _single(
         self, stream: StreamSpec, rid: str, bundle: Bundle | None, fp: str,

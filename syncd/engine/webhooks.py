@@ -176,8 +176,9 @@ def make_app(runtime: Runtime, on_queued: Callable[[str], None],
     async def hook(request: Request) -> Response:
         body = await request.body()
         account = request.path_params["account"]
-        status, answer = receive(runtime, account, dict(request.headers), body,
-                                 request.path_params.get("secret"))
+        with runtime.db.urgent():  # the delivery's queue entry: before any page commit
+            status, answer = receive(runtime, account, dict(request.headers), body,
+                                     request.path_params.get("secret"))
         if status == 202 and answer.get("queued"):
             on_queued(account)
         return JSONResponse(answer, status_code=status)

@@ -45,6 +45,9 @@ class SeenRequest:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # wall-clock arrival (not the sandbox's clock): latency benchmarks compare it with the
+    # moment the mirror was edited in another process
+    at: float = field(default_factory=time.time)
 
     def json(self) -> Any:
         """The request's JSON body, for tests that check what syncd sent."""

@@ -276,7 +276,7 @@ def test_local_edit_is_pushed_at_once_not_at_the_next_push_interval(db_url, make
                                                                      served):
     """Issue 16: the daemon learns of a local edit through the change-log trigger's NOTIFY
     (PostgreSQL) or a twice-a-second check of the change log (SQLite); with an hour between
-    scheduled pushes, the edit still reaches the vendor within seconds."""
+    scheduled pushes, each of several edits still reaches the vendor within seconds."""
     box = sandbox_class("strawblond")(requests_per_minute=10_000)
     box.seed_data(companies=3, proposals=8, max_items=2, seed=4)
     served(box)
@@ -298,14 +298,21 @@ def test_local_edit_is_pushed_at_once_not_at_the_next_push_interval(db_url, make
         wait_for(lambda: [j[1] for j in daemon.job_log].count("push") >= 1
                  and any(j[1] == "pull" for j in daemon.job_log))
         time.sleep(1.5)
-        started = time.time()
-        with rt.db.begin() as conn:
-            conn.execute(text("UPDATE proposals SET title = 'Pushed at once' WHERE id = :id"),
-                         {"id": row.id})
-        wait_for(lambda: box.proposal_title(row.remote_id) == "Pushed at once", timeout=10)
-        assert time.time() - started < 5
+        # several edits in a row: each push consumes (deletes) the newest change-log row,
+        # and SQLite once gave the next edit that same id, which the poll took for no edit
+        # (found by bench/latency.py: every edit after the first waited for the interval)
+        for attempt in range(3):
+            title = f"Pushed at once {attempt}"
+            started = time.time()
+            with rt.db.begin() as conn:
+                conn.execute(text("UPDATE proposals SET title = :t WHERE id = :id"),
+                             {"t": title, "id": row.id})
+            wait_for(lambda t=title: box.proposal_title(row.remote_id) == t, timeout=10)
+            assert time.time() - started < 5
+            time.sleep(0.8)  # past the poll after the push, as a user's next edit would be
     finally:
         daemon.stop()
+    assert [r.method for r in box.requests if row.remote_id in r.path].count("PATCH") == 3
 
 
 def test_a_daemon_pulls_before_its_first_push_so_an_edit_made_meanwhile_is_a_conflict(
@@ -392,3 +399,72 @@ def test_the_daemon_verifies_automa_snapshots_in_the_background(sqlite_url, make
         title = conn.execute(select(proposals.c.title).where(
             proposals.c.remote_id == changed)).scalar()
     assert title == "Seen only by verification"
+
+
+@pytest.fixture
+def slow_vendor_daemon(db_url, make_runtime, served):
+    """A StrawBlond daemon an hour away from its next scheduled push, pull and fetch."""
+    box = sandbox_class("strawblond")(requests_per_minute=10_000, webhook_secret=SECRET)
+    box.seed_data(companies=3, proposals=8, max_items=2, seed=4)
+    served(box)
+    entry = box.account_entry("sb")
+    entry["requests_per_minute"] = 10_000
+    rt = make_runtime(db_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
+                      push_interval_seconds=3600)
+    port = free_port()
+    rt.settings.webhooks.listen = f"127.0.0.1:{port}"
+    assert Puller(rt, rt.account("sb")).run(sweep=True).ok
+    with rt.db.begin() as conn:
+        drafts = conn.execute(select(proposals.c.id, proposals.c.remote_id).where(
+            proposals.c.account == "sb", proposals.c.status == "draft",
+            proposals.c.deleted_at.is_(None)).order_by(proposals.c.id)).all()
+    assert len(drafts) >= 2
+    daemon = Daemon(rt, lease_ttl=5)
+    daemon.start()
+    wait_for(lambda: [j[1] for j in daemon.job_log].count("push") >= 1)
+    time.sleep(1.0)
+    yield box, rt, drafts, f"http://127.0.0.1:{port}/webhooks/sb"
+    daemon.stop()
+
+
+def test_an_edit_made_while_a_push_is_in_flight_is_pushed_right_after_it(slow_vendor_daemon):
+    """Issue 16 (found by bench/latency.py): the nudge of an edit made while the account's
+    push waits for the vendor's answer was skipped (one instance of the job at a time), so
+    the edit waited for the next scheduled push."""
+    box, rt, drafts, _url = slow_vendor_daemon
+    (first, first_remote), (second, second_remote) = drafts[0], drafts[1]
+    box.add_fault("PATCH", rf"/offer/{first_remote}$", "delay", seconds=1.5, times=1)
+    with rt.db.begin() as conn:
+        conn.execute(text("UPDATE proposals SET title = 'first' WHERE id = :id"), {"id": first})
+    wait_for(lambda: box.count("PATCH", rf"/offer/{first_remote}$") == 1)  # in flight
+    started = time.time()
+    with rt.db.begin() as conn:
+        conn.execute(text("UPDATE proposals SET title = 'second' WHERE id = :id"), {"id": second})
+    wait_for(lambda: box.proposal_title(second_remote) == "second", timeout=10)
+    assert time.time() - started < 6
+    assert box.proposal_title(first_remote) == "first"
+
+
+def test_a_webhook_delivered_while_a_fetch_is_in_flight_is_fetched_right_after_it(
+        slow_vendor_daemon):
+    """The same for webhook fetches: a delivery that arrives while the account's fetch
+    waits for the vendor is fetched when that fetch ends, not at the next interval."""
+    box, rt, drafts, url = slow_vendor_daemon
+    first_remote, second_remote = drafts[0][1], drafts[1][1]
+    box.add_fault("GET", rf"/offer/{first_remote}$", "delay", seconds=1.5, times=1)
+    box.remote_edit_title(first_remote, "first remote")
+    box.emit_webhook("offer.updated", first_remote, url=url)
+    wait_for(lambda: box.count("GET", rf"/offer/{first_remote}$") == 1)  # in flight
+    started = time.time()
+    box.remote_edit_title(second_remote, "second remote")
+    box.emit_webhook("offer.updated", second_remote, url=url)
+
+    def title(remote_id: str) -> str | None:
+        with rt.db.begin() as conn:
+            return conn.execute(select(proposals.c.title).where(
+                proposals.c.remote_id == remote_id)).scalar()
+
+    wait_for(lambda: title(second_remote) == "second remote", timeout=10)
+    assert time.time() - started < 6
+    assert title(first_remote) == "first remote"
+    assert box.count("GET", rf"/offer/{second_remote}$") == 1

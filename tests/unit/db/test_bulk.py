@@ -7,6 +7,7 @@ recorded, and a pull that fills PostgreSQL tables refreshes the planner's statis
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,13 +15,13 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from syncd.clock import FakeClock
 from syncd.db.bulk import insert_rows
 from syncd.db.session import MIGRATIONS, Database
 from syncd.db.tables import change_log, companies, fingerprints
-from syncd.engine.pull import ANALYZE_FIRST, Puller
+from syncd.engine.pull import ANALYZE_FIRST, ANALYZE_LOCK, Puller
 from syncd.engine.runtime import Runtime
 from syncd.sandbox.base import Sandbox, ServedApp
 from syncd.sandbox.quickquote import QuickQuoteSandbox
@@ -151,6 +152,49 @@ def test_a_filling_pull_refreshes_postgresql_statistics(
         assert items > ANALYZE_FIRST
         assert estimated > 0  # -1 until the table is analysed (PostgreSQL 14+)
         runtime.db.dispose()
+    finally:
+        next(mirror, None)
+
+
+@pytest.mark.pg
+def test_a_pull_does_not_queue_behind_another_statistics_refresh(
+    tmp_path: Any, make_runtime: Callable[..., Runtime],
+) -> None:
+    """50 accounts backfilling together reached the ANALYZE threshold together, and each
+    page commit waited for the others' ANALYZE (bench/latency.py): while one refresh holds
+    the advisory lock, another pull skips its own at once."""
+    mirror = migrated_mirror("postgresql", tmp_path)
+    url = next(mirror)
+    try:
+        runtime = make_runtime(url, [{"name": "acct", "vendor": "quickquote",
+                                      "base_url": "http://127.0.0.1:9",
+                                      "auth": {"api_key": "k" * 12}}])
+        other = Database(url)
+        puller = Puller(runtime, runtime.account("acct"))
+        puller._rows_written = ANALYZE_FIRST
+        try:
+            with other.begin() as holder:
+                holder.execute(select(func.pg_advisory_xact_lock(ANALYZE_LOCK)))
+                started = time.monotonic()
+                with runtime.db.begin() as conn:
+                    conn.execute(text("SET LOCAL statement_timeout = '5s'"))
+                    puller._refresh_statistics(conn)
+                assert time.monotonic() - started < 2
+            assert puller._analyze_at == 2 * ANALYZE_FIRST  # not again at the next page
+            with runtime.db.begin() as conn:
+                analysed = conn.execute(text(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'line_items'")).scalar_one()
+            assert analysed == -1  # skipped: never analysed (PostgreSQL 14+)
+            puller._rows_written = 4 * ANALYZE_FIRST
+            with runtime.db.begin() as conn:
+                puller._refresh_statistics(conn)
+            with runtime.db.begin() as conn:
+                analysed = conn.execute(text(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'line_items'")).scalar_one()
+            assert analysed != -1  # the lock free: refreshed
+        finally:
+            other.dispose()
+            runtime.db.dispose()
     finally:
         next(mirror, None)
 

@@ -47,3 +47,19 @@ def test_every_trigger_table_gets_an_update_and_an_insert_trigger() -> None:
             for kind in ("update", "insert"):
                 assert f"trg_{table}_{kind}" in ddl and f"trg_{table}_{kind}" in drops
     assert "pg_notify" in " ".join(create_sql("postgresql"))
+
+
+def test_a_consumed_newest_change_id_is_never_given_to_the_next_edit(mirror_db: Database) -> None:
+    """The SQLite daemon learns of edits from change_log's newest id (local_changes.py):
+    after reconcile deleted the newest row, the next edit must still get a higher id
+    (migration 0008 on SQLite; a sequence on PostgreSQL)."""
+    with mirror_db.begin() as conn:
+        row = conn.execute(insert(companies).values(account="a", remote_id="r1", name="Acme")
+                           .returning(companies.c.id)).scalar_one()
+        conn.execute(text("UPDATE companies SET name = 'one' WHERE id = :id"), {"id": row})
+        first = conn.execute(select(change_log.c.id)).scalar_one()
+        conn.execute(change_log.delete())
+        conn.execute(text("UPDATE companies SET name = 'two' WHERE id = :id"), {"id": row})
+        second = conn.execute(select(change_log.c.id)).scalar_one()
+    assert second > first
+    assert logged(mirror_db) == [("companies", row, "update")]
