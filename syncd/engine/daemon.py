@@ -58,6 +58,7 @@ class Daemon:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.accounts = [a.name for a in self.settings.accounts]
         self.serve_http = serve_http
+        self.lease_ttl = lease_ttl
         self.sqlite = runtime.db.is_sqlite
         self.singleton = SqliteSingleton(runtime.db.url) if self.sqlite else None
         self.leases = None if self.sqlite else LeaseManager(runtime.db, self.worker,
@@ -89,7 +90,9 @@ class Daemon:
             self.singleton.acquire()
             self._held = set(self.accounts)
         sync = self.settings.sync
-        self.scheduler.add_job(self._balance, "interval", seconds=5, id="leases",
+        # renewed well before expiry, so a live worker never loses an account it serves
+        balance_every = min(5.0, self.lease_ttl / 3)
+        self.scheduler.add_job(self._balance, "interval", seconds=balance_every, id="leases",
                                next_run_time=datetime.now(UTC))
         for name in self.accounts:
             now = datetime.now(UTC)
