@@ -81,6 +81,7 @@ class Daemon:
         self._pull_locks = {name: threading.Lock() for name in self.accounts}
         self._active = 0
         self._active_lock = threading.Lock()
+        self._busy: dict[str, int] = {}  # jobs in flight per account (kept at rebalancing)
         self.job_log: list[tuple[str, str, str, float, float]] = []  # for tests and ops
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -173,7 +174,9 @@ class Daemon:
         if self.leases is None:
             return
         before = set(self._held)
-        self._held = self.leases.balance(self.accounts)
+        with self._active_lock:
+            busy = {name for name, jobs in self._busy.items() if jobs}
+        self._held = self.leases.balance(self.accounts, busy)
         self._viewed &= self._held
         for name in self._held - before:
             self.runtime.account(name).budget.load()  # spend seen by others
@@ -194,6 +197,7 @@ class Daemon:
         started = time.time()
         with self._active_lock:
             self._active += 1
+            self._busy[name] = self._busy.get(name, 0) + 1
         try:
             result = job()
             self.job_log.append((name, what, self.worker, started, time.time()))
@@ -210,6 +214,7 @@ class Daemon:
         finally:
             with self._active_lock:
                 self._active -= 1
+                self._busy[name] -= 1
         return None
 
     def _push(self, name: str) -> None:
