@@ -789,7 +789,8 @@ def scale_summary_rows(r: dict[str, Any]) -> list[list[Any]]:
                  cmd]]
     rows: list[list[Any]] = []
     for x in d["runs"]:
-        label = f"{x['accounts']} accounts, {x['workers']} workers"
+        plural = "s" if x["workers"] > 1 else ""
+        label = f"{x['accounts']} accounts, {x['workers']} worker{plural}"
         if x.get("failed"):
             rows.append([label, "converges", f"failed: {x['failed'][:120]}", FAIL, cmd])
             continue

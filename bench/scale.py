@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RPM = 30
 LEASE_TTL = 10.0
 PULL_INTERVAL = 20
+IDLE_PROPOSALS = 3
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -64,7 +65,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 class Sandboxes:
     """One `bench.scale_sandboxes` process per vendor, spoken to over its stdin/stdout."""
 
-    def __init__(self, per_vendor: int) -> None:
+    def __init__(self, per_vendor: int, proposals: int = SIZES["proposals"]) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.entries: list[dict[str, Any]] = []
@@ -72,7 +73,8 @@ class Sandboxes:
         for vendor in registered_vendors():
             self.procs[vendor] = subprocess.Popen(
                 [sys.executable, "-m", "bench.scale_sandboxes", "--vendor", vendor,
-                 "--accounts", str(per_vendor), "--rpm", str(RPM)],
+                 "--accounts", str(per_vendor), "--rpm", str(RPM),
+                 "--proposals", str(proposals)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
         for vendor, proc in self.procs.items():
             assert proc.stdout is not None
@@ -208,8 +210,11 @@ class Watcher(threading.Thread):
                 rows = conn.execute(text(
                     "SELECT account, owner, expires_at FROM leases "
                     "WHERE account NOT LIKE '\\_\\_worker\\_\\_:%'")).all()
+                labels = {f":{pid}": label for label, pid in self.workers.items()}
                 for account, owner, expires in rows:
-                    held = owner if owner and expires > now else ""
+                    # the owner is the worker's name, host:pid; kept as its label here
+                    held = labels.get(owner[owner.rfind(":"):], owner) if (
+                        owner and expires > now) else ""
                     seen_owner = self.owners.setdefault(account, [])
                     if not seen_owner or seen_owner[-1][1] != held:
                         seen_owner.append((now, held))
@@ -483,8 +488,8 @@ def kill_one(db: Database, runtime: Runtime, procs: dict[str, subprocess.Popen[b
 
 def idle_memory(per_vendor: int, settle: float) -> dict[str, Any]:
     """RSS of one worker serving all accounts once synced and idle, minus one serving one."""
-    boxes = Sandboxes(per_vendor)
-    out: dict[str, Any] = {"accounts": len(boxes.entries)}
+    boxes = Sandboxes(per_vendor, IDLE_PROPOSALS)  # idle accounts need no edits: tiny data
+    out: dict[str, Any] = {"accounts": len(boxes.entries), "proposals": IDLE_PROPOSALS}
     try:
         with pg_database("scale_idle") as url:
             for label, entries in (("one", boxes.entries[:1]), ("all", boxes.entries)):
@@ -536,7 +541,9 @@ def main() -> None:
         except Exception as exc:  # reported as a failed run, the others still run
             runs.append({"workers": workers, "accounts": per_vendor * 5, "failed": repr(exc),
                          "ok": False})
-        log(f"scale:   {json.dumps(runs[-1])[:300]}")
+        got = runs[-1]
+        log(f"scale:   converge {got.get('converge_s')} s, budget {got.get('budget')}, "
+            f"owners {got.get('owners')}, kill {got.get('kill')}, failed {got.get('failed')}")
     idle = None if args.skip_idle else idle_memory(max(1, args.idle_accounts // 5), settle=10)
     print(json.dumps({"available": True, "quick": args.quick, "runs": runs, "idle": idle,
                       "load_before": load_before,

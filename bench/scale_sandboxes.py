@@ -57,13 +57,14 @@ class Logged:
         await self.app(scope, receive, noting)
 
 
-def start(vendor: str, count: int, rpm: int, prefix: str) -> dict[str, tuple[Sandbox, Logged]]:
+def start(vendor: str, count: int, rpm: int, prefix: str, proposals: int
+          ) -> dict[str, tuple[Sandbox, Logged]]:
     """Seed and serve `count` sandboxes; returns them by account name."""
     boxes: dict[str, tuple[Sandbox, Logged]] = {}
     for i in range(count):
         name = f"{prefix}{i:03d}"
         box = sandbox_class(vendor)(requests_per_minute=rpm)
-        box.seed_data(**SIZES, seed=1000 + i)
+        box.seed_data(**{**SIZES, "proposals": proposals}, seed=1000 + i)
         logged = Logged(box.app)
         served = ServedApp(logged).start()
         box._base_url = served.url  # type: ignore[attr-defined]
@@ -128,8 +129,9 @@ def main() -> None:
     parser.add_argument("--vendor", required=True)
     parser.add_argument("--accounts", type=int, default=40)
     parser.add_argument("--rpm", type=int, default=30)
+    parser.add_argument("--proposals", type=int, default=SIZES["proposals"])
     args = parser.parse_args()
-    boxes = start(args.vendor, args.accounts, args.rpm, f"{args.vendor[:2]}")
+    boxes = start(args.vendor, args.accounts, args.rpm, f"{args.vendor[:2]}", args.proposals)
     entries = [{**box.account_entry(name), "requests_per_minute": args.rpm}
                for name, (box, _) in boxes.items()]
     print(json.dumps(entries), flush=True)
