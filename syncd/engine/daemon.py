@@ -192,13 +192,15 @@ class Daemon:
         return name in self._held and self.leases.holds(name)
 
     def _guard(self, name: str, what: str, job: Any) -> Any:
-        if not self.holds(name):
-            return None
-        started = time.time()
+        # busy before the lease check: a balance between the two would otherwise give the
+        # account away while this job starts on it
         with self._active_lock:
             self._active += 1
             self._busy[name] = self._busy.get(name, 0) + 1
+        started = time.time()
         try:
+            if not self.holds(name):
+                return None
             result = job()
             self.job_log.append((name, what, self.worker, started, time.time()))
             self.failing_since.pop(name, None) if what == "pull" else None
