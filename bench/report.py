@@ -63,7 +63,8 @@ def render(r: dict[str, Any]) -> str:
                          ("reconcile", reconcile_section), ("push", push_section),
                          ("dlt", dlt_section), ("drift", report_drift.section),
                          ("resume", report_resume.section),
-                         ("latency", report_latency.section)):
+                         ("latency", report_latency.section),
+                         ("scale", scale_section)):
         if key in r:
             parts += [section(r), ""]
     return "\n".join(parts).rstrip() + "\n"
@@ -191,6 +192,7 @@ def summary_rows(r: dict[str, Any]) -> list[list[Any]]:
     from bench import report_latency
 
     rows += report_latency.summary_rows(r)
+    rows += scale_summary_rows(r)
     return rows
 
 
@@ -822,3 +824,106 @@ def dlt_section(r: dict[str, Any]) -> str:
                 f"peak RSS is {mem['peak_rss_mb'] / pipe['peak_rss_mb']:.1f}× lower.",
             ]
     return "\n".join(out)
+
+
+# ---- 200 accounts, N workers (bench.scale) --------------------------------------------------
+def _scale_runs(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [x for x in d.get("runs", []) if not x.get("failed")]
+
+
+def scale_summary_rows(r: dict[str, Any]) -> list[list[Any]]:
+    """Convergence, budget, one owner, hand-over of the largest worker count; idle memory."""
+    d = r.get("scale")
+    if not d:
+        return []
+    cmd = code(d["command"])
+    if d.get("failed") or not d.get("available", True):
+        why = d.get("reason", "the run failed (see bench/.work/logs/scale.err)")
+        return [["accounts on several workers", "runs", why, FAIL if d.get("failed") else INFO,
+                 cmd]]
+    rows: list[list[Any]] = []
+    for x in d["runs"]:
+        plural = "s" if x["workers"] > 1 else ""
+        label = f"{x['accounts']} accounts, {x['workers']} worker{plural}"
+        if x.get("failed"):
+            rows.append([label, "converges", f"failed: {x['failed'][:120]}", FAIL, cmd])
+            continue
+        rows.append([f"{label}: every account converges", "all",
+                     f"{x['converge_s']:.0f} s (backfill {x['backfill_s']:.0f} s)", PASS, cmd])
+        b, o = x["budget"], x["owners"]
+        rows.append([f"{label}: most requests of one account in 60 s, 429s",
+                     f"<= {b['budget']}, 0", f"{b['max_requests_in_60s']}, {b['status_429']}",
+                     verdict(b["ok"]), cmd])
+        rows.append([f"{label}: requests not from the account's lease owner", "0",
+                     f"{o['not_owner']} of {o['requests']:,} ({o['unattributed']} unattributed)",
+                     verdict(o["ok"]), cmd])
+        if x.get("kill", {}).get("failed"):
+            rows.append([f"{label}: hand-over after kill -9", "within the lease TTL",
+                         f"failed: {x['kill']['failed'][:120]}", FAIL, cmd])
+        elif "kill" in x:
+            k = x["kill"]
+            rows.append([f"{label}: hand-over after kill -9", f"<= {k['limit_s']} s",
+                         f"{k['handover_s']} s ({k['accounts']} accounts)", verdict(k["ok"]),
+                         cmd])
+    idle = d.get("idle")
+    if idle:
+        rows.append([f"memory per idle account ({idle['accounts']} in one worker)", "< 1 MB",
+                     f"{idle['per_account_mb']:.3f} MB", verdict(idle["ok"]), cmd])
+    return rows
+
+
+def scale_section(r: dict[str, Any]) -> str:
+    """Time to converge, budget, ownership, hand-over, RSS and CPU per worker, by worker count."""
+    d = r["scale"]
+    lines = [
+        "## Accounts on several workers",
+        "",
+        "PostgreSQL holds the mirror (a fresh database per run); five sandbox processes (one "
+        "per vendor) serve every account as its own sandbox with its own budget at the "
+        "vendors' real 30 requests/min; N `syncd run` processes share the database. Each run: "
+        "backfill of every account, then one local edit (pushed) and one remote edit (pulled) "
+        "per account; *converged* is when both have reached the other side for all accounts. "
+        "Budget and ownership come from the sandboxes' own request logs (a request is "
+        "attributed to a worker through its TCP client port, read from /proc; its worker must "
+        "be the account's lease owner at that moment, sampled from the leases table twice a "
+        "second). With 2+ workers one is then killed with SIGKILL; *hand-over* is until the "
+        "survivors hold all its accounts, and a local edit of each is then pushed. RSS and "
+        "CPU are each worker's own, from /proc, at convergence. "
+        f"Command: {code(d['command'])}.",
+        "",
+    ]
+    if d.get("failed") or not d.get("available", True):
+        return "\n".join([*lines, d.get("reason", "The run failed (see bench/.work/logs).")])
+    runs = _scale_runs(d)
+    if runs:
+        first = runs[0]
+        lines += [f"Lease TTL {first['lease_ttl_s']:.0f} s, pull interval "
+                  f"{first['pull_interval_s']} s, {d['sizes']['proposals']} proposals per "
+                  f"account; load average {d['load_before']} before, {d['load_after']} after.",
+                  ""]
+    rows = []
+    for x in runs:
+        usage = x["usage_at_converge"]
+        k = x.get("kill")
+        k = None if k is None or k.get("failed") else k
+        rows.append([x["accounts"], x["workers"], f"{x['backfill_s']:.0f} s",
+                     f"{x['converge_s']:.0f} s", f"{x['edits_s']:.0f} s",
+                     ", ".join(f"{u['rss_mb']:.0f}" for u in usage.values()),
+                     ", ".join(f"{u['cpu_s']:.0f}" for u in usage.values()),
+                     f"{x['budget']['max_requests_in_60s']} / {x['budget']['status_429']}",
+                     x["owners"]["not_owner"],
+                     f"{k['handover_s']} s (push {k['push_after_s']} s)" if k else "—"])
+    lines.append(table(["accounts", "workers", "backfill", "converged", "edits", "RSS MB",
+                        "CPU s", "max/60 s, 429s", "not owner", "hand-over"], rows))
+    for x in d["runs"]:
+        if x.get("failed"):
+            lines += ["", f"{x['workers']} workers: failed: {x['failed']}"]
+    idle = d.get("idle")
+    if idle:
+        lines += ["", f"Memory per idle account: one `syncd run` serving {idle['accounts']} "
+                  f"synced accounts has {idle['all']['rss_mb']} MB RSS ({idle['all']['threads']}"
+                  f" threads), one serving one account {idle['one']['rss_mb']} MB: "
+                  f"**{idle['per_account_mb']:.3f} MB per account** (target < 1 MB). Each "
+                  "account's HTTP client shares the process's one TLS context; httpx's own "
+                  "default loads the CA bundle per client (~0.8 MB each)."]
+    return "\n".join(lines)

@@ -117,7 +117,7 @@ def main() -> None:
                         help="the issue's sizes for every vendor, ignoring SIZE_CAP")
     parser.add_argument("--skip", action="append", default=[],
                         choices=("backfill", "pipeline", "reconcile", "push", "dlt", "drift",
-                                 "resume", "latency"))
+                                 "resume", "latency", "scale"))
     parser.add_argument("--json", default=str(WORK / "results.json"),
                         help="also keep the raw results here")
     args = parser.parse_args()
@@ -164,6 +164,11 @@ def main() -> None:
         results["latency"] = {"command": command("bench.latency", *latency_args),
                               **(figure("bench.latency", *latency_args, name="latency")
                                  or {"phases": None})}
+    if "scale" not in args.skip:
+        scale_args = ["--quick"] if args.quick else []
+        results["scale"] = {"command": command("bench.scale", *scale_args),
+                            **(figure("bench.scale", *scale_args, name="scale")
+                               or {"failed": True})}  # type: ignore[dict-item]
     results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -733,7 +733,7 @@ def run() -> None:
 
     loaded = settings()
     rt = runtime(loaded)
-    Daemon(rt).run_forever()
+    Daemon(rt, lease_ttl=loaded.sync.lease_ttl_seconds).run_forever()
 
 
 @webhooks_app.command("register")

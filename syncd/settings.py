@@ -49,6 +49,9 @@ class SyncSettings(BaseModel):
     pull_interval_seconds: int = Field(default=300, ge=1)
     push_interval_seconds: int = Field(default=10, ge=1)
     full_sweep_hours: float = Field(default=24, gt=0)
+    # PostgreSQL workers: a dead worker's accounts are taken over this long after its last
+    # renewal (renewed every third of it, at most every 5 s)
+    lease_ttl_seconds: float = Field(default=30, ge=1)
     conflict_policy: Literal["manual", "remote_wins", "local_wins", "newest_wins"] = "manual"
 
 

@@ -65,6 +65,7 @@ class Daemon:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.accounts = [a.name for a in self.settings.accounts]
         self.serve_http = serve_http
+        self.lease_ttl = lease_ttl
         self.sqlite = runtime.db.is_sqlite
         self.singleton = SqliteSingleton(runtime.db.url) if self.sqlite else None
         self.leases = None if self.sqlite else LeaseManager(runtime.db, self.worker,
@@ -90,6 +91,7 @@ class Daemon:
         self._fetch_locks = {name: threading.Lock() for name in self.accounts}
         self._active = 0
         self._active_lock = threading.Lock()
+        self._busy: dict[str, int] = {}  # jobs in flight per account (kept at rebalancing)
         self.job_log: list[tuple[str, str, str, float, float]] = []  # for tests and ops
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -99,7 +101,9 @@ class Daemon:
             self.singleton.acquire()
             self._held = set(self.accounts)
         sync = self.settings.sync
-        self.scheduler.add_job(self._balance, "interval", seconds=5, id="leases",
+        # renewed well before expiry, so a live worker never loses an account it serves
+        balance_every = min(5.0, self.lease_ttl / 3)
+        self.scheduler.add_job(self._balance, "interval", seconds=balance_every, id="leases",
                                next_run_time=datetime.now(UTC))
         for name in self.accounts:
             now = datetime.now(UTC)
@@ -191,7 +195,9 @@ class Daemon:
         if self.leases is None:
             return
         before = set(self._held)
-        self._held = self.leases.balance(self.accounts)
+        with self._active_lock:
+            busy = {name for name, jobs in self._busy.items() if jobs}
+        self._held = self.leases.balance(self.accounts, busy)
         self._viewed &= self._held
         for name in self._held - before:
             self.runtime.account(name).budget.load()  # spend seen by others
@@ -207,12 +213,15 @@ class Daemon:
         return name in self._held and self.leases.holds(name)
 
     def _guard(self, name: str, what: str, job: Any) -> Any:
-        if not self.holds(name):
-            return None
-        started = time.time()
+        # busy before the lease check: a balance between the two would otherwise give the
+        # account away while this job starts on it
         with self._active_lock:
             self._active += 1
+            self._busy[name] = self._busy.get(name, 0) + 1
+        started = time.time()
         try:
+            if not self.holds(name):
+                return None
             result = job()
             self.job_log.append((name, what, self.worker, started, time.time()))
             self.failing_since.pop(name, None) if what == "pull" else None
@@ -228,6 +237,7 @@ class Daemon:
         finally:
             with self._active_lock:
                 self._active -= 1
+                self._busy[name] -= 1
         return None
 
     def _push(self, name: str) -> None:

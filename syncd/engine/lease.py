@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+from collections.abc import Collection
 from typing import IO
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -84,8 +85,13 @@ class LeaseManager:
                 leases.c.account.like(WORKER_PREFIX + "%"), leases.c.expires_at > now)).all()
         return max(1, len(live))
 
-    def balance(self, accounts: list[str]) -> set[str]:
-        """Renew held leases, take free/expired ones up to a fair share, release extras."""
+    def balance(self, accounts: list[str], busy: Collection[str] = ()) -> set[str]:
+        """Renew held leases, take free/expired ones up to a fair share, release extras.
+
+        An extra with a job in flight (`busy`) is kept until a later call: given back now,
+        another worker would start on it while this one still pages through it (two
+        workers' pulls of one account, the newer one clearing the older one's scan).
+        """
         workers = self.heartbeat()
         share = math.ceil(len(accounts) / workers)
         now = self.clock.time()
@@ -106,7 +112,8 @@ class LeaseManager:
                 ).rowcount
             if got:
                 held.add(account)
-        extras = sorted(held)[share:]
+        extras = [a for a in sorted(held, key=lambda a: (a not in busy, a))[share:]
+                  if a not in busy]
         for account in extras:
             self.release(account)
             held.discard(account)

@@ -10,6 +10,7 @@ path can bypass it: auth refreshes and connector lookups use the same transport.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections import Counter
@@ -29,6 +30,21 @@ from syncd.http.retry import DEFAULT_429_WAIT, parse_retry_after, retrying
 
 log = logging.getLogger("syncd.http")
 _priority = threading.local()
+_ssl_lock = threading.Lock()
+_ssl: list[ssl.SSLContext] = []
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """The process's one TLS context (system CA bundle, verification on).
+
+    httpx builds a new context for every transport, loading the CA bundle each time: about
+    0.8 MB and 0.1 s CPU per account, most of what an idle account costs a worker serving
+    hundreds. The context only holds trust settings, and is safe to share between threads.
+    """
+    with _ssl_lock:
+        if not _ssl:
+            _ssl.append(httpx.create_ssl_context())
+        return _ssl[0]
 
 
 class NotFound(VendorRefused):
@@ -154,7 +170,8 @@ class AccountClient:
         self.budget = budget
         self.attempts = attempts
         self.transport = BudgetTransport(
-            inner_transport or httpx.HTTPTransport(retries=0), account, budget, ledger, stop
+            inner_transport or httpx.HTTPTransport(verify=shared_ssl_context(), retries=0),
+            account, budget, ledger, stop
         )
         self.http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",

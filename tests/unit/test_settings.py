@@ -478,3 +478,45 @@ class TestHappyofferOptions:
             assert done.returncode == 0, out
             assert USER_TOKEN not in out and COMPANY_TOKEN not in out and SECRET not in out
             assert "auth.external_company_token is deprecated" in done.stderr
+
+
+class TestLeaseTtl:
+    """`sync.lease_ttl_seconds`: how soon a killed PostgreSQL worker's accounts move."""
+
+    def test_default_and_bounds(self) -> None:
+        assert settings_from_dict({}).sync.lease_ttl_seconds == 30
+        with pytest.raises(SettingsError) as info:
+            settings_from_dict({"sync": {"lease_ttl_seconds": 0}})
+        assert "sync.lease_ttl_seconds" in str(info.value)
+
+    def test_syncd_run_renews_leases_every_third_of_the_ttl(
+        self, tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from syncd import cli
+        from syncd.engine.daemon import Daemon
+
+        seen: dict[str, float] = {}
+
+        def started(daemon: Daemon) -> None:
+            daemon.start()
+            try:
+                job = daemon.scheduler.get_job("leases")
+                seen["ttl"] = daemon.lease_ttl
+                seen["every"] = job.trigger.interval.total_seconds()
+            finally:
+                daemon.stop()
+
+        monkeypatch.setattr(Daemon, "run_forever", started)
+        path = write(tmp_path, f"""
+            [database]
+            url = "{sqlite_url}"
+            [sync]
+            lease_ttl_seconds = 6
+            [webhooks]
+            listen = "127.0.0.1:0"
+        """)
+        done = CliRunner().invoke(cli.app, ["--config", str(path), "run"])
+        assert done.exit_code == 0, done.output
+        assert seen == {"ttl": 6, "every": 2}

@@ -65,3 +65,26 @@ def test_a_second_sqlite_daemon_refuses_to_start(tmp_path: Path) -> None:
         first.release()
     second.acquire()  # free once the first let go
     second.release()
+
+
+def test_an_extra_with_a_job_in_flight_is_given_back_only_once_idle(mirror_db: Database) -> None:
+    clock = FakeClock()
+    one, two = LeaseManager(mirror_db, "w1", clock), LeaseManager(mirror_db, "w2", clock)
+    one.balance(ACCOUNTS)
+    two.balance(ACCOUNTS)  # heartbeat: two live workers, a share of 2 each
+    kept = one.balance(ACCOUNTS, busy={"c", "d"})  # still pulling c and d
+    assert kept == {"c", "d"}  # the idle ones go, the busy ones stay (not a and b)
+    assert two.balance(ACCOUNTS) == {"a", "b"}
+    assert all(one.holds(a) for a in ("c", "d")) and not any(two.holds(a) for a in ("c", "d"))
+    assert one.balance(ACCOUNTS, busy={"c", "d", "a"}) == {"c", "d"}  # a is not w1's to keep
+
+
+def test_busy_accounts_beyond_the_share_wait_for_a_later_balance(mirror_db: Database) -> None:
+    clock = FakeClock()
+    one, two = LeaseManager(mirror_db, "w1", clock), LeaseManager(mirror_db, "w2", clock)
+    one.balance(ACCOUNTS)
+    two.balance(ACCOUNTS)
+    assert one.balance(ACCOUNTS, busy=set(ACCOUNTS)) == set(ACCOUNTS)  # all in flight
+    assert two.balance(ACCOUNTS) == set()
+    assert len(one.balance(ACCOUNTS, busy={"a"})) == 2  # idle again: back to its share
+    assert len(two.balance(ACCOUNTS)) == 2

@@ -13,6 +13,7 @@ transport like every request.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from syncd.db.tables import request_log
 from syncd.errors import AuthError, TransientVendorError, VendorError, VendorRefused
 from syncd.http import lazy_records
 from syncd.http.budget import RateBudget
-from syncd.http.client import AccountClient, MalformedResponse, NotFound
+from syncd.http.client import AccountClient, MalformedResponse, NotFound, shared_ssl_context
 from syncd.http.paginators import LastPagePaginator, PageNumberPaginator, laravel_paginator
 from syncd.sandbox.base import Sandbox, ServedApp, serve
 
@@ -481,3 +482,33 @@ class TestPaginate:
         with pytest.raises(TransientVendorError, match="things: expected a list of records"):
             list(client.paginate("bare", LastPagePaginator(2), records_path=("data",),
                                  label="things"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+class TestManyAccounts:
+    """A worker serving hundreds of accounts holds one client each: a client must be cheap."""
+
+    def test_clients_share_one_verifying_tls_context(
+        self, clock: FakeClock, tiny: tuple[Tiny, ServedApp]
+    ) -> None:
+        box, app = tiny
+        shared_ssl_context()  # built once per process, before the baseline
+        before = _rss_mb()
+        clients = [make_client(None, clock, base_url=app.url) for _ in range(40)]
+        try:
+            grown = _rss_mb() - before
+            assert all(c.get_json("things") == {"things": [1, 2, 3]} for c in clients)
+        finally:
+            for c in clients:
+                c.close()
+        # a context per client (httpx's default) loads the CA bundle each time: ~0.8 MB
+        # apiece, 30+ MB for these 40
+        assert grown < 8, f"40 clients grew RSS by {grown:.1f} MB"
+        assert box.count("GET", status=200) == 40
+        context = shared_ssl_context()
+        assert context is shared_ssl_context()
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
