@@ -261,7 +261,12 @@ class Pusher:
             read = None
             if entry.attempts > 0 or entry.uncertain:
                 verdict, read = self._set_back_before_refresh(entry)
-                if verdict != "send":
+                if verdict == "landed":
+                    # the earlier attempt arrived: the base moves to it first, so a local
+                    # edit made since is planned against it instead of merged away
+                    with self.db.begin() as conn:
+                        self._base_update(conn, entry)
+                elif verdict != "send":
                     self._fail(entry, verdict, "the vendor's user set these fields back since "
                                                "this write was sent: merged as a pull merges")
                     return None
@@ -329,10 +334,11 @@ class Pusher:
     def _mirror_verdict(self, entry: OutboxEntry) -> str | None:
         """What the mirror already says of an update, without a request: "landed" when its
         base holds every value sent (a pull saw the vendor hold them: the write, or one
-        in doubt, arrived), "superseded" when no field's local value is the one this entry
-        would send any more (a later local edit has its own entry; a merge kept the vendor's
-        value), else None. An entry in doubt from a killed run is otherwise sent again over
-        a remote edit the mirror has merged since (found by the convergence soak).
+        in doubt, arrived), "superseded" when the entry was never sent and no field's local
+        value is the one it would send any more (a later local edit has its own entry; a
+        merge kept the vendor's value), else None. An entry in doubt from a killed run is
+        otherwise sent again over a remote edit the mirror has merged since (found by the
+        convergence soak).
         """
         sent = entry.values
         fields = [f for f in (entry.fields or sent) if f in sent]
@@ -348,7 +354,10 @@ class Pusher:
         base = row["base"] or {}
         if all(f in base and norm(base[f]) == norm(sent[f]) for f in fields):
             return "landed"
-        if all(norm(row[f]) != norm(sent[f]) for f in fields):
+        # only an entry never sent is superseded here: one in doubt may have arrived, and
+        # the vendor may hold it although the mirror's base says otherwise (re-read first)
+        if not (entry.attempts > 0 or entry.uncertain) and all(
+                norm(row[f]) != norm(sent[f]) for f in fields):
             return "superseded"
         return None
 
@@ -374,6 +383,8 @@ class Pusher:
             return "send"
         if all(norm(remote[f]) == norm(sent[f]) for f in fields):
             return "landed"
+        if all(norm(row[f]) == norm(remote[f]) for f in fields if f in row):
+            return "superseded"  # the mirror holds what the vendor holds: nothing to send
         base = row["base"] or {}
         if all(norm(remote[f]) == norm(base.get(f)) for f in fields):
             return self._set_back(entry.entity, row["id"], remote, fields) \
@@ -442,6 +453,9 @@ class Pusher:
             return "send", None
         row, bundle, remote = found
         base = row["base"] or {}
+        if all(f in remote and norm(remote[f]) == norm(sent[f]) for f in fields) and \
+                any(norm(remote[f]) != norm(base.get(f)) for f in fields):
+            return "landed", bundle
         if all(f in remote and norm(remote[f]) == norm(base.get(f)) for f in fields) and \
                 self._touched(entry, remote, base):
             return self._set_back(entry.entity, row["id"], remote, fields), bundle

@@ -258,6 +258,33 @@ def test_update_in_doubt_set_back_within_the_same_second_is_not_resent_over_that
     assert writes(case) == []
 
 
+def test_local_edit_back_to_the_base_after_an_in_doubt_write_that_landed_is_pushed(
+    vendor, db_url, make_runtime, served
+):
+    """Found by `make soak` (Automa, seed 1014, batch 1015, episode 9): a write left in
+    doubt landed at the vendor, and the user then set the field back to the value the base
+    holds. Taking the entry for superseded (or merging the fresh read as a remote edit)
+    lost that last edit: the mirror saw no local change against its base, while the vendor
+    held the in-doubt value. The re-read settles the landed write first; the edit back is
+    then pushed."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    require(case, Op.UPDATE)
+    row = editable(case)
+    rid, before = row["remote_id"], row["title"]
+    sql(case, "UPDATE proposals SET title = 'Local C' WHERE id = :id", id=row["id"])
+    kill_mid_send(case)
+    case.sandbox.remote_edit_title(rid, "Local C")  # the vendor processed the write
+    sql(case, "UPDATE proposals SET title = 'Local A' WHERE id = :id", id=row["id"])
+    sql(case, "UPDATE proposals SET title = :t WHERE id = :id", t=before, id=row["id"])
+
+    resolve_before_pull(case.runtime, case.account)
+    sync(case)
+    sync(case)
+
+    assert case.sandbox.proposal_title(rid) == before, "the last local edit was lost"
+    assert mirror(case, row["id"])["title"] == before
+
+
 def test_update_in_doubt_that_reached_the_vendor_is_settled_without_sending_it_again(
     vendor, db_url, make_runtime, served
 ):
