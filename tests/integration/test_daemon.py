@@ -38,6 +38,26 @@ def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
     raise AssertionError("condition not reached in time")
 
 
+def backfilled_strawblond(db_url: str, make_runtime: Any, served: Any, *,
+                          push_interval: int) -> tuple[Any, Any, Any]:
+    """A backfilled StrawBlond account an hour from its next pull, and its first draft."""
+    box = sandbox_class("strawblond")(requests_per_minute=10_000)
+    box.seed_data(companies=3, proposals=8, max_items=2, seed=4)
+    served(box)
+    entry = box.account_entry("sb")
+    entry["requests_per_minute"] = 10_000
+    rt = make_runtime(db_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
+                      push_interval_seconds=push_interval)
+    rt.settings.webhooks.listen = f"127.0.0.1:{free_port()}"
+    assert Puller(rt, rt.account("sb")).run(sweep=True).ok
+    with rt.db.begin() as conn:
+        row = conn.execute(select(proposals.c.id, proposals.c.remote_id).where(
+            proposals.c.account == "sb", proposals.c.status == "draft",
+            proposals.c.deleted_at.is_(None)).order_by(proposals.c.id)).first()
+    assert row is not None
+    return box, rt, row
+
+
 @pytest.fixture
 def strawblond_daemon(db_url, make_runtime, served):
     box = sandbox_class("strawblond")(requests_per_minute=10_000, webhook_secret=SECRET)
@@ -277,20 +297,7 @@ def test_local_edit_is_pushed_at_once_not_at_the_next_push_interval(db_url, make
     """Issue 16: the daemon learns of a local edit through the change-log trigger's NOTIFY
     (PostgreSQL) or a twice-a-second check of the change log (SQLite); with an hour between
     scheduled pushes, each of several edits still reaches the vendor within seconds."""
-    box = sandbox_class("strawblond")(requests_per_minute=10_000)
-    box.seed_data(companies=3, proposals=8, max_items=2, seed=4)
-    served(box)
-    entry = box.account_entry("sb")
-    entry["requests_per_minute"] = 10_000
-    rt = make_runtime(db_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
-                      push_interval_seconds=3600)
-    rt.settings.webhooks.listen = f"127.0.0.1:{free_port()}"
-    assert Puller(rt, rt.account("sb")).run(sweep=True).ok
-    with rt.db.begin() as conn:
-        row = conn.execute(select(proposals.c.id, proposals.c.remote_id).where(
-            proposals.c.account == "sb", proposals.c.status == "draft",
-            proposals.c.deleted_at.is_(None)).order_by(proposals.c.id)).first()
-    assert row is not None
+    box, rt, row = backfilled_strawblond(db_url, make_runtime, served, push_interval=3600)
     daemon = Daemon(rt, lease_ttl=5)
     daemon.start()
     try:
@@ -322,20 +329,8 @@ def test_a_daemon_pulls_before_its_first_push_so_an_edit_made_meanwhile_is_a_con
     pushed at start-up would send the local value over the remote one with no conflict.
     Its first push waits for its first pull, which sees both edits: a conflict, and the
     vendor keeps the customer's value."""
-    box = sandbox_class("strawblond")(requests_per_minute=10_000)
-    box.seed_data(companies=3, proposals=8, max_items=2, seed=4)
-    served(box)
-    entry = box.account_entry("sb")
-    entry["requests_per_minute"] = 10_000
-    rt = make_runtime(db_url, [entry], SYSTEM_CLOCK, pull_interval_seconds=3600,
-                      push_interval_seconds=1)
-    rt.settings.webhooks.listen = f"127.0.0.1:{free_port()}"
-    assert Puller(rt, rt.account("sb")).run(sweep=True).ok
+    box, rt, row = backfilled_strawblond(db_url, make_runtime, served, push_interval=1)
     with rt.db.begin() as conn:
-        row = conn.execute(select(proposals.c.id, proposals.c.remote_id).where(
-            proposals.c.account == "sb", proposals.c.status == "draft",
-            proposals.c.deleted_at.is_(None)).order_by(proposals.c.id)).first()
-        assert row is not None
         conn.execute(text("UPDATE proposals SET title = 'Edited in the mirror' WHERE id = :id"),
                      {"id": row.id})
     box.remote_edit_title(row.remote_id, "Edited by the customer")
