@@ -20,6 +20,7 @@ from syncd import drift
 from syncd.canonical import Bundle, Entity
 from syncd.engine import unverified
 from syncd.engine.adopt import AdoptingWriter
+from syncd.engine.deletes import forget_fingerprints
 from syncd.engine.drift_log import DriftTally, DriftWriter
 from syncd.engine.runtime import Runtime
 from syncd.errors import SyncdError
@@ -80,4 +81,12 @@ def _write(conn: Connection, writer: AdoptingWriter, stream: str, entity: Entity
     stats = writer.apply(conn, bundle, stream)
     if tally:
         DriftWriter(settings, writer.now).add(conn, stream, tally)
-    return Fetched.CHANGED if stats.updated or stats.inserted or stats.deleted else Fetched.SAME
+    if not (stats.updated or stats.inserted or stats.deleted or stats.conflicts):
+        return Fetched.SAME
+    # the record's stored list fingerprint describes the list before this change: were the
+    # vendor's user to set it back (A -> B -> A, B learned here), the list would show that
+    # fingerprint again and the next pull would skip the record, keeping B (Offorte v1's
+    # list carries no modification time). The list differs from it now anyway, so the next
+    # pull would have read the record again: forgetting it costs no request.
+    forget_fingerprints(conn, writer.account, [remote_id])
+    return Fetched.CHANGED

@@ -19,15 +19,16 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from syncd.canonical import Entity
-from syncd.db.tables import conflicts, outbox
+from syncd.db.tables import conflicts, outbox, pending_fetches
 from syncd.engine.lease import SqliteSingleton
 from syncd.engine.pull import Puller
 from syncd.engine.push import Pusher, owns_account, resolve_before_pull
 from syncd.engine.reconcile import Reconciler
-from syncd.errors import BadRecord
+from syncd.engine.webhooks import run_pending_fetches
+from syncd.errors import BadRecord, VendorUnsupported
 from syncd.vendors import registered_vendors
 from syncd.vendors.base import Op
 from tests.connectors.test_two_way_suite import (
@@ -593,3 +594,39 @@ def test_retry_finding_the_marker_of_a_record_already_mirrored_merges_instead_of
     sync(case)
     assert writes(case) == []
     assert [r["id"] for r in case.rows(Entity.PROPOSALS) if r["title"] == title] == [row_id]
+
+
+def test_remote_edit_back_to_a_value_a_webhook_fetch_replaced_is_pulled_not_skipped(
+    vendor, db_url, make_runtime, served
+):
+    """Found by the convergence soak (seed 1014, batch 1019, Offorte): the vendor's user set a
+    title C, a pull listed it (list fingerprint of C), the user set A, announced by a webhook
+    whose fetch wrote A, then set C again. The list showed the fingerprint stored for C (an
+    Offorte v1 list has no modification time), so no pull read the record: the mirror kept A
+    for good. A targeted fetch that changes the mirror now forgets the list fingerprint."""
+    case = backfilled(vendor, db_url, make_runtime, served)
+    try:
+        case.runtime.account(case.account).connector.webhook_subscriptions("https://x/", "s")
+    except VendorUnsupported as exc:
+        pytest.skip(str(exc))
+    row = next(r for r in sorted(case.rows(Entity.PROPOSALS), key=lambda r: r["id"])
+               if r["remote_id"] is not None and r["deleted_at"] is None)
+    rid = str(row["remote_id"])
+    case.sandbox.remote_edit_title(rid, "Remote C")
+    assert Puller(case.runtime, case.runtime.account(case.account)).run(sweep=False).ok
+    assert mirror(case, row["id"])["title"] == "Remote C"
+    case.sandbox.remote_edit_title(rid, "Remote A")
+    with case.runtime.db.begin() as conn:  # what an authentic `updated` event queues
+        conn.execute(insert(pending_fetches).values(
+            account=case.account, entity="proposals", remote_id=rid, deleted=False,
+            reason="updated", created_at=case.clock.now()))
+    assert run_pending_fetches(case.runtime, case.account) == 1
+    assert mirror(case, row["id"])["title"] == "Remote A"
+    case.sandbox.remote_edit_title(rid, "Remote C")
+    case.sandbox.reset_log()
+
+    assert Puller(case.runtime, case.runtime.account(case.account)).run(sweep=False).ok
+
+    assert mirror(case, row["id"])["title"] == "Remote C", "the set-back was never read"
+    assert case.sandbox.proposal_title(rid) == "Remote C"
+    assert writes(case) == []

@@ -303,9 +303,14 @@ class SoakMachine(RuleBasedStateMachine):
         row = self.pick(vendor, n)
         if row is None:
             return
-        name, value = self.world.boxes[vendor].remote_edit_other(row.remote_id)
+        box = self.world.boxes[vendor]
+        before = box.proposal_fields(row.remote_id)
+        name, value = box.remote_edit_other(row.remote_id)
         self.extra_fields[(vendor, row.row_id)] = name
-        self.events[(vendor, row.row_id, name)].append(("remote", value))
+        # like a title set to the value it holds: a renumbering to the number the record
+        # already has changes nothing the vendor stores (only a stamp): no remote edit to merge
+        if box.proposal_fields(row.remote_id) != before:
+            self.events[(vendor, row.row_id, name)].append(("remote", value))
         self.step(f"remote {name} {vendor} row {row.row_id} := {value!r}", "remote_edit")
 
     @rule(vendor=st.sampled_from([v for v in VENDORS if vendors.can_remote_delete(v)]),

@@ -100,7 +100,10 @@ def remote_create(box: Sandbox, title: str) -> str | None:
         elif box.vendor == "happyoffer":
             offers = box.collection("offers")
             new = copy.deepcopy(offers[source])
-            new["id"] = str(box.new_id())
+            # the sandbox numbers the offers it creates max + 1 (so does Happyoffer's own
+            # auto-increment): a separate counter once overwrote a local create's offer
+            # (make soak, seed 14, batch 19, episode 23: `created_row_lost`)
+            new["id"] = str(max(int(k) for k in offers) + 1)
             attrs = new["attributes"]
             attrs.update(name=title, offer_number=f"S-{new['id']}", deleted_at=None)
             new["relationships"]["notification"]["offer_id"] = new["id"]
