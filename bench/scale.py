@@ -146,6 +146,7 @@ def start_worker(config: Path, name: str) -> subprocess.Popen[bytes]:
     """One `syncd run` process, its output in bench/.work/logs."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("SYNCD_CONFIG", None)
+    (WORK / "logs").mkdir(parents=True, exist_ok=True)  # --idle-only runs no `run()` first
     out: IO[bytes] = open(WORK / "logs" / f"scale-{name}.log", "wb")  # noqa: SIM115
     return subprocess.Popen([sys.executable, "-m", "syncd", "--config", str(config), "run"],
                             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)

@@ -83,9 +83,13 @@ class TransientVendorError(VendorError):
         status: int | None = None,
         body: str = "",
         retry_after: float | None = None,
+        unanswered: bool = False,
     ) -> None:
         super().__init__(message, status=status, body=body)
         self.retry_after = retry_after
+        # the request may have reached the vendor, which then did what it asked (a reset
+        # or a read timeout after it was sent); a refused connection or a 5xx is no such
+        self.unanswered = unanswered
 
 
 class AuthError(VendorError):

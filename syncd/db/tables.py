@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 
@@ -247,6 +248,8 @@ outbox = Table(
     Column("claimed_by", String(100)),
     Column("claimed_until", Float),
     Column("next_attempt_at", Float),
+    # an attempt went unanswered (timeout, reset): it may have arrived (migration 0009)
+    Column("unanswered", Boolean, nullable=False, server_default=false()),
     _ts("created_at"),
     _ts("updated_at"),
     UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),

@@ -1,9 +1,12 @@
 """`syncd run`: scheduled pulls, prompt pushes, webhook-triggered fetches, for months.
 
 APScheduler 3 runs per-account jobs on a thread pool (a slow or failing account only ever
-occupies its own threads): push every `push_interval_seconds` (and at once when a webhook
-or a pull leaves work, or a local edit is made: PostgreSQL NOTIFYs, SQLite is checked
-twice a second), pending webhook fetches as they arrive, incremental pull every
+occupies its own threads): push at once when a webhook or a pull leaves work or a local
+edit is made (PostgreSQL NOTIFYs, SQLite is checked twice a second), pending webhook
+fetches as they arrive, and behind both one look every two seconds (at most
+`push_interval_seconds`) for every account's due outbox entries, unreconciled local
+changes and queued fetches (syncd/engine/due.py; each account's own push and fetch job
+runs only as a safety net, every pull interval), incremental pull every
 `pull_interval_seconds` (backed off while webhooks keep an account fresh), a full sweep
 every `full_sweep_hours`, and the verification of snapshot rows (syncd/engine/verify.py:
 spare budget only). The account's budget orders what they send: push, webhook fetch,
@@ -38,6 +41,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from syncd.db.tables import runs, stream_state
+from syncd.engine.due import due_work
 from syncd.engine.lease import LeaseManager, SqliteSingleton
 from syncd.engine.local_changes import watch
 from syncd.engine.metrics import render
@@ -53,6 +57,8 @@ log = logging.getLogger("syncd.daemon")
 GRACE_SECONDS = 5.0
 UNHEALTHY_AFTER = 3  # pull intervals without success before /healthz answers 503
 VERIFY_SECONDS = 10  # how often an idle account's snapshot rows are looked for
+URGENT = "urgent"  # the executor of pushes and webhook fetches
+DUE_SECONDS = 2  # how often one query looks for every account's due pushes and fetches
 
 
 class Daemon:
@@ -71,7 +77,11 @@ class Daemon:
         self.leases = None if self.sqlite else LeaseManager(runtime.db, self.worker,
                                                             runtime.clock, lease_ttl)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max(8, 4 * len(self.accounts)))},
+            # two pools: pulls, sweeps and verification (each waiting on its account's
+            # budget for most of a backfill) can never take the threads that pushes and
+            # webhook fetches need
+            executors={"default": ThreadPoolExecutor(max(8, 2 * len(self.accounts))),
+                       URGENT: ThreadPoolExecutor(max(8, 2 * len(self.accounts)))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
@@ -105,6 +115,12 @@ class Daemon:
         balance_every = min(5.0, self.lease_ttl / 3)
         self.scheduler.add_job(self._balance, "interval", seconds=balance_every, id="leases",
                                next_run_time=datetime.now(UTC))
+        # one look for every account's due pushes and queued fetches (syncd/engine/due.py);
+        # each account's own push and fetch jobs are the rare safety net behind it
+        self.scheduler.add_job(self._due, "interval", id="due", executor=URGENT,
+                               seconds=min(DUE_SECONDS, sync.push_interval_seconds),
+                               next_run_time=datetime.now(UTC))
+        safety_net = max(sync.push_interval_seconds, sync.pull_interval_seconds)
         for name in self.accounts:
             now = datetime.now(UTC)
             # two instances of a push or fetch job: a nudge that arrives while one runs
@@ -112,11 +128,11 @@ class Daemon:
             # delivery) starts a second that waits for the first and then sees it; with
             # one, APScheduler skips the nudge and the work waits for the next interval
             self.scheduler.add_job(self._push, "interval", args=[name], id=f"push:{name}",
-                                   seconds=sync.push_interval_seconds, next_run_time=now,
-                                   max_instances=2)
+                                   seconds=safety_net, next_run_time=now, max_instances=2,
+                                   executor=URGENT)
             self.scheduler.add_job(self._fetch, "interval", args=[name], id=f"fetch:{name}",
-                                   seconds=max(2, sync.push_interval_seconds), next_run_time=now,
-                                   max_instances=2)
+                                   seconds=safety_net, next_run_time=now, max_instances=2,
+                                   executor=URGENT)
             self.scheduler.add_job(self._pull, "interval", args=[name], id=f"pull:{name}",
                                    seconds=sync.pull_interval_seconds,
                                    next_run_time=now + timedelta(seconds=1))
@@ -239,6 +255,21 @@ class Daemon:
                 self._active -= 1
                 self._busy[name] -= 1
         return None
+
+    def _due(self) -> None:
+        """Start the push or fetch of each held account that has work waiting now."""
+        if self.runtime.stop.is_set():
+            return
+        try:
+            with self.runtime.db.urgent(), self.runtime.db.begin() as conn:
+                work = due_work(conn, self.runtime.clock.time())
+        except Exception:  # a briefly unavailable database: the next look, in seconds
+            log.warning("looking for due work failed", exc_info=True)
+            return
+        for name in sorted(work.fetch & self._held):
+            self._run_now(f"fetch:{name}")
+        for name in sorted(work.push & self._held & self._viewed):
+            self.nudge_push(name)
 
     def _push(self, name: str) -> None:
         if name not in self._viewed:

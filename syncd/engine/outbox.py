@@ -28,7 +28,8 @@ class OutboxEntry:
     `reason`. `id`, `attempts` and `uncertain` (claimed while `sending`: a process died
     mid-send) are known once the entry is stored; `touched_at` is when the stored entry was
     last claimed or settled (an in-doubt write's previous attempt: a record the vendor
-    changed in or after that second may hold this write set back).
+    changed in or after that second may hold this write set back); `unanswered`: an
+    earlier attempt's connection failed after the request may have been written.
     """
 
     request: WriteRequest
@@ -41,6 +42,14 @@ class OutboxEntry:
     attempts: int = 0
     uncertain: bool = False
     touched_at: Any = field(default=None, compare=False)
+    unanswered: bool = False
+
+    @property
+    def may_have_arrived(self) -> bool:
+        """An earlier attempt may have reached the vendor: a process died while sending
+        it, or its answer was lost on the way back (a 5xx or 429 is an answer: not done).
+        """
+        return self.uncertain or self.unanswered
 
     # ---- what the request is (read through, for printing and tests) -----------------------
     @property
@@ -95,7 +104,7 @@ class OutboxEntry:
         return cls(request, row["row_id"], row["idempotency_key"], dict(row.get("values") or {}),
                    status=row["status"], reason=row.get("last_error"), id=row["id"],
                    attempts=row.get("attempts") or 0, uncertain=row["status"] == "sending",
-                   touched_at=row.get("updated_at"))
+                   touched_at=row.get("updated_at"), unanswered=bool(row.get("unanswered")))
 
     def to_row(self) -> dict[str, Any]:
         """The outbox columns this entry fills when it is written."""

@@ -45,7 +45,14 @@ from syncd.engine.reconcile import Reconciler
 from syncd.engine.runtime import AccountRuntime, Runtime
 from syncd.engine.store import MirrorWriter
 from syncd.engine.values import norm
-from syncd.errors import BadRecord, Outcome, VendorError, VendorUnsupported, outcome_of
+from syncd.errors import (
+    BadRecord,
+    Outcome,
+    TransientVendorError,
+    VendorError,
+    VendorUnsupported,
+    outcome_of,
+)
 from syncd.http.budget import Priority
 from syncd.http.client import priority
 
@@ -325,7 +332,9 @@ class Pusher:
             self._settle(entry)
             result.done += 1
         elif outcome is Outcome.RETRY:
-            self._retry_later(entry, str(error))
+            self._retry_later(entry, str(error),
+                              unanswered=isinstance(error, TransientVendorError)
+                              and error.unanswered)
             result.retrying += 1
         else:
             self._fail(entry, outcome, str(error))
@@ -396,11 +405,19 @@ class Pusher:
         in or after the second of this entry's previous attempt: vendors stamp to the second, so
         a write that landed and was set back within the second of the base's stamp looks
         untouched (found by the convergence soak, StrawBlond). A record edited by someone
-        else in the second before the send becomes a conflict: the safe side.
+        else in the second before the send becomes a conflict: the safe side. A record with
+        no stamp at all counts as touched when the write may have arrived (found by the
+        convergence soak, Quick Quote, seed 14 batch 20: a write killed mid-send landed,
+        the merchant set the field back, and the write was sent again over that edit).
         """
         if touched_since(remote, base):
             return True
         incoming, claimed = remote.get("updated_at"), entry.touched_at
+        if incoming is None and base.get("updated_at") is None:
+            # a vendor that stamps nothing (Quick Quote): a set-back cannot be told from a
+            # write that never arrived, so an attempt that may have arrived counts as set
+            # back (a change on both sides: the safe side); one answered 5xx or 429 did not
+            return entry.may_have_arrived
         if incoming is None or claimed is None:
             return False
         return bool(norm(incoming) >= norm(claimed.replace(microsecond=0)))
@@ -632,14 +649,16 @@ class Pusher:
             conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
                 status=status, last_error=reason[:2000], updated_at=self.clock.now()))
 
-    def _retry_later(self, entry: OutboxEntry, reason: str) -> None:
+    def _retry_later(self, entry: OutboxEntry, reason: str, *, unanswered: bool = False) -> None:
+        """Back off; an unanswered attempt is remembered for good (it may have landed)."""
         attempts = entry.attempts + 1
         status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
         delay = min(3600.0, 5.0 * 2 ** attempts)
         with self.db.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == entry.id).values(
                 status=status, last_error=reason[:2000], next_attempt_at=self.clock.time() + delay,
-                claimed_until=None, updated_at=self.clock.now()))
+                claimed_until=None, updated_at=self.clock.now(),
+                unanswered=entry.unanswered or unanswered))
 
 
 def push_accounts(runtime: Runtime, names: list[str]) -> list[PushResult]:

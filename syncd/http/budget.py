@@ -51,11 +51,15 @@ class RequestLedger(Protocol):
 
     def reserve(
         self, account: str, sent_at: float, method: str, endpoint: str, kind: str,
-        per_minute: int,
+        per_minute: int, unanswered_seconds: float = 0.0,
     ) -> tuple[int | None, float]:
         """Record a request about to be sent, unless all processes together already sent
         `per_minute` in the window before `sent_at`: the check and the record are atomic
         per account, so two processes never both take the last slot.
+
+        A request never answered (its process was killed while it was on its way) may
+        have reached the vendor as late as `unanswered_seconds` after its `sent_at`; it
+        counts from then.
 
         Returns (row id, 0.0) when recorded, else (None, seconds until a slot frees).
         """

@@ -47,6 +47,10 @@ def shared_ssl_context() -> ssl.SSLContext:
         return _ssl[0]
 
 
+# transport failures that happen before the request is written: it cannot have arrived
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 class NotFound(VendorRefused):
     """404 or 410: the record is gone at the vendor (an explicit deletion signal)."""
 
@@ -59,7 +63,9 @@ class BudgetTransport(httpx.BaseTransport):
     """Spends the account budget and logs each request around the real transport.
 
     `ledger` None records nothing and checks no other process's spending (unit tests, and
-    sandbox clients that own no database).
+    sandbox clients that own no database). `timeout`: the client's per-phase timeout; a
+    request reaches the vendor at most a pool wait, a connect and a write after its grant,
+    which is how late the ledger counts one whose process died before the answer.
     """
 
     def __init__(
@@ -69,12 +75,14 @@ class BudgetTransport(httpx.BaseTransport):
         budget: RateBudget,
         ledger: RequestLedger | None,
         stop: threading.Event | None = None,
+        timeout: float = 30.0,
     ) -> None:
         self.inner = inner
         self.account = account
         self.budget = budget
         self.ledger = ledger
         self.stop = stop
+        self.unanswered_seconds = 3 * timeout
         self.counts: Counter[tuple[str, str, int]] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -109,7 +117,8 @@ class BudgetTransport(httpx.BaseTransport):
         if self.ledger is None:
             return None, 0.0
         return self.ledger.reserve(self.account, sent_at, method, endpoint,
-                                   priority.name.lower(), self.budget.per_minute)
+                                   priority.name.lower(), self.budget.per_minute,
+                                   self.unanswered_seconds)
 
     def _finish(self, row_id: int | None, status: int, started: float, done_at: float) -> None:
         """Record the answer; the slot counts from when the answer came back (see settle)."""
@@ -171,7 +180,7 @@ class AccountClient:
         self.attempts = attempts
         self.transport = BudgetTransport(
             inner_transport or httpx.HTTPTransport(verify=shared_ssl_context(), retries=0),
-            account, budget, ledger, stop
+            account, budget, ledger, stop, timeout
         )
         self.http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
@@ -197,9 +206,18 @@ class AccountClient:
         """Send one request; transient failures are retried, refusals raised."""
         if not retry:
             return self._once(method, path, params, json)
-        for attempt in retrying(self.clock, self.attempts, self._log_retry):
-            with attempt:
-                return self._once(method, path, params, json)
+        unanswered = False  # any attempt's: the last one may have failed otherwise
+        try:
+            for attempt in retrying(self.clock, self.attempts, self._log_retry):
+                with attempt:
+                    try:
+                        return self._once(method, path, params, json)
+                    except TransientVendorError as exc:
+                        unanswered = unanswered or exc.unanswered
+                        raise
+        except TransientVendorError as exc:
+            exc.unanswered = exc.unanswered or unanswered
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_json(
@@ -287,9 +305,12 @@ class AccountClient:
             response = self.http.request(method, url, params=params, json=json)
         except httpx.TimeoutException as exc:
             raise TransientVendorError(
-                f"{method} {endpoint_of(path)}: timeout ({type(exc).__name__})") from None
+                f"{method} {endpoint_of(path)}: timeout ({type(exc).__name__})",
+                unanswered=not isinstance(exc, NOT_SENT)) from None
         except httpx.TransportError as exc:
-            raise TransientVendorError(f"{method} {endpoint_of(path)}: {type(exc).__name__}: {exc}") from None
+            raise TransientVendorError(
+                f"{method} {endpoint_of(path)}: {type(exc).__name__}: {exc}",
+                unanswered=not isinstance(exc, NOT_SENT)) from None
         self.raise_for(response)
         return response
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, text
 
 from syncd.clock import SYSTEM_CLOCK
-from syncd.db.tables import conflicts, pending_fetches, proposals
+from syncd.db.tables import conflicts, outbox, pending_fetches, proposals
 from syncd.demo import write_settings
 from syncd.engine.daemon import Daemon
 from syncd.engine.pull import Puller
@@ -463,3 +463,51 @@ def test_a_webhook_delivered_while_a_fetch_is_in_flight_is_fetched_right_after_i
     assert time.time() - started < 6
     assert title(first_remote) == "first remote"
     assert box.count("GET", rf"/offer/{second_remote}$") == 1
+
+
+def test_a_fetch_queued_by_another_workers_receiver_is_run_within_seconds(slow_vendor_daemon):
+    """Issue 16 (the 200-account benchmark): each account polled its own fetch queue and
+    outbox every couple of seconds, and one worker with 200 accounts spent its cores on
+    that. One look now finds every account's queued fetches; here a delivery another
+    worker received (queued, no nudge here) is fetched long before the hour-long interval."""
+    box, rt, drafts, _url = slow_vendor_daemon
+    remote = drafts[0][1]
+    box.remote_edit_title(remote, "queued elsewhere")
+    with rt.db.begin() as conn:
+        conn.execute(pending_fetches.insert().values(
+            account="sb", entity="proposals", remote_id=remote, deleted=False,
+            reason="updated"))
+
+    def mirrored() -> Any:
+        with rt.db.begin() as conn:
+            return conn.execute(select(proposals.c.title).where(
+                proposals.c.remote_id == remote)).scalar()
+
+    wait_for(lambda: mirrored() == "queued elsewhere", timeout=10)
+    assert box.count("GET", rf"/offer/{remote}$") == 1
+
+
+def test_an_outbox_retry_is_sent_when_its_backoff_ends_not_at_the_next_interval(
+        slow_vendor_daemon):
+    box, rt, drafts, _url = slow_vendor_daemon
+    row_id, remote = drafts[0]
+    attempts = rt.account("sb").client.attempts = 1  # no in-request retries: test time
+    box.add_fault("PATCH", rf"/offer/{remote}$", "status", status=503, times=attempts)
+    with rt.db.begin() as conn:
+        conn.execute(text("UPDATE proposals SET title = 'after a 503' WHERE id = :id"),
+                     {"id": row_id})
+
+    def backing_off() -> Any:
+        with rt.db.begin() as conn:
+            return conn.execute(select(outbox.c.id).where(
+                outbox.c.account == "sb", outbox.c.status == "pending",
+                outbox.c.next_attempt_at.is_not(None))).scalar()
+
+    entry = wait_for(backing_off, timeout=30)
+    with rt.db.begin() as conn:  # its backoff ends in a second (not in 20 s: test time)
+        conn.execute(outbox.update().where(outbox.c.id == entry).values(
+            next_attempt_at=time.time() + 1))
+    ended = time.time()
+    wait_for(lambda: box.proposal_title(remote) == "after a 503", timeout=10)
+    assert time.time() - ended < 6
+    assert box.count("PATCH", rf"/offer/{remote}$") == attempts + 1

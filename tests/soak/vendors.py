@@ -126,6 +126,18 @@ def remote_create(box: Sandbox, title: str) -> str | None:
 # vendor -> the canonical proposal field a local edit changes besides the title (written to
 # the vendor where it is writable there: Automa and Happyoffer store `number`)
 OTHER_WRITABLE = {"automa": "number", "happyoffer": "number"}
+STAMPLESS = ("quickquote",)  # records carry no modification time (vendors.md)
+
+
+def read_since(box: Sandbox, remote_id: str, mark: int) -> bool:
+    """Whether syncd read the record (a list page, the record itself, or its write's
+    answer) after the sandbox's `mark`-th request; only Quick Quote is asked."""
+    with box.lock:
+        seen = list(box.requests[mark:])
+    mine = f"/quotes/{remote_id}"
+    return any(r.status == 200 and (
+        (r.method == "GET" and (r.path.endswith("/quotes") or r.path.endswith(mine)))
+        or (r.method == "PUT" and r.path.endswith(mine))) for r in seen)
 
 
 def vendor_value(box: Sandbox, remote_id: str, name: str) -> Any:

@@ -62,6 +62,26 @@ class TestReserve:
         assert (row_id is not None, wait) == (True, 0.0)
         assert len(rows(db)) == 8
 
+    def test_an_unanswered_request_counts_from_as_late_as_it_may_have_arrived(
+            self, db: Database) -> None:
+        """Found by the 4-worker benchmark: a worker killed with a request on its way left
+        its row at the grant time; the vendor counted the request when it arrived, later,
+        so the slot the survivor reused 60 s after the grant was inside the vendor's window
+        (31 requests in 60 s, then 429s)."""
+        logged(db, "acct", T0 - 70)  # unanswered: may have arrived up to 90 s after
+        assert RequestLog(db).reserve("acct", T0, "GET", "/x", "pull", 1, 90.0) == (
+            None, pytest.approx(80.0))
+        with db.begin() as conn:  # answered: it counts from its answer, as before
+            conn.execute(request_log.update().values(status=200))
+        row_id, wait = RequestLog(db).reserve("acct", T0, "GET", "/x", "pull", 1, 90.0)
+        assert (row_id is not None, wait) == (True, 0.0)
+
+    def test_an_unanswered_request_older_than_its_margin_has_left_the_window(
+            self, db: Database) -> None:
+        logged(db, "acct", T0 - 151)
+        row_id, wait = RequestLog(db).reserve("acct", T0, "GET", "/x", "pull", 1, 90.0)
+        assert (row_id is not None, wait) == (True, 0.0)
+
     def test_the_wait_is_never_zero_when_full(self, db: Database) -> None:
         # a slot freeing this very instant still reads as "full" (sent_at > start of window)
         logged(db, "acct", T0 - 60 + 1e-6)
