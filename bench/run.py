@@ -6,6 +6,8 @@ this module collects them and renders the tables with `bench.report`.
     .venv/bin/python -m bench.run --output BENCHMARKS.md           # what `make bench` runs
     .venv/bin/python -m bench.run --quick --output /tmp/bench.md   # small sizes, ~3 min
     .venv/bin/python -m bench.run --full-size                      # ignore SIZE_CAP (empty now)
+    .venv/bin/python -m bench.run --skip backfill ... --keep bench/.work/results.json
+                                         # rerun some parts, keep the others' figures
 """
 
 from __future__ import annotations
@@ -120,16 +122,20 @@ def main() -> None:
                                  "resume", "latency", "scale"))
     parser.add_argument("--json", default=str(WORK / "results.json"),
                         help="also keep the raw results here")
+    parser.add_argument("--keep", metavar="JSON",
+                        help="start from an earlier run's raw results: the parts skipped now "
+                             "keep their figures (run the long parts on a quiet machine)")
     args = parser.parse_args()
     started = time.perf_counter()
     postgres = pg_available()
     sizes = QUICK if args.quick else DEFAULT
-    results: dict[str, Any] = {
+    results: dict[str, Any] = json.loads(Path(args.keep).read_text()) if args.keep else {}
+    results.update({
         "machine": {**machine(), "load_before": [round(x, 2) for x in os.getloadavg()]},
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "quick": args.quick, "full_size": args.full_size, "postgres": postgres,
         "size_cap": {} if (args.quick or args.full_size) else SIZE_CAP,
-    }
+    })
     if "backfill" not in args.skip:
         results["backfill"] = backfills(args.quick, args.full_size)
         # control: the same engine on the connector suite's clock (no working time counted)

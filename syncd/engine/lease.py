@@ -27,6 +27,11 @@ from syncd.db.tables import leases
 from syncd.errors import LeaseError
 
 WORKER_PREFIX = "__worker__:"
+CHUNK = 500  # accounts per statement (bound parameters stay well under every limit)
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
 class SqliteSingleton:
@@ -91,27 +96,26 @@ class LeaseManager:
         An extra with a job in flight (`busy`) is kept until a later call: given back now,
         another worker would start on it while this one still pages through it (two
         workers' pulls of one account, the newer one clearing the older one's scan).
+
+        A fixed number of statements whatever the number of accounts, each lease's expiry
+        counted from the moment it is written: one transaction per account took a worker
+        with 200 accounts longer than the lease TTL under load, so the leases it took first
+        had expired by the time it finished, its pulls found them expired and skipped, and
+        the worker sat idle (the scale benchmark's one-worker run).
         """
         workers = self.heartbeat()
         share = math.ceil(len(accounts) / workers)
-        now = self.clock.time()
         with self.db.begin() as conn:
             stmt = dialect_insert(conn, leases).on_conflict_do_nothing()
             conn.execute(stmt, [{"account": a, "owner": "", "expires_at": 0.0} for a in accounts])
         held: set[str] = set()
-        for account in accounts:
-            mine = account in self.held
-            if not mine and len(held) + len(self.held - held) >= share:
-                continue
-            with self.db.begin() as conn:
-                got = conn.execute(
-                    update(leases)
-                    .where(leases.c.account == account,
-                           or_(leases.c.owner == self.worker, leases.c.expires_at < now))
-                    .values(owner=self.worker, expires_at=now + self.ttl)
-                ).rowcount
-            if got:
-                held.add(account)
+        mine = [a for a in accounts if a in self.held]
+        for part in _chunks(mine):
+            held |= self._take(part, len(part))
+        for part in _chunks([a for a in accounts if a not in held]):
+            if len(held) >= share:
+                break
+            held |= self._take(part, share - len(held))
         extras = [a for a in sorted(held, key=lambda a: (a not in busy, a))[share:]
                   if a not in busy]
         for account in extras:
@@ -119,6 +123,26 @@ class LeaseManager:
             held.discard(account)
         self.held = held
         return held
+
+    def _take(self, candidates: list[str], limit: int) -> set[str]:
+        """Of `candidates`, renew or take (ours, or expired) at most `limit`, in one
+        transaction; the condition is in the UPDATE itself, so two workers never both win.
+        """
+        if limit <= 0 or not candidates:
+            return set()
+        with self.db.begin() as conn:
+            now = self.clock.time()
+            free = or_(leases.c.owner == self.worker, leases.c.expires_at < now)
+            chosen = list(conn.execute(
+                select(leases.c.account).where(leases.c.account.in_(candidates), free)
+                .order_by(leases.c.account).limit(limit)
+                .with_for_update(skip_locked=True)).scalars())
+            if not chosen:
+                return set()
+            return set(conn.execute(
+                update(leases).where(leases.c.account.in_(chosen), free)
+                .values(owner=self.worker, expires_at=self.clock.time() + self.ttl)
+                .returning(leases.c.account)).scalars())
 
     def holds(self, account: str) -> bool:
         """True while this worker's lease on `account` is unexpired (checked in the db)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from syncd.clock import FakeClock
 from syncd.db.session import Database
@@ -88,3 +89,27 @@ def test_busy_accounts_beyond_the_share_wait_for_a_later_balance(mirror_db: Data
     assert two.balance(ACCOUNTS) == set()
     assert len(one.balance(ACCOUNTS, busy={"a"})) == 2  # idle again: back to its share
     assert len(two.balance(ACCOUNTS)) == 2
+
+
+def test_every_lease_a_balance_takes_is_still_held_when_it_returns(mirror_db: Database) -> None:
+    """Found by the scale benchmark (one worker, 200 accounts): balance wrote one
+    transaction per account with the expiry counted from its start; under load the loop
+    outlasted the lease TTL, the first leases had expired when it returned, their pulls
+    found them expired and skipped, and the worker sat idle. Here each statement costs
+    0.1 s of the clock: 200 of them are twice the TTL."""
+    clock = FakeClock()
+    engine = mirror_db.engine
+
+    def slow_statement(*_args: object) -> None:
+        clock.advance(0.1)
+
+    event.listen(engine, "before_cursor_execute", slow_statement)
+    try:
+        accounts = [f"acct{i:03d}" for i in range(200)]
+        worker = LeaseManager(mirror_db, "w1", clock, ttl=10.0)
+        assert worker.balance(accounts) == set(accounts)
+        assert all(worker.holds(a) for a in accounts[:5] + accounts[-5:])
+        assert worker.balance(accounts) == set(accounts)  # renewal: all kept
+        assert all(worker.holds(a) for a in accounts[:5])
+    finally:
+        event.remove(engine, "before_cursor_execute", slow_statement)
