@@ -58,6 +58,7 @@ GRACE_SECONDS = 5.0
 UNHEALTHY_AFTER = 3  # pull intervals without success before /healthz answers 503
 VERIFY_SECONDS = 10  # how often an idle account's snapshot rows are looked for
 URGENT = "urgent"  # the executor of pushes and webhook fetches
+FIRST_PULL_RETRY_SECONDS = 30  # a first pull that did not happen is tried again this soon
 DUE_SECONDS = 2  # how often one query looks for every account's due pushes and fetches
 
 
@@ -102,6 +103,7 @@ class Daemon:
         self._active = 0
         self._active_lock = threading.Lock()
         self._busy: dict[str, int] = {}  # jobs in flight per account (kept at rebalancing)
+        self._retiring: set[str] = set()  # being given back: no job may start on them
         self.job_log: list[tuple[str, str, str, float, float]] = []  # for tests and ops
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -213,7 +215,9 @@ class Daemon:
         before = set(self._held)
         with self._active_lock:
             busy = {name for name, jobs in self._busy.items() if jobs}
-        self._held = self.leases.balance(self.accounts, busy)
+        self._held = self.leases.balance(self.accounts, busy, self._retire)
+        with self._active_lock:
+            self._retiring.clear()  # given back: no longer held, so no job starts anyway
         self._viewed &= self._held
         for name in self._held - before:
             self.runtime.account(name).budget.load()  # spend seen by others
@@ -228,10 +232,20 @@ class Daemon:
             return name in self._held
         return name in self._held and self.leases.holds(name)
 
+    def _retire(self, name: str) -> bool:
+        """Whether `name` may be given back now: no job on it, and none will start."""
+        with self._active_lock:
+            if self._busy.get(name):
+                return False
+            self._retiring.add(name)
+            return True
+
     def _guard(self, name: str, what: str, job: Any) -> Any:
         # busy before the lease check: a balance between the two would otherwise give the
-        # account away while this job starts on it
+        # account away while this job starts on it (and none starts on one being given back)
         with self._active_lock:
+            if name in self._retiring:
+                return None
             self._active += 1
             self._busy[name] = self._busy.get(name, 0) + 1
         started = time.time()
@@ -297,6 +311,11 @@ class Daemon:
             self.nudge_push(name)
 
     def _pull(self, name: str) -> None:
+        if name not in self._held:
+            # not this worker's (yet): return at once, so this instance cannot still be
+            # running when a lease gain asks for the pull (APScheduler would skip that
+            # request, and the account wait a whole pull interval: the scale benchmark)
+            return
         recent = time.time() - self.last_webhook.get(name, 0)
         if (name in self._viewed and recent < self.settings.sync.pull_interval_seconds
                 and self._pulled_recently(name) and not self._stale(name)):
@@ -316,6 +335,11 @@ class Daemon:
             self.failing_since.setdefault(name, time.time())
         if result is not None and self.holds(name):
             self._viewed.add(name)
+        elif name in self._held and name not in self._viewed:
+            # the first pull since this worker took the account up did not happen (its
+            # lease looked expired, or it crashed): again soon, not at the next interval
+            self._run_at(f"pull:{name}", min(FIRST_PULL_RETRY_SECONDS,
+                                             self.settings.sync.pull_interval_seconds))
         self.nudge_push(name)
 
     def _pulled_recently(self, name: str) -> bool:
@@ -375,10 +399,14 @@ class Daemon:
         self._run_now(f"push:{name}")
 
     def _run_now(self, job_id: str) -> None:
+        self._run_at(job_id, 0.0)
+
+    def _run_at(self, job_id: str, seconds: float) -> None:
         if self.runtime.stop.is_set():
             return
         with contextlib.suppress(Exception):
-            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC)
+                                      + timedelta(seconds=seconds))
 
     # ---- health / metrics -----------------------------------------------------------------
     def health(self) -> tuple[int, dict[str, Any]]:

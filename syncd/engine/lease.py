@@ -15,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import IO
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -90,12 +90,15 @@ class LeaseManager:
                 leases.c.account.like(WORKER_PREFIX + "%"), leases.c.expires_at > now)).all()
         return max(1, len(live))
 
-    def balance(self, accounts: list[str], busy: Collection[str] = ()) -> set[str]:
+    def balance(self, accounts: list[str], busy: Collection[str] = (),
+                retire: Callable[[str], bool] | None = None) -> set[str]:
         """Renew held leases, take free/expired ones up to a fair share, release extras.
 
         An extra with a job in flight (`busy`) is kept until a later call: given back now,
         another worker would start on it while this one still pages through it (two
         workers' pulls of one account, the newer one clearing the older one's scan).
+        `retire(account)`, asked just before an extra is given back, says whether it still
+        has none (and lets the caller start no job on it from then on); False keeps it.
 
         A fixed number of statements whatever the number of accounts, each lease's expiry
         counted from the moment it is written: one transaction per account took a worker
@@ -119,6 +122,8 @@ class LeaseManager:
         extras = [a for a in sorted(held, key=lambda a: (a not in busy, a))[share:]
                   if a not in busy]
         for account in extras:
+            if retire is not None and not retire(account):
+                continue  # a job started on it since `busy` was read: a later call
             self.release(account)
             held.discard(account)
         self.held = held
