@@ -50,6 +50,9 @@ def render(r: dict[str, Any]) -> str:
            "at the start of this run (the same machine type has measured 14 to 28 µs on "
            "different days; rates scale roughly inversely with it)."
            if m.get("python_speed_us") else ""),
+        *[f"Measured again later with `--keep` (the rest kept from the run above): "
+          f"{', '.join(x['parts'])} on {x['started']}, {x.get('seconds', '?')} s."
+          for x in r.get("reruns", [])],
         "",
         "Every figure's command reproduces it alone (from the repository root). Targets are "
         "issue 6's and issue 16's (which retired issue 6's 50,000 line items/s: the "
@@ -906,6 +909,31 @@ def accounts_per_worker_rows(d: dict[str, Any], cmd: str) -> list[list[Any]]:
 RPM_PER_ACCOUNT = 30
 
 
+SCALE_FINDINGS = [
+    "What the first 200-account runs found, each fixed with a test:",
+    "",
+    "- **One worker with 200 accounts sat idle after sweeping 77 of them.** Its lease balance "
+    "wrote one transaction per account with every expiry counted from the balance's start; "
+    "under load the loop outlasted the lease TTL, so the leases it took first had expired "
+    "when it returned, their pulls found them expired and skipped, and nothing asked again "
+    "for an hour. The balance now takes and renews leases in a fixed number of statements, "
+    "each expiry counted from its write (`tests/unit/engine/test_lease.py`); a pull of an "
+    "account the worker does not hold yet returns at once (a lease gain's pull was skipped "
+    "behind one), and a first pull that did not happen is tried again within 30 s "
+    "(`tests/integration/test_daemon.py`).",
+    "- **Per-account polling.** Each account's push and fetch jobs ran every couple of "
+    "seconds: 200 accounts meant about a hundred transactions a second finding nothing. One "
+    "look per worker now finds every account's due outbox entries, unreconciled local "
+    "changes and queued webhook fetches in three queries (`syncd/engine/due.py`, "
+    "`tests/unit/engine/test_due.py`); pushes and webhook fetches run on their own thread "
+    "pool, so a busy account's pull never queues them.",
+    "- **Budget across a killed worker.** A request whose process was killed on its way "
+    "stayed in the shared request log at its grant time, while the vendor counts it on "
+    "arrival; it now counts from its latest possible arrival "
+    "(`tests/unit/db/test_ledger.py`).",
+]
+
+
 def scale_section(r: dict[str, Any]) -> str:
     """Time to converge, budget, ownership, hand-over, RSS and CPU per worker, by worker count."""
     d = r["scale"]
@@ -952,6 +980,7 @@ def scale_section(r: dict[str, Any]) -> str:
     for x in d["runs"]:
         if x.get("failed"):
             lines += ["", f"{x['workers']} workers: failed: {x['failed']}"]
+    lines += ["", *SCALE_FINDINGS]
     idle = d.get("idle")
     if idle:
         lines += ["", f"Memory per idle account: one `syncd run` serving {idle['accounts']} "

@@ -8,6 +8,7 @@ this module collects them and renders the tables with `bench.report`.
     .venv/bin/python -m bench.run --full-size                      # ignore SIZE_CAP (empty now)
     .venv/bin/python -m bench.run --skip backfill ... --keep bench/.work/results.json
                                          # rerun some parts, keep the others' figures
+    .venv/bin/python -m bench.run --render bench/.work/results.json  # the report text only
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def reconciles(rows: tuple[int, ...], postgres: bool) -> list[dict[str, Any]]:
     return out
 
 
+PARTS = ("backfill", "pipeline", "reconcile", "push", "dlt", "drift", "resume", "latency",
+         "scale")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", default="BENCHMARKS.md")
@@ -118,24 +123,35 @@ def main() -> None:
     parser.add_argument("--full-size", action="store_true",
                         help="the issue's sizes for every vendor, ignoring SIZE_CAP")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("backfill", "pipeline", "reconcile", "push", "dlt", "drift",
-                                 "resume", "latency", "scale"))
+                        choices=PARTS)
     parser.add_argument("--json", default=str(WORK / "results.json"),
                         help="also keep the raw results here")
     parser.add_argument("--keep", metavar="JSON",
                         help="start from an earlier run's raw results: the parts skipped now "
                              "keep their figures (run the long parts on a quiet machine)")
+    parser.add_argument("--render", metavar="JSON",
+                        help="measure nothing: write the report again from a run's raw "
+                             "results (after a change to the report's text)")
     args = parser.parse_args()
+    if args.render:
+        Path(args.output).write_text(report.render(json.loads(Path(args.render).read_text())))
+        log(f"bench: wrote {args.output} from {args.render}")
+        return
     started = time.perf_counter()
     postgres = pg_available()
     sizes = QUICK if args.quick else DEFAULT
     results: dict[str, Any] = json.loads(Path(args.keep).read_text()) if args.keep else {}
-    results.update({
-        "machine": {**machine(), "load_before": [round(x, 2) for x in os.getloadavg()]},
-        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "quick": args.quick, "full_size": args.full_size, "postgres": postgres,
-        "size_cap": {} if (args.quick or args.full_size) else SIZE_CAP,
-    })
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if args.keep:  # the kept run's header stays; the parts measured again say when
+        parts = [p for p in PARTS if p not in args.skip]
+        results.setdefault("reruns", []).append({"parts": parts, "started": now})
+    else:
+        results.update({
+            "machine": {**machine(), "load_before": [round(x, 2) for x in os.getloadavg()]},
+            "started": now,
+            "quick": args.quick, "full_size": args.full_size, "postgres": postgres,
+            "size_cap": {} if (args.quick or args.full_size) else SIZE_CAP,
+        })
     if "backfill" not in args.skip:
         results["backfill"] = backfills(args.quick, args.full_size)
         # control: the same engine on the connector suite's clock (no working time counted)
@@ -175,12 +191,16 @@ def main() -> None:
         results["scale"] = {"command": command("bench.scale", *scale_args),
                             **(figure("bench.scale", *scale_args, name="scale")
                                or {"failed": True})}  # type: ignore[dict-item]
-    results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    results["seconds"] = round(time.perf_counter() - started)
+    seconds = round(time.perf_counter() - started)
+    if args.keep:
+        results["reruns"][-1]["seconds"] = seconds
+    else:
+        results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
+        results["seconds"] = seconds
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     Path(args.output).write_text(report.render(results))
-    log(f"bench: wrote {args.output} in {results['seconds']} s")
+    log(f"bench: wrote {args.output} in {seconds} s")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,30 @@ def start(vendor: str, count: int, rpm: int, prefix: str, proposals: int
         name = f"{prefix}{i:03d}"
         box = sandbox_class(vendor)(requests_per_minute=rpm)
         box.seed_data(**{**SIZES, "proposals": proposals}, seed=1000 + i)
+        if vendor == "happyoffer":
+            keep_one_sendable(box)
         logged = Logged(box.app)
         served = ServedApp(logged).start()
         box._base_url = served.url  # type: ignore[attr-defined]
         boxes[name] = (box, logged)
     return boxes
+
+
+def keep_one_sendable(box: Sandbox) -> None:
+    """Give a Happyoffer account one offer its API would send. The only local edit
+    Happyoffer takes is status -> sent, refused for decided offers and offers past their
+    `expiration_date`; the seeded offers date from 2024, so some seeds (ha026's) hold no
+    offer of the user's own company that is both undecided and without an expiry, and the
+    benchmark would have no edit to push for that account."""
+    from syncd.sandbox import happyoffer_data
+
+    own = happyoffer_data.USER["company_id"]
+    with box.lock:
+        offers = [o for o in box.collection("offers").values()
+                  if o["attributes"]["company_id"] == own]
+        undecided = [o for o in offers if o["attributes"]["offer_status"] == "Not Yet Send"]
+        offer = (undecided or offers)[0]
+        offer["attributes"].update(offer_status="Not Yet Send", expiration_date=None)
 
 
 def pushed(box: Sandbox, logged: Logged, remote_id: str, column: str, value: str,

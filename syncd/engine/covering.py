@@ -6,11 +6,19 @@ double a sweep's requests. A stream declaring
 `StreamSpec.covers` is read first in sweeps (`Connector.active_streams`), and its own
 answers decide, per account and per scan:
 
-* a record that is not `is_deleted` in a complete scan proves that the list holds the live
-  records too: the scan then proves every record it did not see gone (through the guard,
-  `syncd.engine.deletes`), and the covered stream is skipped in that sweep;
-* a scan holding only trashed records proves nothing of the live ones: the covered stream
-  runs as before, with its own deletions.
+* a complete scan whose records are mostly not `is_deleted` proves that the list holds the
+  live records too: the scan then proves every record it did not see gone (through the
+  guard, `syncd.engine.deletes`), and the covered stream is skipped in that sweep;
+* a scan holding only (or mostly) trashed records proves nothing of the live ones: the
+  covered stream runs as before, with its own deletions.
+
+Why a majority and not one live-looking record: a vendor that drops or nulls the trashed
+mark of a few records (`deleted_at` missing, `null`) would otherwise turn a trashed-only
+list into "every offer", and a backfill would then skip the live list and lose every live
+record (bench.drift found it: 1 StrawBlond offer of 200 kept). The two mistakes are not
+alike: taking a covering list for a trashed-only one costs the covered scan's requests;
+the reverse loses records. So a list whose trashed records outnumber its live ones is
+read as trashed-only, and an account whose bin really is that full pays both scans.
 
 The verdict of the last complete scan is the stream's `covers` state (persisted with the
 stream's position), so a sweep resumed in a new process, after the covering scan ended,
@@ -28,7 +36,8 @@ from typing import Any, Protocol
 from syncd.vendors.base import StreamSpec
 
 log = logging.getLogger("syncd.pull")
-LIVE_SEEN = "live_seen"  # in-scan state: this scan listed a record that is not trashed
+LIVE_SEEN = "live_seen"  # in-scan state: how many records this scan listed not trashed
+TRASHED_SEEN = "trashed_seen"  # in-scan state: how many it listed trashed
 COVERS = "covers"  # state after a complete scan: its verdict
 
 
@@ -43,15 +52,24 @@ def tracks_seen(stream: StreamSpec) -> bool:
     return stream.deletes_missing or stream.covers is not None
 
 
-def note_record(stream: StreamSpec, state: dict[str, Any]) -> None:
-    """A record of a covering scan that is not trashed: the list holds the live ones."""
+def note_record(stream: StreamSpec, state: dict[str, Any], *, trashed: bool = False) -> None:
+    """Count a record of a covering scan, live or trashed (the verdict weighs the two)."""
     if stream.covers is not None:
-        state[LIVE_SEEN] = True
+        key = TRASHED_SEEN if trashed else LIVE_SEEN
+        state[key] = int(state.get(key) or 0) + 1
+
+
+def holds_live(state: dict[str, Any]) -> bool:
+    """Whether this scan showed the list holding the live records: more of them than
+    trashed ones (see the module's docstring for why not one).
+    """
+    live = int(state.get(LIVE_SEEN) or 0)
+    return live > 0 and live > int(state.get(TRASHED_SEEN) or 0)
 
 
 def deletes_unseen(stream: StreamSpec, state: dict[str, Any]) -> bool:
     """Whether the scan that just ended proves its unseen records gone."""
-    return stream.deletes_missing or (stream.covers is not None and bool(state.get(LIVE_SEEN)))
+    return stream.deletes_missing or (stream.covers is not None and holds_live(state))
 
 
 def guard_key(stream: StreamSpec) -> str:
@@ -67,7 +85,7 @@ def verdict(account: str, stream: StreamSpec, state: dict[str, Any]) -> dict[str
     """
     if stream.covers is None:
         return {}
-    covers = bool(state.get(LIVE_SEEN))
+    covers = holds_live(state)
     if state.get(COVERS) and not covers:
         log.warning("account=%s stream=%s listed live records before and only trashed ones "
                     "now: %s is read again in sweeps", account, stream.name, stream.covers,

@@ -413,6 +413,7 @@ class Puller:
                 continue
             work.seen.append(rid)
             if stream.is_deleted is not None and stream.is_deleted(rec):
+                covering.note_record(stream, state, trashed=True)
                 work.gone.append(rid)
                 continue
             covering.note_record(stream, state)

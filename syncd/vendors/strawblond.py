@@ -15,10 +15,11 @@ What this connector declares (vendors.md section 2 and its "Project decisions"):
 * One scan where one is enough: the seed's "Include soft-deleted offers" can mean the
   trashed list holds the live offers too. Which reading an account's API follows is
   learned from its answers, never configured: a sweep reads the trashed list *first*
-  (`covers="offers"`, syncd/engine/covering.py). When that complete scan lists a live
-  offer (`deleted_at` null), it held every offer: the plain list is not read in that
-  sweep, and an offer missing from the trashed list is deleted (through the
-  `max_delete_fraction` guard). When it lists only trashed offers, the plain list is
+  (`covers="offers"`, syncd/engine/covering.py). When that complete scan lists more live
+  offers (`deleted_at` null or absent) than trashed ones, it held every offer: the plain
+  list is not read in that sweep, and an offer missing from the trashed list is deleted
+  (through the `max_delete_fraction` guard). When it lists only or mostly trashed offers
+  (a vendor leaving out a few trashed offers' `deleted_at` included), the plain list is
   read after it, as before, and only it proves offers gone by their absence. So the
   first backfill learns the reading at no extra request (the trashed list had to be read
   anyway), and each later sweep checks it again: a list that showed live offers once and

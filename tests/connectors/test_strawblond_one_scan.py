@@ -182,3 +182,37 @@ def test_strawblond_learned_reading_survives_a_new_process(
     assert _live_ids(case) == _vendor_ids(case, live=True)
     case.sandbox.reset_log()
     assert _sweep(case, second).ok and _lists(case) == ["trashed"] * 3
+
+
+class _TrashMarkLost:
+    """Drift that leaves out (or nulls) `deleted_at` on the first trashed offers of each
+    answer: the vendor saying less than the seed shows, not a different reading."""
+
+    def __init__(self, how: str, count: int) -> None:
+        self.how, self.count, self.applied = how, count, 0
+
+    def apply(self, records: list[dict[str, Any]], exempt: frozenset[str]) -> None:
+        for record in records:
+            if self.applied < self.count and record.get("deleted_at") is not None:
+                if self.how == "drop":
+                    del record["deleted_at"]
+                else:
+                    record["deleted_at"] = None
+                self.applied += 1
+
+
+@pytest.mark.parametrize("how", ["drop", "null"])
+def test_strawblond_trashed_offers_without_their_mark_never_skip_the_live_list(
+    db_url: str, make_runtime: Any, served: Any, how: str
+) -> None:
+    """bench.drift found it: a trashed-only list in which a trashed offer came without
+    `deleted_at` was taken for "every offer", the plain list was skipped, and the backfill
+    kept 1 offer of 200. A list of mostly trashed offers now proves nothing of the live."""
+    case = _case(db_url, make_runtime, served, False)
+    drift = _TrashMarkLost(how, count=2)
+    case.sandbox.drift = drift  # type: ignore[assignment]
+    result = case.pull()
+    assert result.ok and drift.applied == 2
+    assert _lists(case) == ["trashed", *["plain"] * 3]  # both scans, as a trashed-only list
+    assert _verdict(case) is False
+    assert _live_ids(case) >= _vendor_ids(case, live=True)  # every live offer mirrored

@@ -51,7 +51,23 @@ class TestDecisions:
         covering.note_record(PLAIN, state)
         assert state == {}
         covering.note_record(TRASH, state)
-        assert state == {covering.LIVE_SEEN: True}
+        covering.note_record(TRASH, state, trashed=True)
+        covering.note_record(TRASH, state)
+        assert state == {covering.LIVE_SEEN: 2, covering.TRASHED_SEEN: 1}
+
+    @pytest.mark.parametrize(("live", "trashed", "holds"), [
+        (0, 0, False), (0, 5, False),
+        (1, 0, True), (50, 3, True),
+        (1, 6, False),  # a trashed-only list with a mark the vendor left out: not a cover
+        (3, 3, False),  # a tie proves nothing: the covered scan costs less than a lost record
+    ])
+    def test_a_list_holds_the_live_records_when_they_outnumber_the_trashed(
+        self, live: int, trashed: int, holds: bool
+    ) -> None:
+        state = {covering.LIVE_SEEN: live, covering.TRASHED_SEEN: trashed}
+        assert covering.holds_live(state) is holds
+        assert covering.deletes_unseen(TRASH, state) is holds
+        assert covering.verdict("a", TRASH, state) == {covering.COVERS: holds}
 
     def test_held_deletions_of_a_covering_scan_go_under_the_covered_name(self) -> None:
         assert covering.guard_key(TRASH) == "live" and covering.guard_key(PLAIN) == "live"
