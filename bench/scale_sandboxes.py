@@ -78,17 +78,20 @@ def keep_one_sendable(box: Sandbox) -> None:
     """Give a Happyoffer account one offer its API would send. The only local edit
     Happyoffer takes is status -> sent, refused for decided offers and offers past their
     `expiration_date`; the seeded offers date from 2024, so some seeds (ha026's) hold no
-    offer of the user's own company that is both undecided and without an expiry, and the
+    offer of the user's own company that is live, undecided and without an expiry, and the
     benchmark would have no edit to push for that account."""
     from syncd.sandbox import happyoffer_data
 
     own = happyoffer_data.USER["company_id"]
     with box.lock:
+        # a trashed offer (`deleted_at` set) is not in the mirror at all: ha039's first
+        # undecided offer was one, and the run again found nothing to send
         offers = [o for o in box.collection("offers").values()
-                  if o["attributes"]["company_id"] == own]
+                  if o["attributes"]["company_id"] == own and not o["attributes"].get("deleted_at")]
         undecided = [o for o in offers if o["attributes"]["offer_status"] == "Not Yet Send"]
         offer = (undecided or offers)[0]
-        offer["attributes"].update(offer_status="Not Yet Send", expiration_date=None)
+        offer["attributes"].update(offer_status="Not Yet Send", expiration_date=None,
+                                   is_manually_rejected=False)
 
 
 def pushed(box: Sandbox, logged: Logged, remote_id: str, column: str, value: str,
