@@ -116,7 +116,7 @@ def settings() -> Settings:
 
 def runtime(loaded: Settings) -> Runtime:
     """The runtime a command works in, with the schema current and each account's vendor recorded."""
-    db = Database(loaded.database.url)
+    db = Database(loaded.database.url, loaded.database.pool_size)
     db.upgrade()
     with db.begin() as conn:  # the reporting views name each account's vendor
         record_vendors(conn, loaded, SYSTEM_CLOCK.now())
@@ -139,7 +139,7 @@ def _emit(data: Any, fmt: Format, table: Table | None) -> None:
 def db_upgrade() -> None:
     """Apply Alembic migrations to the configured database (idempotent)."""
     loaded = settings()
-    Database(loaded.database.url).upgrade()
+    Database(loaded.database.url, loaded.database.pool_size).upgrade()
     console.print("database is at the latest schema")
 
 

@@ -41,6 +41,9 @@ class DatabaseSettings(BaseModel):
     """Where the mirror lives."""
     model_config = ConfigDict(extra="forbid")
     url: str = Field(default="sqlite:///syncd.db", repr=False)  # may hold a password
+    # PostgreSQL: connections one syncd process opens at most (plus one for LISTEN); keep
+    # workers x (pool_size + 1) under the server's max_connections
+    pool_size: int = Field(default=20, ge=2, le=500)
 
 
 class SyncSettings(BaseModel):

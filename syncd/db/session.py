@@ -18,7 +18,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from syncd.db.gate import WriteGate
 from syncd.db.json_columns import dump_json
 
-POOL_SIZE, POOL_OVERFLOW = 10, 20  # PostgreSQL connections per process
+# PostgreSQL connections one process opens at most ([database] pool_size): four workers of
+# the former 30 each, plus their LISTEN connections, went past a stock server's
+# max_connections = 100, and every connection after that failed ("too many clients")
+DEFAULT_POOL_SIZE = 20
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -30,8 +33,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine with the pragmas syncd relies on."""
+def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """A SQLAlchemy engine with the pragmas syncd relies on; on PostgreSQL, at most
+    `pool_size` connections (half kept open, half opened when busy).
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, json_serializer=dump_json,
@@ -60,20 +65,21 @@ def make_engine(url: str) -> Engine:
     # No server-side prepared statements: psycopg prepares a query after five runs and
     # PostgreSQL then keeps the plan it chose while a table was empty (a full scan per
     # `IN (...)` lookup once the table has grown).
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+    kept = max(1, pool_size // 2)
+    return create_engine(url, pool_pre_ping=True, pool_size=kept, max_overflow=pool_size - kept,
                          json_serializer=dump_json, connect_args={"prepare_threshold": None})
 
 
 class Database:
     """The mirror: one engine, transactions, and `upgrade()` to the latest migration."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, pool_size)
         # SQLite has one writer, and every transaction takes it at BEGIN; PostgreSQL has
         # a pool smaller than a worker's threads: queue them here, urgent ones first
         # (syncd/db/gate.py)
-        self.gate = WriteGate(1 if self.is_sqlite else POOL_SIZE + POOL_OVERFLOW)
+        self.gate = WriteGate(1 if self.is_sqlite else pool_size)
 
     @property
     def dialect(self) -> str:
@@ -97,6 +103,14 @@ class Database:
         fetches, whose latency a user sees).
         """
         with self.gate.urgent():
+            yield
+
+    @contextmanager
+    def first(self) -> Iterator[None]:
+        """This thread's transactions inside the block go before every other (lease
+        renewal: late, it would hand the worker's accounts to another).
+        """
+        with self.gate.first():
             yield
 
     def upgrade(self) -> None:

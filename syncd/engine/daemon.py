@@ -90,6 +90,7 @@ class Daemon:
         self.last_webhook: dict[str, float] = {}
         self.failing_since: dict[str, float] = {}
         self._held: set[str] = set()
+        self._unloaded: set[str] = set()  # taken up, budget not yet read (_load_budget)
         # accounts this worker has pulled since it took them up: a push waits for that
         # pull, because the view the mirror holds is of unknown age when a process starts
         # or takes an account over (a local edit made while no daemon ran would otherwise
@@ -215,12 +216,19 @@ class Daemon:
         before = set(self._held)
         with self._active_lock:
             busy = {name for name, jobs in self._busy.items() if jobs}
-        self._held = self.leases.balance(self.accounts, busy, self._retire)
+        # renewal before every other transaction of this worker, and nothing else in this
+        # job: at 200 accounts a balance that queued behind pulls and pushes, and then read
+        # each gained account's budget, ran past the leases' expiry, and the accounts went
+        # back and forth between workers every few seconds (each new owner starting with
+        # its first pull, so the pushes never came)
+        with self.runtime.db.first():
+            self._held = self.leases.balance(self.accounts, busy, self._retire)
         with self._active_lock:
             self._retiring.clear()  # given back: no longer held, so no job starts anyway
+            gained = self._held - before
+            self._unloaded = (self._unloaded | gained) & self._held
         self._viewed &= self._held
-        for name in self._held - before:
-            self.runtime.account(name).budget.load()  # spend seen by others
+        for name in sorted(gained):
             log.info("worker %s now serves account=%s", self.worker, name)
             self._run_now(f"pull:{name}")  # its pushes wait for this worker's first pull
 
@@ -252,6 +260,7 @@ class Daemon:
         try:
             if not self.holds(name):
                 return None
+            self._load_budget(name)
             result = job()
             self.job_log.append((name, what, self.worker, started, time.time()))
             self.failing_since.pop(name, None) if what == "pull" else None
@@ -269,6 +278,16 @@ class Daemon:
                 self._active -= 1
                 self._busy[name] -= 1
         return None
+
+    def _load_budget(self, name: str) -> None:
+        """Before this worker's first request for an account it has just taken up: the
+        spend other workers logged in the last minute (no burst after a hand-over).
+        """
+        with self._active_lock:
+            if name not in self._unloaded:
+                return
+            self._unloaded.discard(name)
+        self.runtime.account(name).budget.load()
 
     def _due(self) -> None:
         """Start the push or fetch of each held account that has work waiting now."""

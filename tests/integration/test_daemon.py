@@ -519,3 +519,51 @@ def test_an_outbox_retry_is_sent_when_its_backoff_ends_not_at_the_next_interval(
     wait_for(lambda: box.proposal_title(remote) == "after a 503", timeout=10)
     assert time.time() - ended < 6
     assert box.count("PATCH", rf"/offer/{remote}$") == attempts + 1
+
+
+@pytest.mark.pg
+def test_lease_renewal_goes_first_and_reads_no_budget(make_runtime, monkeypatch):
+    """The 200-account benchmark: the balance job queued behind pulls and pushes and read
+    each gained account's budget, ran past the leases' expiry, and the accounts went back
+    and forth between workers. Its transactions now go before all others, and a gained
+    account's budget is read by that account's first job instead."""
+    from syncd.db.gate import FIRST
+    from syncd.db.session import Database
+    from syncd.engine.lease import LeaseManager
+    from syncd.http.budget import RateBudget
+    from tests import pg
+
+    admin = pg.server_url()
+    if admin is None:
+        pytest.skip("SKIP PostgreSQL: no server")
+    url, drop = pg.fresh_database(admin)
+    try:
+        Database(url).upgrade()
+        entries = [{"name": f"qq{i}", "vendor": "quickquote", "base_url": "http://127.0.0.1:9",
+                    "auth": {"api_key": "k" * 12}} for i in range(3)]
+        rt = make_runtime(url, entries, SYSTEM_CLOCK, pull_interval_seconds=3600)
+        daemon = Daemon(rt, worker="w0", serve_http=False, lease_ttl=3)
+        priorities: list[int] = []
+        renew = LeaseManager.balance
+
+        def noting(self: LeaseManager, *args: Any, **kwargs: Any) -> set[str]:
+            priorities.append(rt.db.gate._local.priority)
+            return renew(self, *args, **kwargs)
+
+        loaded: list[str] = []
+        monkeypatch.setattr(LeaseManager, "balance", noting)
+        monkeypatch.setattr(RateBudget, "load", lambda self: loaded.append(self.account))
+        monkeypatch.setattr(daemon, "_run_now", lambda job_id: None)
+        daemon._balance()
+        assert priorities == [FIRST]
+        assert daemon._held == {"qq0", "qq1", "qq2"}
+        assert loaded == [], "the balance job reads no budget"
+        daemon._guard("qq1", "push", lambda: None)
+        assert set(loaded) == {"qq1"}, "read before the account's first job"
+        first = len(loaded)
+        daemon._guard("qq1", "pull", lambda: None)
+        assert len(loaded) == first, "and not again"
+        daemon.leases.release_all()
+        rt.db.dispose()
+    finally:
+        drop()

@@ -111,6 +111,7 @@ class TestLoadSettings:
             ({"accounts": [account(requests_per_minute=0)]}, "accounts[0].requests_per_minute"),
             ({"accounts": [account(), account(name="b", colour="red")]}, "accounts[1].colour"),
             ({"sync": {"conflict_policy": "coin_flip"}}, "sync.conflict_policy"),
+            ({"database": {"pool_size": 1}}, "database.pool_size"),
             ({"webhooks": {"public_url": "http://hooks.example.com"}}, "webhooks.public_url"),
         ],
     )

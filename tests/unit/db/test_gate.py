@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 
 from sqlalchemy import text
 
@@ -40,6 +41,35 @@ def test_an_urgent_transaction_is_served_before_those_that_queued_earlier() -> N
     for thread in threads:
         thread.join(timeout=5)
     assert served == ["push", "pull-1", "pull-2"]
+
+
+def test_a_lease_renewal_is_served_before_urgent_work_that_queued_earlier() -> None:
+    """The 200-account benchmark: renewals queued behind pushes and pulls came after the
+    leases' expiry, and the accounts went to another worker."""
+    gate = WriteGate()
+    served: list[str] = []
+
+    def worker(name: str, level: str) -> None:
+        with getattr(gate, level)() if level != "held" else nullcontext(), gate.held():
+            served.append(name)
+
+    threads = []
+    with gate.held():
+        for name, level in (("pull", "held"), ("push", "urgent"), ("lease", "first")):
+            thread = threading.Thread(target=worker, args=(name, level))
+            thread.start()
+            threads.append(thread)
+            _wait_queued(gate, len(threads))
+    for thread in threads:
+        thread.join(timeout=5)
+    assert served == ["lease", "push", "pull"]
+
+
+def test_urgent_inside_first_keeps_the_higher_place() -> None:
+    gate = WriteGate()
+    with gate.first(), gate.urgent():
+        assert gate._local.priority == 0
+    assert getattr(gate._local, "priority", 2) == 2
 
 
 def test_the_holder_may_enter_again_without_waiting() -> None:

@@ -49,3 +49,15 @@ def test_begin_commits_on_success_and_rolls_back_on_an_error(mirror_url: str) ->
             assert conn.execute(select(func.count()).select_from(companies)).scalar() == 1
     finally:
         db.dispose()
+
+
+def test_pool_size_caps_a_postgresql_process_connections() -> None:
+    """Four workers of 30 connections each went past a stock server's 100 ("too many
+    clients"); `[database] pool_size` bounds the pool and the gate in front of it."""
+    db = Database("postgresql://u@127.0.0.1:9/none", pool_size=7)
+    try:
+        pool = db.engine.pool
+        assert pool.size() + pool._max_overflow == 7  # type: ignore[attr-defined]
+        assert db.gate.capacity == 7
+    finally:
+        db.dispose()
