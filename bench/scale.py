@@ -163,18 +163,25 @@ def proc_usage(pid: int) -> dict[str, float]:
             "cpu_s": round(cpu, 1), "threads": int(status.split("Threads:")[1].split()[0])}
 
 
-def _socket_ports() -> dict[int, int]:
-    """Socket inode -> local TCP port, for every IPv4/IPv6 TCP socket."""
-    out: dict[int, int] = {}
+Connection = tuple[int, int]  # (client port, server port)
+
+
+def _socket_ports() -> dict[int, Connection]:
+    """Socket inode -> (local, remote) TCP port, for every IPv4/IPv6 TCP socket. The pair,
+    not the local port alone: Linux gives one local port to connections to different
+    servers, and two workers talking to two sandbox accounts often held the same one (the
+    first 200-account run blamed 187 requests on a worker that held another account)."""
+    out: dict[int, Connection] = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 cols = line.split()
-                out[int(cols[9])] = int(cols[1].rsplit(":", 1)[1], 16)
+                out[int(cols[9])] = (int(cols[1].rsplit(":", 1)[1], 16),
+                                     int(cols[2].rsplit(":", 1)[1], 16))
     return out
 
 
-def _ports_of(pid: int, inodes: dict[int, int]) -> set[int]:
+def _ports_of(pid: int, inodes: dict[int, Connection]) -> set[Connection]:
     ports = set()
     with contextlib.suppress(OSError):
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -194,7 +201,7 @@ class Watcher(threading.Thread):
         super().__init__(daemon=True)
         self.db = Database(db_url)
         self.workers: dict[str, int] = {}  # worker label -> pid
-        self.ports: dict[int, list[tuple[float, str]]] = {}
+        self.ports: dict[Connection, list[tuple[float, str]]] = {}
         self.owners: dict[str, list[tuple[float, str]]] = {}
         self.stop = threading.Event()
 
@@ -220,8 +227,8 @@ class Watcher(threading.Thread):
                     if not seen_owner or seen_owner[-1][1] != held:
                         seen_owner.append((now, held))
 
-    def worker_at(self, port: int, at: float) -> str | None:
-        """The worker that held this client port nearest to the moment `at`."""
+    def worker_at(self, port: Connection, at: float) -> str | None:
+        """The worker that held this connection nearest to the moment `at`."""
         seen = self.ports.get(port)
         if not seen:
             return None
@@ -358,9 +365,9 @@ def owner_check(logs: dict[str, list[list[Any]]], watcher: Watcher) -> dict[str,
     examples = []
     served_by: dict[str, set[str]] = {}
     for account, entries in logs.items():
-        for at, port, method, path, _ in entries:
+        for at, port, method, path, _, server_port in entries:
             requests += 1
-            worker = watcher.worker_at(port, at)
+            worker = watcher.worker_at((port, server_port), at)
             if worker is None:
                 unattributed += 1
                 continue

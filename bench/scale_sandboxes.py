@@ -13,7 +13,7 @@ command per stdin line with one JSON line:
     {"op": "pushed", "wanted": {"a": [remote_id, column, value, since]}}  -> ["a", ...]
     {"op": "writable"}        -> {"a": [remote_id, ...] or null (all), ...}
     {"op": "expected"}                                          -> {"a": proposals, ...}
-    {"op": "log"}              -> {"a": [[time, client_port, method, path, status], ...]}
+    {"op": "log"}  -> {"a": [[time, client_port, method, path, status, server_port], ...]}
     {"op": "quit"}
 """
 
@@ -33,7 +33,8 @@ SIZES = {"companies": 2, "proposals": 30, "max_items": 2}
 
 
 class Logged:
-    """ASGI wrapper that notes (time, client port, method, path, status) of each request."""
+    """ASGI wrapper that notes (time, client port, method, path, status, server port) of
+    each request."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -45,7 +46,7 @@ class Logged:
             await self.app(scope, receive, send)
             return
         entry: list[Any] = [time.time(), (scope.get("client") or ("", 0))[1], scope["method"],
-                            scope["path"], 0]
+                            scope["path"], 0, (scope.get("server") or ("", 0))[1]]
         with self.lock:
             self.entries.append(entry)
 
@@ -102,7 +103,7 @@ def pushed(box: Sandbox, logged: Logged, remote_id: str, column: str, value: str
         return box.proposal_title(remote_id) == value
     with logged.lock:
         return any(t >= since and method != "GET" and 200 <= status < 300
-                   and f"/{remote_id}/" in path + "/" for t, _, method, path, status in logged.entries)
+                   and f"/{remote_id}/" in path + "/" for t, _, method, path, status, _ in logged.entries)
 
 
 def writable(box: Sandbox) -> list[str] | None:
