@@ -931,6 +931,22 @@ SCALE_FINDINGS = [
     "stayed in the shared request log at its grant time, while the vendor counts it on "
     "arrival; it now counts from its latest possible arrival "
     "(`tests/unit/db/test_ledger.py`).",
+    "- **Accounts handed back and forth under load (four workers).** The lease balance job "
+    "queued its transactions behind pulls and pushes and then read each gained account's "
+    "budget; it outlasted the 10 s lease, so every few seconds accounts went to another "
+    "worker, whose first pull of them came before any push: after ten minutes 82 of 200 "
+    "local edits had not been planned. Lease renewal now goes before every other "
+    "transaction the worker has queued (`syncd/db/gate.py`), and a gained account's budget "
+    "is read by its first job (`tests/unit/db/test_gate.py`, "
+    "`tests/integration/test_daemon.py::test_lease_renewal_goes_first_and_reads_no_budget`).",
+    "- **Too many clients.** Four workers of 30 connections each passed a stock "
+    "PostgreSQL's `max_connections = 100`; `[database] pool_size` (default 20) bounds a "
+    "process's pool and the queue in front of it (`tests/unit/db/test_session.py`).",
+    "- **The benchmark's own attribution.** Linux gives one local port to connections to "
+    "different servers, so a client port alone blamed 187 requests on workers that never "
+    "held the account; a request is now matched by (client port, sandbox port).",
+    "- **No offer to send (Happyoffer).** Seeded offers date from 2024; each account is given "
+    "one live, undecided offer without an expiry (`bench/scale_sandboxes.py`).",
 ]
 
 
@@ -946,7 +962,8 @@ def scale_section(r: dict[str, Any]) -> str:
         "backfill of every account, then one local edit (pushed) and one remote edit (pulled) "
         "per account; *converged* is when both have reached the other side for all accounts. "
         "Budget and ownership come from the sandboxes' own request logs (a request is "
-        "attributed to a worker through its TCP client port, read from /proc; its worker must "
+        "attributed to a worker through its TCP connection (client and sandbox port), read from "
+        "/proc; its worker must "
         "be the account's lease owner at that moment, sampled from the leases table twice a "
         "second). With 2+ workers one is then killed with SIGKILL; *hand-over* is until the "
         "survivors hold all its accounts, and a local edit of each is then pushed. RSS and "
